@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { labDown, labList, labUp } from '../lab/lab.js';
+import { positiveInt, nonNegativeInt } from './options.js';
+
+export function registerLabCommands(program: Command): void {
+  const lab = program.command('lab').description('containerized lab hosts on the local Docker engine (systemd + sshd, no registry pulls)');
+  lab
+    .command('up')
+    .description('start lab hosts and write an Ansible inventory for them')
+    .option('--masters <n>', 'control-plane hosts', positiveInt, 1)
+    .option('--workers <n>', 'worker hosts', nonNegativeInt, 2)
+    .option('--name <name>', 'lab name', 'lab')
+    .action(async (o: { masters: number; workers: number; name: string }) => {
+      const started = Date.now();
+      const l = await labUp(o, (m) => process.stderr.write(`lab: ${m}\n`));
+      for (const n of l.nodes) process.stderr.write(`  ${n.name.padEnd(10)} ${n.role.padEnd(7)} ${n.ip}\n`);
+      process.stderr.write(`lab "${l.name}" up in ${((Date.now() - started) / 1000).toFixed(1)}s; inventory:\n`);
+      process.stdout.write(l.inventory + '\n');
+    });
+  lab
+    .command('down')
+    .description('remove the lab: containers, volumes, network and its state')
+    .option('--name <name>', 'lab name', 'lab')
+    .action(async (o: { name: string }) => {
+      await labDown(o.name);
+      process.stderr.write(`lab "${o.name}" removed\n`);
+    });
+  lab
+    .command('ls')
+    .description('list labs')
+    .action(async () => {
+      for (const l of await labList()) process.stdout.write(`${l.name}\t${l.running}/${l.nodes} running\t${l.inventory}\n`);
+    });
+}

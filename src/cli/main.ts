@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { positiveInt } from './options.js';
+import { describeError, EXIT_OK, EXIT_STEP_FAILED, EXIT_USAGE, UserError } from '../errors/index.js';
+import { loadInventory } from '../config/inventory.js';
+import { resolveSettings } from '../config/settings.js';
+import { redactedInventory, formatInventory } from './inventory-view.js';
+import { runOnHosts, type RunOptions } from '../actions/session.js';
+import { PREPARE_PHASES } from '../actions/prepare.js';
+import { summarize, phaseTimings } from './report.js';
+import { registerKubeadmCommands } from './kubeadm-commands.js';
+import { registerLabCommands } from './lab-commands.js';
+
+const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+
+/** Flags shared by every command that works on hosts. */
+export function withRunOptions(cmd: Command): Command {
+  return cmd
+    .option('--dry-run', 'connect and inspect, print what would change, change nothing', false)
+    .option('--hosts <names>', 'only these inventory hosts (comma-separated)')
+    .option('-c, --concurrency <n>', 'hosts worked on at once', positiveInt, 20)
+    .option('--connect-timeout <seconds>', 'SSH connect timeout per attempt', positiveInt, 15)
+    .option('--command-timeout <seconds>', 'longest a single remote command may run', positiveInt, 900)
+    .option('-v, --verbose', 'show every remote command', false)
+    .option('--log-file <path>', 'where to write the run log (default ~/.kprov/logs/)');
+}
+
+export function runOptions(o: Record<string, unknown>): RunOptions {
+  return {
+    dryRun: Boolean(o.dryRun),
+    concurrency: o.concurrency as number,
+    verbose: Boolean(o.verbose),
+    connectTimeoutMs: (o.connectTimeout as number) * 1000,
+    commandTimeoutMs: (o.commandTimeout as number) * 1000,
+    logFile: o.logFile as string | undefined,
+    only: o.hosts ? String(o.hosts).split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+  };
+}
+
+export function loadResolved(file: string) {
+  const resolved = resolveSettings(loadInventory(file));
+  for (const w of resolved.warnings) process.stderr.write(`warning: ${w}\n`);
+  return resolved;
+}
+
+function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('kprov')
+    .description('Turn a few Linux machines into a Kubernetes cluster over SSH.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('inventory')
+    .description('print the resolved inventory: hosts, groups, roles and effective vars (secrets redacted)')
+    .argument('<file>', 'Ansible inventory (INI or YAML)')
+    .option('--json', 'machine-readable output', false)
+    .action((file: string, o: { json: boolean }) => {
+      const resolved = loadResolved(file);
+      process.stdout.write(o.json ? JSON.stringify(redactedInventory(resolved), null, 2) + '\n' : formatInventory(resolved));
+    });
+
+  withRunOptions(
+    program
+      .command('prepare')
+      .description('create the sudo user, set kernel prerequisites and install containerd on every host')
+      .argument('<inventory>', 'Ansible inventory (INI or YAML)'),
+  ).action(async (file: string, o: Record<string, unknown>) => {
+    const resolved = loadResolved(file);
+    const opts = runOptions(o);
+    checkOnly(opts.only, resolved.hosts.map((h) => h.name));
+    const started = Date.now();
+    const outcome = await runOnHosts(resolved, PREPARE_PHASES, opts, 'prepare');
+    process.stdout.write('\n' + summarize(outcome.reports, outcome.ctx.hosts, opts.dryRun) + '\n');
+    process.stdout.write(`\n${opts.dryRun ? 'dry run' : 'prepare'} finished in ${((Date.now() - started) / 1000).toFixed(1)}s (${phaseTimings(outcome.reports)}); log: ${outcome.ctx.log.file}\n`);
+    if (outcome.failed.length > 0) {
+      process.stderr.write(`\n${outcome.failed.length} of ${outcome.ctx.hosts.length} hosts failed: ${outcome.failed.map((h) => h.name).join(', ')}. The other hosts are done; fix the cause and re-run (completed steps are skipped).\n`);
+      setExit(EXIT_STEP_FAILED);
+    }
+  });
+
+  registerKubeadmCommands(program, setExit);
+  registerLabCommands(program);
+  return program;
+}
+
+function checkOnly(only: string[] | undefined, names: string[]): void {
+  for (const n of only ?? []) if (!names.includes(n)) throw new UserError(`--hosts: "${n}" is not a control-plane or worker host of the inventory (hosts: ${names.join(', ')})`);
+}
+
+/** Run the CLI and return the exit code: 0 ok, 1 a step failed on a host, 2 usage or configuration error. */
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = buildProgram((c) => (exitCode = Math.max(exitCode, c)));
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; any parse error is a usage error.
+      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? EXIT_OK : EXIT_USAGE;
+    }
+    const { message, exitCode: code } = describeError(err);
+    process.stderr.write(message + '\n');
+    return code;
+  }
+}

@@ -1,0 +1,28 @@
+import type { PhaseReport } from '../phases/manager.js';
+import type { Host } from '../host/host.js';
+
+/** The end-of-run summary: per host, what changed (or would), and every failure with its step. */
+export function summarize(reports: PhaseReport[], hosts: Host[], dryRun: boolean): string {
+  const lines: string[] = [];
+  for (const host of hosts) {
+    const mine = reports.filter((r) => r.host === host.name);
+    const changes = mine.flatMap((r) => r.changes.map((c) => `${r.phase}: ${c}`));
+    if (host.failed) {
+      lines.push(`✖ ${host.name}: FAILED`);
+      lines.push(...host.failed.toString().split('\n').map((l) => `    ${l}`));
+      if (changes.length > 0) lines.push(`    changes made before the failure:`, ...changes.map((c) => `      - ${c}`));
+    } else if (changes.length === 0) {
+      lines.push(`✔ ${host.name}: unchanged`);
+    } else {
+      lines.push(`✔ ${host.name}: ${dryRun ? 'would make' : 'made'} ${changes.length} change${changes.length === 1 ? '' : 's'}`);
+      lines.push(...changes.map((c) => `    - ${c}`));
+    }
+  }
+  return lines.join('\n');
+}
+
+export function phaseTimings(reports: PhaseReport[]): string {
+  const byPhase = new Map<string, number>();
+  for (const r of reports) byPhase.set(r.phase, Math.max(byPhase.get(r.phase) ?? 0, r.ms));
+  return [...byPhase].map(([p, ms]) => `${p} ${(ms / 1000).toFixed(1)}s`).join(', ');
+}

@@ -1,0 +1,314 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve, dirname, isAbsolute } from 'node:path';
+import { UserError, UserErrors, type SourceLocation } from '../errors/index.js';
+import { cidrsOverlap, parseCidr, isIPv4 } from '../net/ipv4.js';
+import { isControlPlane, isWorker, CONTROL_PLANE_GROUPS, type Inventory, type InventoryHost, type Role } from './inventory.js';
+
+export interface JumpHost {
+  user?: string;
+  host: string;
+  port: number;
+}
+
+/** How to reach one host and what it is for. */
+export interface HostSpec {
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  role: Role;
+  controlPlane: boolean;
+  worker: boolean;
+  privateKeyFile?: string;
+  password?: string;
+  become: boolean;
+  becomePassword?: string;
+  jump?: JumpHost;
+  knownHostsFile: string;
+  /** strict: refuse unknown hosts; accept-new: record unknown keys (TOFU). A changed key is always refused. */
+  hostKeyChecking: 'strict' | 'accept-new';
+  nodeName: string;
+  nodeIp?: string;
+  vars: Record<string, unknown>;
+  source: SourceLocation;
+}
+
+export interface ClusterSettings {
+  kubernetesVersion: string;
+  podNetworkCidr: string;
+  serviceCidr: string;
+  controlPlaneEndpoint?: string;
+  cni: 'flannel' | 'none';
+  containerRuntime: 'containerd';
+  sudoUser: string;
+  sudoUserPublicKey: string;
+  /** The private key matching sudoUserPublicKey, when known: used to prove the new user can log in. */
+  sudoUserPrivateKeyFile?: string;
+  imageRepository: string;
+  clusterName: string;
+  dnsDomain: string;
+  artifactsDir?: string;
+  /** Plain-HTTP or self-signed registries containerd should trust, host[:port]. */
+  insecureRegistries: string[];
+}
+
+export interface Resolved {
+  inventory: Inventory;
+  hosts: HostSpec[];
+  cluster: ClusterSettings;
+  warnings: string[];
+}
+
+export const DEFAULTS = {
+  kubernetesVersion: 'v1.32.4',
+  podNetworkCidr: '10.244.0.0/16',
+  serviceCidr: '10.96.0.0/12',
+  cni: 'flannel',
+  containerRuntime: 'containerd',
+  sudoUser: 'ubuntu',
+  imageRepository: 'registry.k8s.io',
+  clusterName: 'kubernetes',
+  dnsDomain: 'cluster.local',
+} as const;
+
+/** Vars that must have one value across the cluster. */
+const CLUSTER_VARS = [
+  'kubernetes_version', 'pod_network_cidr', 'service_cidr', 'control_plane_endpoint', 'cni', 'container_runtime',
+  'sudo_user', 'sudo_user_public_key', 'image_repository', 'cluster_name', 'dns_domain', 'artifacts_dir', 'insecure_registries',
+];
+
+type Collect = (message: string, source?: SourceLocation) => void;
+
+/** Turn inventory vars into typed, validated host and cluster settings, reporting every problem at once. */
+export function resolveSettings(inventory: Inventory, opts: { home?: string } = {}): Resolved {
+  const errors: UserError[] = [];
+  const warnings: string[] = [];
+  const fail: Collect = (message, source) => errors.push(new UserError(message, source ?? { file: inventory.file }));
+  const home = opts.home ?? homedir();
+  const baseDir = dirname(resolve(inventory.file));
+
+  const members = inventory.hosts.filter((h) => h.role !== 'none');
+  const cpGroups = CONTROL_PLANE_GROUPS.filter((g) => inventory.groups[g]);
+  if (cpGroups.length === 0) {
+    fail(`no control-plane group: add a [masters] group (or control_plane / kube_control_plane) with at least one host`);
+  } else if (!members.some(isControlPlane)) {
+    fail(`control-plane group [${cpGroups.join('], [')}] has no hosts`);
+  }
+  const cpCount = members.filter(isControlPlane).length;
+  if (cpCount > 1 && cpCount % 2 === 0) {
+    warnings.push(`${cpCount} control-plane hosts: etcd keeps quorum best with an odd number (1, 3 or 5); ${cpCount} tolerates no more failures than ${cpCount - 1}`);
+  }
+
+  const hosts = members.map((h) => hostSpec(h, fail, home, baseDir));
+  const seenAddress = new Map<string, HostSpec>();
+  for (const h of hosts) {
+    const key = `${h.address}:${h.port}`;
+    const other = seenAddress.get(key);
+    if (other) fail(`hosts "${other.name}" and "${h.name}" have the same address ${key}`, h.source);
+    else seenAddress.set(key, h);
+  }
+  const seenNode = new Map<string, HostSpec>();
+  for (const h of hosts) {
+    const other = seenNode.get(h.nodeName);
+    if (other) fail(`hosts "${other.name}" and "${h.name}" would register the same node name "${h.nodeName}"`, h.source);
+    else seenNode.set(h.nodeName, h);
+  }
+
+  const cluster = clusterSettings(members, fail, warnings, home, baseDir);
+  if (cpCount > 1 && !cluster.controlPlaneEndpoint) {
+    warnings.push(`${cpCount} control-plane hosts but no control_plane_endpoint: using the first master's address, which is a single point of failure; set control_plane_endpoint to a load balancer or DNS name`);
+  }
+  if (errors.length > 0) throw errors.length === 1 ? errors[0] : new UserErrors(errors);
+  return { inventory, hosts, cluster, warnings };
+}
+
+function hostSpec(h: InventoryHost, fail: Collect, home: string, baseDir: string): HostSpec {
+  const v = h.vars;
+  const src = (k: string) => h.varSources[k] ?? h.source;
+  const str = (k: string): string | undefined => (v[k] === undefined || v[k] === null ? undefined : String(v[k]));
+
+  const address = str('ansible_host') ?? str('ansible_ssh_host') ?? h.name;
+  const port = parsePort(str('ansible_port') ?? str('ansible_ssh_port') ?? '22', `ansible_port of host "${h.name}"`, src('ansible_port'), fail);
+  const user = str('ansible_user') ?? str('ansible_ssh_user') ?? 'root';
+  const become = parseBool(v.ansible_become ?? (user !== 'root'), `ansible_become of host "${h.name}"`, src('ansible_become'), fail);
+
+  let jump: JumpHost | undefined;
+  const jumpText = str('kprov_jump_host') ?? proxyJumpFrom(str('ansible_ssh_common_args')) ?? proxyJumpFrom(str('ansible_ssh_extra_args'));
+  if (jumpText) {
+    const parsed = parseJump(jumpText);
+    if (typeof parsed === 'string') fail(`${parsed} (host "${h.name}")`, src(str('kprov_jump_host') ? 'kprov_jump_host' : 'ansible_ssh_common_args'));
+    else jump = parsed;
+  }
+
+  const keyFile = str('ansible_ssh_private_key_file') ?? str('ansible_private_key_file');
+  const privateKeyFile = keyFile ? expandPath(keyFile, home, baseDir) : undefined;
+  if (privateKeyFile && !existsSync(privateKeyFile)) fail(`private key file not found: ${privateKeyFile} (host "${h.name}")`, src('ansible_ssh_private_key_file'));
+
+  const checking = str('kprov_host_key_checking') ?? (v.ansible_host_key_checking !== undefined && !parseBool(v.ansible_host_key_checking, '', undefined, () => {}) ? 'accept-new' : 'strict');
+  if (checking !== 'strict' && checking !== 'accept-new') fail(`kprov_host_key_checking must be "strict" or "accept-new", got "${checking}"`, src('kprov_host_key_checking'));
+
+  const nodeIp = str('node_ip') ?? (isIPv4(address) ? address : undefined);
+  if (nodeIp !== undefined && !isIPv4(nodeIp)) fail(`node_ip "${nodeIp}" of host "${h.name}" is not an IPv4 address`, src('node_ip'));
+  const nodeName = (str('node_name') ?? h.name).toLowerCase();
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(nodeName)) {
+    fail(`node name "${nodeName}" of host "${h.name}" is not a valid Kubernetes node name (lowercase letters, digits, '-' and '.')`, src('node_name'));
+  }
+
+  return {
+    name: h.name,
+    address,
+    port,
+    user,
+    role: h.role,
+    controlPlane: isControlPlane(h),
+    worker: isWorker(h),
+    privateKeyFile,
+    password: str('ansible_password') ?? str('ansible_ssh_pass'),
+    become,
+    becomePassword: str('ansible_become_password') ?? str('ansible_become_pass') ?? str('ansible_sudo_pass'),
+    jump,
+    knownHostsFile: expandPath(str('kprov_known_hosts_file') ?? join(home, '.ssh', 'known_hosts'), home, baseDir),
+    hostKeyChecking: checking === 'accept-new' ? 'accept-new' : 'strict',
+    nodeName,
+    nodeIp,
+    vars: v,
+    source: h.source,
+  };
+}
+
+function clusterSettings(members: InventoryHost[], fail: Collect, warnings: string[], home: string, baseDir: string): ClusterSettings {
+  const first = members.find(isControlPlane) ?? members[0];
+  const v = first?.vars ?? {};
+  const src = (k: string) => first?.varSources[k];
+  // Cluster-wide vars must agree across hosts: a worker with another kubernetes_version is a mistake.
+  for (const key of CLUSTER_VARS) {
+    for (const h of members) {
+      if (first && JSON.stringify(h.vars[key]) !== JSON.stringify(v[key])) {
+        fail(`${key} is cluster-wide but differs: "${v[key] ?? '(default)'}" on ${first.name}, "${h.vars[key] ?? '(default)'}" on ${h.name}`, h.varSources[key] ?? src(key));
+        break;
+      }
+    }
+  }
+  const str = (k: string): string | undefined => (v[k] === undefined || v[k] === null ? undefined : String(v[k]));
+
+  let kubernetesVersion = str('kubernetes_version') ?? DEFAULTS.kubernetesVersion;
+  if (!/^v?\d+\.\d+\.\d+$/.test(kubernetesVersion)) {
+    fail(`kubernetes_version "${kubernetesVersion}" is not a release version like v1.32.4`, src('kubernetes_version'));
+  } else {
+    if (!kubernetesVersion.startsWith('v')) kubernetesVersion = `v${kubernetesVersion}`;
+    const minor = Number(kubernetesVersion.split('.')[1]);
+    if (kubernetesVersion.split('.')[0] !== 'v1' || minor < 30) fail(`kubernetes_version ${kubernetesVersion} is not supported: kprov supports v1.30 and later`, src('kubernetes_version'));
+  }
+
+  const podNetworkCidr = str('pod_network_cidr') ?? DEFAULTS.podNetworkCidr;
+  const serviceCidr = str('service_cidr') ?? DEFAULTS.serviceCidr;
+  const pod = parseCidr(podNetworkCidr);
+  const svc = parseCidr(serviceCidr);
+  if (typeof pod === 'string') fail(`pod_network_cidr: ${pod}`, src('pod_network_cidr'));
+  if (typeof svc === 'string') fail(`service_cidr: ${svc}`, src('service_cidr'));
+  if (typeof pod !== 'string' && typeof svc !== 'string') {
+    if (cidrsOverlap(pod, svc)) fail(`pod_network_cidr ${podNetworkCidr} overlaps service_cidr ${serviceCidr}`, src('pod_network_cidr') ?? src('service_cidr'));
+    if (svc.prefix < 12) fail(`service_cidr ${serviceCidr} is too large: the API server allows at most a /12`, src('service_cidr'));
+    if (pod.prefix > 24) fail(`pod_network_cidr ${podNetworkCidr} is too small: each node gets a /24 from it`, src('pod_network_cidr'));
+  }
+
+  const endpoint = str('control_plane_endpoint');
+  if (endpoint !== undefined && !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(endpoint)) {
+    fail(`control_plane_endpoint "${endpoint}" must be host or host:port`, src('control_plane_endpoint'));
+  }
+  const cni = str('cni') ?? DEFAULTS.cni;
+  if (cni !== 'flannel' && cni !== 'none') fail(`cni "${cni}" is not supported: use flannel or none`, src('cni'));
+  const runtime = str('container_runtime') ?? DEFAULTS.containerRuntime;
+  if (runtime !== 'containerd') fail(`container_runtime "${runtime}" is not supported: use containerd`, src('container_runtime'));
+  const sudoUser = str('sudo_user') ?? DEFAULTS.sudoUser;
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(sudoUser)) fail(`sudo_user "${sudoUser}" is not a valid user name`, src('sudo_user'));
+
+  const { publicKey, privateKeyFile } = sudoUserKey(str('sudo_user_public_key'), str('sudo_user_private_key_file'), home, baseDir, fail, src('sudo_user_public_key'));
+
+  const artifactsDir = str('artifacts_dir');
+  const insecure = v.insecure_registries;
+  const insecureRegistries = Array.isArray(insecure) ? insecure.map(String) : insecure ? String(insecure).split(',').map((s) => s.trim()).filter(Boolean) : [];
+  for (const r of insecureRegistries) if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(r)) fail(`insecure_registries entry "${r}" must be host or host:port`, src('insecure_registries'));
+  void warnings;
+  return {
+    kubernetesVersion,
+    podNetworkCidr,
+    serviceCidr,
+    controlPlaneEndpoint: endpoint,
+    cni: cni as ClusterSettings['cni'],
+    containerRuntime: 'containerd',
+    sudoUser,
+    sudoUserPublicKey: publicKey,
+    sudoUserPrivateKeyFile: privateKeyFile,
+    imageRepository: str('image_repository') ?? DEFAULTS.imageRepository,
+    clusterName: str('cluster_name') ?? DEFAULTS.clusterName,
+    dnsDomain: str('dns_domain') ?? DEFAULTS.dnsDomain,
+    artifactsDir: artifactsDir ? expandPath(artifactsDir, home, baseDir) : undefined,
+    insecureRegistries,
+  };
+}
+
+/**
+ * The sudo user's public key: given inline, as a path to a .pub file, or the operator's default key.
+ * The matching private key (path without .pub) is used to verify the login when it exists.
+ */
+function sudoUserKey(value: string | undefined, privateFile: string | undefined, home: string, baseDir: string, fail: Collect, source?: SourceLocation) {
+  let publicKey = '';
+  let pubPath: string | undefined;
+  if (value && /^(ssh-|ecdsa-|sk-)/.test(value.trim())) {
+    publicKey = value.trim();
+  } else if (value) {
+    pubPath = expandPath(value, home, baseDir);
+    if (!existsSync(pubPath)) fail(`sudo_user_public_key: file not found: ${pubPath}`, source);
+  } else {
+    pubPath = ['id_ed25519.pub', 'id_ecdsa.pub', 'id_rsa.pub'].map((f) => join(home, '.ssh', f)).find((p) => existsSync(p));
+    if (!pubPath) fail(`no public key for the sudo user: set sudo_user_public_key, or create ~/.ssh/id_ed25519 (ssh-keygen -t ed25519)`, source);
+  }
+  if (pubPath && existsSync(pubPath)) publicKey = readFileSync(pubPath, 'utf8').trim();
+  if (publicKey && !/^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( .*)?$/.test(publicKey)) {
+    fail(`sudo_user_public_key is not an OpenSSH public key line`, source);
+  }
+  if (publicKey.includes('\n')) fail(`sudo_user_public_key must be a single key`, source);
+  const guess = privateFile ? expandPath(privateFile, home, baseDir) : pubPath?.replace(/\.pub$/, '');
+  return { publicKey, privateKeyFile: guess && existsSync(guess) ? guess : undefined };
+}
+
+export function expandPath(p: string, home: string, baseDir: string): string {
+  const expanded = p.startsWith('~/') ? join(home, p.slice(2)) : p;
+  return isAbsolute(expanded) ? expanded : resolve(baseDir, expanded);
+}
+
+function parsePort(text: string, what: string, source: SourceLocation | undefined, fail: Collect): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > 65535) {
+    fail(`${what} must be a port number 1-65535, got "${text}"`, source);
+    return 22;
+  }
+  return n;
+}
+
+export function parseBool(value: unknown, what: string, source: SourceLocation | undefined, fail: Collect): boolean {
+  if (typeof value === 'boolean') return value;
+  const s = String(value).toLowerCase();
+  if (['true', 'yes', 'on', '1', 'y'].includes(s)) return true;
+  if (['false', 'no', 'off', '0', 'n'].includes(s)) return false;
+  fail(`${what} must be true or false, got "${value}"`, source);
+  return false;
+}
+
+/** Find `-o ProxyJump=...`, `-o ProxyJump ...` or `-J ...` in ansible_ssh_common_args. */
+export function proxyJumpFrom(args: string | undefined): string | undefined {
+  if (!args) return undefined;
+  const m = /(?:-o\s*ProxyJump[=\s]\s*|-J\s*)(\S+)/i.exec(args.replace(/["']/g, ''));
+  return m?.[1];
+}
+
+export function parseJump(text: string): JumpHost | string {
+  if (text.includes(',')) return `only one jump host is supported, got "${text}"`;
+  const m = /^(?:([^@\s]+)@)?(\[[^\]]+\]|[^:\s]+)(?::(\d+))?$/.exec(text.replace(/^ssh:\/\//, ''));
+  if (!m) return `invalid jump host "${text}": expected [user@]host[:port]`;
+  const port = m[3] ? Number(m[3]) : 22;
+  if (port < 1 || port > 65535) return `invalid port in jump host "${text}"`;
+  return { user: m[1], host: m[2].replace(/^\[|\]$/g, ''), port };
+}

@@ -1,0 +1,98 @@
+/** What kprov learns about a host before it changes anything. */
+export interface Facts {
+  osId: string;
+  osVersion: string;
+  osLike: string;
+  arch: string;
+  kernel: string;
+  hostname: string;
+  machineId: string;
+  productUuid: string;
+  cpus: number;
+  memoryMb: number;
+  swapActive: boolean;
+  initSystem: string;
+  packageManager: 'apt' | 'dnf' | 'yum' | 'unknown';
+  criSockets: string[];
+  containerdVersion?: string;
+}
+
+/** One remote script prints key=value lines; parseFacts turns them into Facts. Read-only. */
+export const FACTS_SCRIPT = [
+  `[ -r /etc/os-release ] && . /etc/os-release`,
+  `echo "os_id=$ID"; echo "os_version=$VERSION_ID"; echo "os_like=$ID_LIKE"`,
+  `echo "arch=$(uname -m)"; echo "kernel=$(uname -r)"; echo "hostname=$(hostname)"`,
+  `echo "machine_id=$(cat /etc/machine-id 2>/dev/null)"`,
+  `echo "product_uuid=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null)"`,
+  `echo "cpus=$(nproc 2>/dev/null || grep -c ^processor /proc/cpuinfo)"`,
+  `echo "mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"`,
+  `echo "swaps=$(tail -n +2 /proc/swaps 2>/dev/null | wc -l)"`,
+  `echo "init=$(cat /proc/1/comm 2>/dev/null)"`,
+  `for s in /var/run/containerd/containerd.sock /var/run/crio/crio.sock /var/run/cri-dockerd.sock; do [ -S "$s" ] && echo "cri_socket=$s"; done`,
+  `if command -v apt-get >/dev/null; then echo pkg=apt; elif command -v dnf >/dev/null; then echo pkg=dnf; elif command -v yum >/dev/null; then echo pkg=yum; fi`,
+  `command -v containerd >/dev/null && echo "containerd_version=$(containerd --version | awk '{print $3}')"`,
+  `true`,
+].join('\n');
+
+export function parseFacts(output: string): Facts {
+  const values = new Map<string, string[]>();
+  for (const line of output.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    const key = line.slice(0, eq);
+    values.set(key, [...(values.get(key) ?? []), line.slice(eq + 1).trim()]);
+  }
+  const one = (k: string) => values.get(k)?.[0] ?? '';
+  const pkg = one('pkg');
+  return {
+    osId: one('os_id'),
+    osVersion: one('os_version'),
+    osLike: one('os_like'),
+    arch: one('arch'),
+    kernel: one('kernel'),
+    hostname: one('hostname'),
+    machineId: one('machine_id'),
+    productUuid: one('product_uuid'),
+    cpus: Number(one('cpus')) || 0,
+    memoryMb: Math.round((Number(one('mem_kb')) || 0) / 1024),
+    swapActive: Number(one('swaps')) > 0,
+    initSystem: one('init'),
+    packageManager: pkg === 'apt' || pkg === 'dnf' || pkg === 'yum' ? pkg : 'unknown',
+    criSockets: values.get('cri_socket') ?? [],
+    containerdVersion: one('containerd_version') || undefined,
+  };
+}
+
+const SUPPORTED_OS = ['debian', 'ubuntu', 'rhel', 'centos', 'rocky', 'almalinux', 'fedora', 'ol'];
+
+/** Problems that make a host unusable, each a sentence for the operator. */
+export function hostProblems(f: Facts): string[] {
+  const problems: string[] = [];
+  const family = [f.osId, ...f.osLike.split(/\s+/)];
+  if (!family.some((id) => SUPPORTED_OS.includes(id))) problems.push(`unsupported OS "${f.osId || 'unknown'}" (supported: Debian, Ubuntu and the RHEL family)`);
+  if (f.initSystem !== 'systemd') problems.push(`init system is "${f.initSystem}", kprov needs systemd to run containerd and kubelet`);
+  if (!['x86_64', 'aarch64'].includes(f.arch)) problems.push(`unsupported architecture ${f.arch}`);
+  if (f.packageManager === 'unknown') problems.push('no apt-get, dnf or yum found');
+  if (!f.machineId) problems.push('/etc/machine-id is empty: run systemd-machine-id-setup');
+  return problems;
+}
+
+/** Identity that must be unique across the cluster: clones of one VM image are a classic mistake. */
+export function duplicateIdentities(hosts: { name: string; facts: Facts }[]): Map<string, string> {
+  const problems = new Map<string, string>();
+  for (const [label, pick] of [
+    ['hostname', (f: Facts) => f.hostname],
+    ['machine-id', (f: Facts) => f.machineId],
+    ['product_uuid', (f: Facts) => f.productUuid],
+  ] as const) {
+    const seen = new Map<string, string>();
+    for (const h of hosts) {
+      const value = pick(h.facts);
+      if (!value) continue;
+      const other = seen.get(value);
+      if (other) problems.set(h.name, `${label} "${value}" is the same as on ${other} (cloned machine?)`);
+      else seen.set(value, h.name);
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,52 @@
+import { mkdtempSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { $ } from 'zx';
+import { UserError } from '../errors/index.js';
+import { render } from '../templates/render.js';
+
+/** Bump when the image recipe changes, so old cached images are not reused. */
+export const LAB_IMAGE_REVISION = 1;
+export const LAB_BASE_IMAGE = `kprov-lab-base:bookworm-${LAB_IMAGE_REVISION}`;
+export const LAB_NODE_IMAGE = `kprov-lab-node:bookworm-${LAB_IMAGE_REVISION}`;
+
+/** Packages of the lab rootfs: what a minimal cloud VM has (systemd, sshd, sudo, networking tools). */
+const ROOTFS_PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'sudo', 'iproute2', 'iptables', 'procps', 'ca-certificates', 'kmod', 'curl', 'gnupg', 'util-linux', 'mount', 'less'];
+
+const q = $({ quiet: true });
+
+export async function imageExists(image: string): Promise<boolean> {
+  const r = await q({ nothrow: true })`docker image inspect ${image}`;
+  return r.exitCode === 0;
+}
+
+/**
+ * Build the lab node image locally: no registry pulls. mmdebstrap makes a Debian rootfs from the
+ * package mirror, docker imports it, and a small Dockerfile adds the PID-1 wrapper and systemd tweaks.
+ */
+export async function ensureLabImage(progress: (m: string) => void = () => {}): Promise<string> {
+  if (await imageExists(LAB_NODE_IMAGE)) return LAB_NODE_IMAGE;
+  if (!(await imageExists(LAB_BASE_IMAGE))) {
+    const which = await q({ nothrow: true })`command -v mmdebstrap`;
+    if (which.exitCode !== 0) throw new UserError('building the lab image needs mmdebstrap: apt-get install mmdebstrap');
+    const dir = mkdtempSync(join(tmpdir(), 'kprov-rootfs-'));
+    try {
+      progress('building a Debian bookworm rootfs with mmdebstrap (about a minute, once)');
+      await q`mmdebstrap --variant=minbase --include=${ROOTFS_PACKAGES.join(',')} bookworm ${join(dir, 'rootfs.tar')}`;
+      await q`docker import ${join(dir, 'rootfs.tar')} ${LAB_BASE_IMAGE}`;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const ctx = mkdtempSync(join(tmpdir(), 'kprov-image-'));
+  try {
+    progress(`building ${LAB_NODE_IMAGE}`);
+    copyFileSync(fileURLToPath(new URL('../../templates/lab/lab-init', import.meta.url)), join(ctx, 'lab-init'));
+    writeFileSync(join(ctx, 'Dockerfile'), render('lab/Dockerfile', { baseImage: LAB_BASE_IMAGE }));
+    await q({ env: { ...process.env, DOCKER_BUILDKIT: '0' } })`docker build -q -t ${LAB_NODE_IMAGE} ${ctx}`;
+  } finally {
+    rmSync(ctx, { recursive: true, force: true });
+  }
+  return LAB_NODE_IMAGE;
+}

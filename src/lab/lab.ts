@@ -1,0 +1,181 @@
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { $ } from 'zx';
+import { stringify } from 'yaml';
+import { UserError } from '../errors/index.js';
+import { ensureLabImage } from './image.js';
+
+const q = $({ quiet: true });
+
+export interface LabNode {
+  name: string;
+  role: 'master' | 'worker';
+  container: string;
+  ip: string;
+}
+
+export interface Lab {
+  name: string;
+  dir: string;
+  inventory: string;
+  privateKey: string;
+  knownHosts: string;
+  network: string;
+  nodes: LabNode[];
+}
+
+export const labsRoot = () => join(process.env.KPROV_HOME ?? join(homedir(), '.kprov'), 'labs');
+const LABEL = 'io.kprov.lab';
+
+/**
+ * Flags that make a container behave like a small VM without --privileged (which does not work here):
+ * every capability but SYS_RESOURCE, no seccomp/apparmor confinement, writable /proc/sys, its own
+ * cgroup namespace, device access for nested runc, and containerd/kubelet state on volumes.
+ */
+function vmLikeFlags(lab: string, node: string): string[] {
+  const vol = (what: string) => `kprov-${lab}-${node}-${what}`;
+  return [
+    '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE',
+    '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--security-opt', 'systempaths=unconfined',
+    '--cgroupns', 'private', '--device-cgroup-rule', 'a *:* rwm', '--device', '/dev/kmsg',
+    '--tmpfs', '/run', '--tmpfs', '/run/lock', '--tmpfs', '/tmp',
+    '-v', `${vol('containerd')}:/var/lib/containerd`,
+    '-v', `${vol('kubelet')}:/var/lib/kubelet`,
+    '-v', `${vol('etcd')}:/var/lib/etcd`,
+  ];
+}
+
+export function validateLabName(name: string): void {
+  if (!/^[a-z][a-z0-9-]{0,30}$/.test(name)) throw new UserError(`lab name "${name}" must be lowercase letters, digits and '-' (at most 31)`);
+}
+
+async function requireDocker(): Promise<void> {
+  const r = await q({ nothrow: true })`docker info --format {{.ServerVersion}}`;
+  if (r.exitCode !== 0) throw new UserError(`the lab needs a running Docker engine: ${r.stderr.trim().split('\n').pop()}`);
+}
+
+export async function labUp(opts: { name: string; masters: number; workers: number }, progress: (m: string) => void = () => {}): Promise<Lab> {
+  validateLabName(opts.name);
+  if (opts.masters < 1) throw new UserError('--masters must be at least 1');
+  await requireDocker();
+  const dir = join(labsRoot(), opts.name);
+  if (existsSync(join(dir, 'lab.json'))) throw new UserError(`lab "${opts.name}" already exists (${dir}); run: kprov lab down --name ${opts.name}`);
+  const image = await ensureLabImage(progress);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    return await createLab(opts, dir, image, progress);
+  } catch (err) {
+    // Leave nothing half-made: a failed lab is removed whole, and the error says why.
+    await labDown(opts.name).catch(() => {});
+    throw err instanceof UserError ? err : new UserError(`lab up failed: ${dockerMessage(err)}`);
+  }
+}
+
+/** The useful part of a failed docker/zx command: its command line and stderr. */
+function dockerMessage(err: unknown): string {
+  const e = err as { stderr?: string; message?: string };
+  return (e.stderr?.trim() || e.message || String(err)).split('\n').slice(-3).join(' ');
+}
+
+async function createLab(opts: { name: string; masters: number; workers: number }, dir: string, image: string, progress: (m: string) => void): Promise<Lab> {
+
+  const privateKey = join(dir, 'id_ed25519');
+  await q`ssh-keygen -q -t ed25519 -N ${''} -C ${`kprov-lab-${opts.name}`} -f ${privateKey}`;
+  const publicKey = readFileSync(`${privateKey}.pub`, 'utf8').trim();
+
+  const network = `kprov-${opts.name}`;
+  await q`docker network create --label ${`${LABEL}=${opts.name}`} ${network}`;
+  const wanted: { name: string; role: 'master' | 'worker' }[] = [
+    ...Array.from({ length: opts.masters }, (_, i) => ({ name: `master${i + 1}`, role: 'master' as const })),
+    ...Array.from({ length: opts.workers }, (_, i) => ({ name: `worker${i + 1}`, role: 'worker' as const })),
+  ];
+  progress(`starting ${wanted.length} nodes`);
+  const nodes = await Promise.all(wanted.map((n) => startNode(opts.name, network, image, n, publicKey, dir)));
+
+  const knownHosts = join(dir, 'known_hosts');
+  writeFileSync(knownHosts, nodes.map((n) => `${n.ip} ${n.hostKey}`).join('\n') + '\n', { mode: 0o600 });
+  const lab: Lab = { name: opts.name, dir, inventory: join(dir, 'inventory.yaml'), privateKey, knownHosts, network, nodes: nodes.map(({ hostKey: _k, ...n }) => n) };
+  writeFileSync(lab.inventory, labInventory(lab), { mode: 0o600 });
+  writeFileSync(join(dir, 'lab.json'), JSON.stringify(lab, null, 2) + '\n');
+  return lab;
+}
+
+async function startNode(lab: string, network: string, image: string, n: { name: string; role: 'master' | 'worker' }, publicKey: string, dir: string) {
+  const container = `kprov-${lab}-${n.name}`;
+  // Each node gets its own product_uuid, as separate VMs would (kind does the same).
+  // (Only where the machine has DMI at all: a bind mount cannot create directories in /sys.)
+  const uuidMount: string[] = [];
+  if (existsSync('/sys/class/dmi/id/product_uuid')) {
+    const uuidFile = join(dir, `${n.name}.product_uuid`);
+    writeFileSync(uuidFile, randomUUID() + '\n');
+    uuidMount.push('-v', `${uuidFile}:/sys/class/dmi/id/product_uuid:ro`);
+  }
+  await q`docker run -d --name ${container} --hostname ${n.name} --network ${network} --label ${`${LABEL}=${lab}`} ${vmLikeFlags(lab, n.name)} ${uuidMount} ${image}`;
+  await q`docker exec ${container} sh -c ${`umask 077; mkdir -p /root/.ssh; printf '%s\\n' '${publicKey}' > /root/.ssh/authorized_keys`}`;
+  // Wait for systemd and sshd; read the host key lab-init generated so SSH checks it strictly.
+  let hostKey = '';
+  for (let i = 0; i < 60 && !hostKey; i++) {
+    const r = await q({ nothrow: true })`docker exec ${container} sh -c ${'systemctl is-active ssh >/dev/null && cut -d" " -f1,2 /etc/ssh/ssh_host_ed25519_key.pub'}`;
+    if (r.exitCode === 0 && r.stdout.trim()) hostKey = r.stdout.trim();
+    else await new Promise((res) => setTimeout(res, 250));
+  }
+  if (!hostKey) throw new UserError(`lab node ${container} did not start sshd: see docker logs ${container}`);
+  const ip = (await q`docker inspect -f ${'{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}'} ${container}`).stdout.trim();
+  return { name: n.name, role: n.role, container, ip, hostKey };
+}
+
+/** An Ansible YAML inventory for the lab: the same format users write for real machines. */
+export function labInventory(lab: Lab): string {
+  const hostsOf = (role: LabNode['role']) =>
+    Object.fromEntries(lab.nodes.filter((n) => n.role === role).map((n) => [n.name, { ansible_host: n.ip }]));
+  const doc = {
+    all: {
+      vars: {
+        ansible_user: 'root',
+        ansible_ssh_private_key_file: lab.privateKey,
+        kprov_known_hosts_file: lab.knownHosts,
+        sudo_user_public_key: `${lab.privateKey}.pub`,
+      },
+      children: {
+        masters: { hosts: hostsOf('master') },
+        workers: { hosts: hostsOf('worker') },
+      },
+    },
+  };
+  return `# kprov lab "${lab.name}": containers on the local Docker engine.\n${stringify(doc)}`;
+}
+
+export function readLab(name: string): Lab {
+  validateLabName(name);
+  const file = join(labsRoot(), name, 'lab.json');
+  if (!existsSync(file)) throw new UserError(`no lab named "${name}" (see: kprov lab ls)`);
+  return JSON.parse(readFileSync(file, 'utf8')) as Lab;
+}
+
+/** Remove every container, volume and network the lab created, then its state directory. */
+export async function labDown(name: string): Promise<void> {
+  validateLabName(name);
+  await requireDocker();
+  const ids = (await q`docker ps -aq --filter ${`label=${LABEL}=${name}`}`).stdout.split('\n').filter(Boolean);
+  if (ids.length > 0) await q`docker rm -f -v ${ids}`;
+  const volumes = (await q`docker volume ls -q --filter ${`name=kprov-${name}-`}`).stdout.split('\n').filter(Boolean);
+  if (volumes.length > 0) await q`docker volume rm -f ${volumes}`;
+  const networks = (await q`docker network ls -q --filter ${`label=${LABEL}=${name}`}`).stdout.split('\n').filter(Boolean);
+  if (networks.length > 0) await q`docker network rm ${networks}`;
+  rmSync(join(labsRoot(), name), { recursive: true, force: true });
+}
+
+export async function labList(): Promise<{ name: string; nodes: number; running: number; inventory: string }[]> {
+  const root = labsRoot();
+  if (!existsSync(root)) return [];
+  const out = [];
+  for (const name of readdirSync(root)) {
+    if (!existsSync(join(root, name, 'lab.json'))) continue;
+    const lab = readLab(name);
+    const r = await q({ nothrow: true })`docker ps -q --filter ${`label=${LABEL}=${name}`}`;
+    out.push({ name, nodes: lab.nodes.length, running: r.stdout.split('\n').filter(Boolean).length, inventory: lab.inventory });
+  }
+  return out;
+}

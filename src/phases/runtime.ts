@@ -1,0 +1,53 @@
+import { render } from '../templates/render.js';
+import { installCommand, missingPackagesCommand, packageNames } from '../os/packages.js';
+import { HostError } from '../errors/index.js';
+import { pauseImage } from '../kubeadm/images.js';
+import type { Phase } from './phase.js';
+import type { DesiredFile } from '../ssh/files.js';
+import type { ClusterSettings } from '../config/settings.js';
+
+export const CONTAINERD_CONFIG = '/etc/containerd/config.toml';
+export const CRI_SOCKET = 'unix:///run/containerd/containerd.sock';
+const NODE_PACKAGES = ['containerd', 'runc', 'conntrack', 'socat', 'iptables', 'ethtool'];
+
+/** containerd's files: config.toml, one hosts.toml per insecure registry, and crictl's config. */
+export function containerdFiles(cluster: ClusterSettings): DesiredFile[] {
+  const files: DesiredFile[] = [
+    { path: CONTAINERD_CONFIG, content: render('containerd/config.toml', { sandboxImage: pauseImage(cluster), systemdCgroup: true }), mode: 0o644 },
+    { path: '/etc/crictl.yaml', content: render('containerd/crictl.yaml', { criSocket: CRI_SOCKET }), mode: 0o644 },
+  ];
+  for (const registry of cluster.insecureRegistries) {
+    files.push({ path: `/etc/containerd/certs.d/${registry}/hosts.toml`, content: render('containerd/hosts.toml', { registry, server: `http://${registry}` }), mode: 0o644 });
+  }
+  return files;
+}
+
+/** containerd + runc from the distribution, systemd cgroups, the cluster's pause image; running and answering. */
+export const runtimePhase: Phase = {
+  title: 'Container runtime',
+  async runHost(host, ctx) {
+    const facts = host.requireFacts();
+    const names = packageNames(facts, NODE_PACKAGES);
+    const missing = (await host.sudo(missingPackagesCommand(facts, names), { step: 'inspect packages' })).stdout.split('\n').filter(Boolean);
+    if (missing.length > 0) {
+      await host.change(`install ${missing.join(', ')}`, () => host.sudo(installCommand(facts, missing), { step: 'install packages', timeoutMs: ctx.commandTimeoutMs }));
+    }
+    const changedFiles = await host.ensureFiles(containerdFiles(ctx.resolved.cluster));
+    const svc = await host.sudo(`systemctl is-enabled containerd 2>/dev/null; systemctl is-active containerd 2>/dev/null; true`, { step: 'inspect containerd' });
+    const [enabled, active] = svc.stdout.trim().split('\n');
+    if (enabled !== 'enabled') await host.change('enable containerd', () => host.sudo('systemctl enable containerd', { step: 'enable containerd' }));
+    // A fresh package starts containerd with its default config, so a changed config always means a restart.
+    if (active !== 'active' || changedFiles.includes(CONTAINERD_CONFIG)) {
+      await host.change('restart containerd', () => host.sudo('systemctl restart containerd', { step: 'restart containerd' }));
+    }
+    if (host.dryRun) return;
+    // Proof: the daemon answers and its CRI plugin is loaded.
+    const check = await host.sudo(
+      `for i in $(seq 1 30); do ctr version >/dev/null 2>&1 && break; sleep 1; done; ctr version | grep -A1 '^Server' | tail -n 1; ctr plugins ls | awk '$2 == "cri" { print "cri=" $4 }'`,
+      { step: 'verify containerd', timeoutMs: 60_000 },
+    );
+    if (!/cri=ok/.test(check.stdout)) {
+      throw new HostError(host.name, `containerd is running but its CRI plugin is not ok`, { step: 'verify containerd', stderrTail: check.stdout });
+    }
+  },
+};
