@@ -45,11 +45,14 @@ export class Host {
     if (!this.dryRun) await apply();
   }
 
-  /** Make files match; returns the paths that changed (or would change). */
+  /**
+   * Make files match. Returns the paths whose content changed (or would): those are what a service
+   * must reload for; a mode/owner fix is recorded as a change but is not returned.
+   */
   async ensureFiles(files: DesiredFile[]): Promise<string[]> {
     const changes = await planFiles(this.conn, files, true);
     for (const c of changes) this.changes.push(`${c.kind === 'create' ? 'create' : c.kind === 'update' ? 'update' : 'fix mode/owner of'} ${c.path}`);
     if (!this.dryRun) await applyFiles(this.conn, files, changes, true);
-    return changes.map((c) => c.path);
+    return changes.filter((c) => c.kind !== 'mode').map((c) => c.path);
   }
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { Client, type ConnectConfig, type SFTPWrapper, type ClientChannel } from 'ssh2';
+import ssh2, { type ConnectConfig, type SFTPWrapper, type ClientChannel, type Client as SshClient } from 'ssh2';
 import type { Duplex } from 'node:stream';
 import { HostError, UserError, tail } from '../errors/index.js';
 import type { RunLog } from '../log/logger.js';
@@ -46,6 +46,10 @@ export interface ExecResult {
 }
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 10 * 60_000;
+
+// ssh2 is CommonJS: take its parts from the default export so Node's ESM loader finds them.
+const { Client, utils: sshUtils } = ssh2;
+type Client = SshClient;
 
 const HOST_KEY_ALGORITHMS: Record<string, string[]> = {
   'ssh-ed25519': ['ssh-ed25519'],
@@ -161,11 +165,18 @@ export class SshConnection {
       config.algorithms = { serverHostKey: types.flatMap((t) => HOST_KEY_ALGORITHMS[t] ?? [t]) as never };
     }
     if (ep.privateKeyFile) {
+      let key: Buffer;
       try {
-        config.privateKey = readFileSync(ep.privateKeyFile);
+        key = readFileSync(ep.privateKeyFile);
       } catch (err) {
-        throw new UserError(`cannot read private key ${ep.privateKeyFile}: ${(err as Error).message}`);
+        throw new HostError(this.name, `cannot read private key ${ep.privateKeyFile}: ${(err as Error).message}`, { step: 'connect' });
       }
+      const parsed = sshUtils.parseKey(key, ep.privateKeyPassphrase);
+      if (parsed instanceof Error) {
+        const hint = /encrypted|passphrase/i.test(parsed.message) ? ' (set KPROV_SSH_KEY_PASSPHRASE for a passphrase-protected key)' : '';
+        throw new HostError(this.name, `cannot use private key ${ep.privateKeyFile}: ${parsed.message}${hint}`, { step: 'connect' });
+      }
+      config.privateKey = key;
       config.passphrase = ep.privateKeyPassphrase;
     }
     const client = new Client();
@@ -182,8 +193,7 @@ export class SshConnection {
       try {
         client.connect(config);
       } catch (err) {
-        // ssh2 throws synchronously for unreadable keys or a wrong passphrase.
-        reject(new UserError(`${this.name}: cannot use private key ${ep.privateKeyFile}: ${(err as Error).message}`));
+        reject(new HostError(this.name, `cannot start SSH: ${(err as Error).message}`, { step: 'connect' }));
       }
     });
   }

@@ -10,11 +10,20 @@ import Handlebars from 'handlebars';
 const TEMPLATE_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));
 
 const hb = Handlebars.create();
+
+/** Strict mode does not cover helper arguments: a missing value must not render as "undefined". */
+function present(v: unknown, options: Handlebars.HelperOptions): unknown {
+  if (v === undefined || v === null) {
+    const loc = (options as unknown as { loc?: { start: { line: number } } }).loc;
+    throw new Error(`template value missing${loc ? ` at line ${loc.start.line}` : ''}`);
+  }
+  return v;
+}
 // JSON strings are valid TOML basic strings and valid YAML double-quoted scalars.
-hb.registerHelper('toml', (v: unknown) => new hb.SafeString(JSON.stringify(String(v))));
-hb.registerHelper('yaml', (v: unknown) => new hb.SafeString(JSON.stringify(String(v))));
-hb.registerHelper('json', (v: unknown) => new hb.SafeString(JSON.stringify(v)));
-hb.registerHelper('sh', (v: unknown) => new hb.SafeString(`'${String(v).replace(/'/g, `'\\''`)}'`));
+hb.registerHelper('toml', (v: unknown, o: Handlebars.HelperOptions) => new hb.SafeString(JSON.stringify(String(present(v, o)))));
+hb.registerHelper('yaml', (v: unknown, o: Handlebars.HelperOptions) => new hb.SafeString(JSON.stringify(String(present(v, o)))));
+hb.registerHelper('json', (v: unknown, o: Handlebars.HelperOptions) => new hb.SafeString(JSON.stringify(present(v, o))));
+hb.registerHelper('sh', (v: unknown, o: Handlebars.HelperOptions) => new hb.SafeString(`'${String(present(v, o)).replace(/'/g, `'\\''`)}'`));
 
 const cache = new Map<string, Handlebars.TemplateDelegate>();
 
