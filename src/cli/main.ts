@@ -37,8 +37,8 @@ export function runOptions(o: Record<string, unknown>): RunOptions {
   };
 }
 
-export function loadResolved(file: string) {
-  const resolved = resolveSettings(loadInventory(file));
+export function loadResolved(file: string, opts: { offline?: boolean } = {}) {
+  const resolved = resolveSettings(loadInventory(file), opts);
   for (const w of resolved.warnings) process.stderr.write(`warning: ${w}\n`);
   return resolved;
 }

@@ -81,7 +81,11 @@ const CLUSTER_VARS = [
 type Collect = (message: string, source?: SourceLocation) => void;
 
 /** Turn inventory vars into typed, validated host and cluster settings, reporting every problem at once. */
-export function resolveSettings(inventory: Inventory, opts: { home?: string } = {}): Resolved {
+/**
+ * offline: nothing will be connected to (rendering only), so SSH key files and the sudo user's key
+ * are not required to exist.
+ */
+export function resolveSettings(inventory: Inventory, opts: { home?: string; offline?: boolean } = {}): Resolved {
   const errors: UserError[] = [];
   const warnings: string[] = [];
   const fail: Collect = (message, source) => errors.push(new UserError(message, source ?? { file: inventory.file }));
@@ -100,7 +104,7 @@ export function resolveSettings(inventory: Inventory, opts: { home?: string } = 
     warnings.push(`${cpCount} control-plane hosts: etcd keeps quorum best with an odd number (1, 3 or 5); ${cpCount} tolerates no more failures than ${cpCount - 1}`);
   }
 
-  const hosts = members.map((h) => hostSpec(h, fail, home, baseDir));
+  const hosts = members.map((h) => hostSpec(h, fail, home, baseDir, Boolean(opts.offline)));
   const seenAddress = new Map<string, HostSpec>();
   for (const h of hosts) {
     const key = `${h.address}:${h.port}`;
@@ -115,7 +119,7 @@ export function resolveSettings(inventory: Inventory, opts: { home?: string } = 
     else seenNode.set(h.nodeName, h);
   }
 
-  const cluster = clusterSettings(members, fail, warnings, home, baseDir);
+  const cluster = clusterSettings(members, fail, warnings, home, baseDir, Boolean(opts.offline));
   if (cpCount > 1 && !cluster.controlPlaneEndpoint) {
     warnings.push(`${cpCount} control-plane hosts but no control_plane_endpoint: using the first master's address, which is a single point of failure; set control_plane_endpoint to a load balancer or DNS name`);
   }
@@ -123,7 +127,7 @@ export function resolveSettings(inventory: Inventory, opts: { home?: string } = 
   return { inventory, hosts, cluster, warnings };
 }
 
-function hostSpec(h: InventoryHost, fail: Collect, home: string, baseDir: string): HostSpec {
+function hostSpec(h: InventoryHost, fail: Collect, home: string, baseDir: string, offline: boolean): HostSpec {
   const v = h.vars;
   const src = (k: string) => h.varSources[k] ?? h.source;
   const str = (k: string): string | undefined => (v[k] === undefined || v[k] === null ? undefined : String(v[k]));
@@ -143,7 +147,7 @@ function hostSpec(h: InventoryHost, fail: Collect, home: string, baseDir: string
 
   const keyFile = str('ansible_ssh_private_key_file') ?? str('ansible_private_key_file');
   const privateKeyFile = keyFile ? expandPath(keyFile, home, baseDir) : undefined;
-  if (privateKeyFile && !existsSync(privateKeyFile)) fail(`private key file not found: ${privateKeyFile} (host "${h.name}")`, src('ansible_ssh_private_key_file'));
+  if (privateKeyFile && !offline && !existsSync(privateKeyFile)) fail(`private key file not found: ${privateKeyFile} (host "${h.name}")`, src('ansible_ssh_private_key_file'));
 
   const checking = str('kprov_host_key_checking') ?? (v.ansible_host_key_checking !== undefined && !parseBool(v.ansible_host_key_checking, '', undefined, () => {}) ? 'accept-new' : 'strict');
   if (checking !== 'strict' && checking !== 'accept-new') fail(`kprov_host_key_checking must be "strict" or "accept-new", got "${checking}"`, src('kprov_host_key_checking'));
@@ -177,7 +181,7 @@ function hostSpec(h: InventoryHost, fail: Collect, home: string, baseDir: string
   };
 }
 
-function clusterSettings(members: InventoryHost[], fail: Collect, warnings: string[], home: string, baseDir: string): ClusterSettings {
+function clusterSettings(members: InventoryHost[], fail: Collect, warnings: string[], home: string, baseDir: string, offline: boolean): ClusterSettings {
   const first = members.find(isControlPlane) ?? members[0];
   const v = first?.vars ?? {};
   const src = (k: string) => first?.varSources[k];
@@ -224,8 +228,16 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
   const sudoUser = str('sudo_user') ?? DEFAULTS.sudoUser;
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(sudoUser)) fail(`sudo_user "${sudoUser}" is not a valid user name`, src('sudo_user'));
 
-  const { publicKey, privateKeyFile } = sudoUserKey(str('sudo_user_public_key'), str('sudo_user_private_key_file'), home, baseDir, fail, src('sudo_user_public_key'));
+  const { publicKey, privateKeyFile } = sudoUserKey(str('sudo_user_public_key'), str('sudo_user_private_key_file'), home, baseDir, offline ? () => {} : fail, src('sudo_user_public_key'));
 
+  const imageRepository = str('image_repository') ?? DEFAULTS.imageRepository;
+  if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/.test(imageRepository)) {
+    fail(`image_repository "${imageRepository}" is not a registry path like registry.k8s.io or myregistry:5000/k8s`, src('image_repository'));
+  }
+  const clusterName = str('cluster_name') ?? DEFAULTS.clusterName;
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(clusterName)) fail(`cluster_name "${clusterName}" must be a DNS label (lowercase letters, digits, '-')`, src('cluster_name'));
+  const dnsDomain = str('dns_domain') ?? DEFAULTS.dnsDomain;
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(dnsDomain)) fail(`dns_domain "${dnsDomain}" is not a DNS domain`, src('dns_domain'));
   const artifactsDir = str('artifacts_dir');
   const insecure = v.insecure_registries;
   const insecureRegistries = Array.isArray(insecure) ? insecure.map(String) : insecure ? String(insecure).split(',').map((s) => s.trim()).filter(Boolean) : [];
@@ -241,9 +253,9 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
     sudoUser,
     sudoUserPublicKey: publicKey,
     sudoUserPrivateKeyFile: privateKeyFile,
-    imageRepository: str('image_repository') ?? DEFAULTS.imageRepository,
-    clusterName: str('cluster_name') ?? DEFAULTS.clusterName,
-    dnsDomain: str('dns_domain') ?? DEFAULTS.dnsDomain,
+    imageRepository,
+    clusterName,
+    dnsDomain,
     artifactsDir: artifactsDir ? expandPath(artifactsDir, home, baseDir) : undefined,
     insecureRegistries,
   };

@@ -83,7 +83,10 @@ export function tail(text: string, lines = 8): string {
 
 /** Message for the terminal: user-facing errors without stack traces, anything else with one. */
 export function describeError(err: unknown): { message: string; exitCode: number } {
-  if (err instanceof UserError || err instanceof UserErrors) {
+  if (err instanceof UserErrors) {
+    return { message: `${err.errors.length} errors:\n${err.errors.map((e) => `error: ${e.toString()}`).join('\n')}`, exitCode: EXIT_USAGE };
+  }
+  if (err instanceof UserError) {
     return { message: `error: ${err.toString()}`, exitCode: EXIT_USAGE };
   }
   if (err instanceof HostError) {

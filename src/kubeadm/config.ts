@@ -1,0 +1,94 @@
+import type { ClusterSettings, HostSpec } from '../config/settings.js';
+import type { KeyAlgorithm } from '../pki/keys.js';
+import { parseCidr, nthAddress, type Cidr } from '../net/ipv4.js';
+import { API_PORT } from './constants.js';
+
+/** What the pure kubeadm core needs to know about the cluster. */
+export interface ClusterConfig {
+  clusterName: string;
+  kubernetesVersion: string;
+  imageRepository: string;
+  podSubnet: string;
+  serviceSubnet: string;
+  dnsDomain: string;
+  /** host[:port]; empty means the first control-plane node's address. */
+  controlPlaneEndpoint?: string;
+  encryptionAlgorithm: KeyAlgorithm;
+  cni: 'flannel' | 'none';
+  apiServerCertSANs: string[];
+  apiServerExtraArgs: Record<string, string>;
+  controllerManagerExtraArgs: Record<string, string>;
+  schedulerExtraArgs: Record<string, string>;
+  etcdExtraArgs: Record<string, string>;
+  /** Extra KubeletConfiguration fields (from --config or inventory), merged over kubeadm's defaults. */
+  kubeletConfiguration: Record<string, unknown>;
+  /** Extra KubeProxyConfiguration fields. */
+  kubeProxyConfiguration: Record<string, unknown>;
+  criSocket: string;
+}
+
+/** One machine as the core sees it. */
+export interface NodeConfig {
+  name: string;
+  advertiseAddress: string;
+  controlPlane: boolean;
+  worker: boolean;
+  /** Taints for a control-plane node; undefined means kubeadm's default (NoSchedule unless it is also a worker). */
+  taints?: { key: string; value?: string; effect: string }[];
+}
+
+export function clusterConfigFrom(settings: ClusterSettings, extra: Partial<ClusterConfig> = {}): ClusterConfig {
+  return {
+    clusterName: settings.clusterName,
+    kubernetesVersion: settings.kubernetesVersion,
+    imageRepository: settings.imageRepository,
+    podSubnet: settings.podNetworkCidr,
+    serviceSubnet: settings.serviceCidr,
+    dnsDomain: settings.dnsDomain,
+    controlPlaneEndpoint: settings.controlPlaneEndpoint,
+    encryptionAlgorithm: 'RSA-2048',
+    cni: settings.cni,
+    apiServerCertSANs: [],
+    apiServerExtraArgs: {},
+    controllerManagerExtraArgs: {},
+    schedulerExtraArgs: {},
+    etcdExtraArgs: {},
+    kubeletConfiguration: {},
+    kubeProxyConfiguration: {},
+    criSocket: 'unix:///run/containerd/containerd.sock',
+    ...extra,
+  };
+}
+
+export function nodeConfigFrom(h: HostSpec): NodeConfig {
+  return { name: h.nodeName, advertiseAddress: h.nodeIp ?? h.address, controlPlane: h.controlPlane, worker: h.worker };
+}
+
+export function serviceCidr(cfg: ClusterConfig): Cidr {
+  const c = parseCidr(cfg.serviceSubnet);
+  if (typeof c === 'string') throw new Error(c);
+  return c;
+}
+
+/** First IP of the service range: the kubernetes Service (10.96.0.1 by default). */
+export const apiServiceIp = (cfg: ClusterConfig) => nthAddress(serviceCidr(cfg), 1);
+/** Tenth IP of the service range: cluster DNS (10.96.0.10 by default). */
+export const clusterDnsIp = (cfg: ClusterConfig) => nthAddress(serviceCidr(cfg), 10);
+
+/** https URL of the control-plane endpoint; falls back to the first control-plane node. */
+export function controlPlaneUrl(cfg: ClusterConfig, firstControlPlane: NodeConfig): string {
+  if (cfg.controlPlaneEndpoint) {
+    const [host, port] = splitHostPort(cfg.controlPlaneEndpoint);
+    return `https://${host}:${port ?? API_PORT}`;
+  }
+  return `https://${firstControlPlane.advertiseAddress}:${API_PORT}`;
+}
+
+export function localApiUrl(node: NodeConfig): string {
+  return `https://${node.advertiseAddress}:${API_PORT}`;
+}
+
+export function splitHostPort(hostPort: string): [string, number | undefined] {
+  const m = /^(.*?)(?::(\d+))?$/.exec(hostPort)!;
+  return [m[1], m[2] ? Number(m[2]) : undefined];
+}

@@ -1,0 +1,54 @@
+import { stringify } from 'yaml';
+import { render } from '../templates/render.js';
+import { pauseImage } from './images.js';
+import { clusterDnsIp, type ClusterConfig, type NodeConfig } from './config.js';
+import { KUBELET_HEALTHZ_PORT, MANIFESTS_DIR, PKI_DIR } from './constants.js';
+
+/** KubeletConfiguration as kubeadm writes it, with the user's fields merged over the defaults. */
+export function kubeletConfiguration(cfg: ClusterConfig): Record<string, unknown> {
+  return {
+    apiVersion: 'kubelet.config.k8s.io/v1beta1',
+    kind: 'KubeletConfiguration',
+    authentication: { anonymous: { enabled: false }, webhook: { cacheTTL: '0s', enabled: true }, x509: { clientCAFile: `${PKI_DIR}/ca.crt` } },
+    authorization: { mode: 'Webhook', webhook: { cacheAuthorizedTTL: '0s', cacheUnauthorizedTTL: '0s' } },
+    cgroupDriver: 'systemd',
+    clusterDNS: [clusterDnsIp(cfg)],
+    clusterDomain: cfg.dnsDomain,
+    containerRuntimeEndpoint: '',
+    healthzBindAddress: '127.0.0.1',
+    healthzPort: KUBELET_HEALTHZ_PORT,
+    rotateCertificates: true,
+    runtimeRequestTimeout: '0s',
+    staticPodPath: MANIFESTS_DIR,
+    ...cfg.kubeletConfiguration,
+  };
+}
+
+export const kubeletConfigYaml = (cfg: ClusterConfig) => stringify(kubeletConfiguration(cfg));
+
+/** The kube-system/kubelet-config ConfigMap joining nodes read their configuration from. */
+export function kubeletConfigMap(cfg: ClusterConfig) {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kubelet-config', namespace: 'kube-system' }, data: { kubelet: kubeletConfigYaml(cfg) } };
+}
+
+/**
+ * KUBELET_KUBEADM_ARGS: the runtime endpoint, the sandbox image, the node IP, a hostname override when the
+ * node name is not the host name, and (for a worker joining) its taints.
+ */
+export function kubeletFlags(cfg: ClusterConfig, node: NodeConfig, hostname?: string): string {
+  const flags = [`--container-runtime-endpoint=${cfg.criSocket}`, `--pod-infra-container-image=${pauseImage(cfg)}`, `--node-ip=${node.advertiseAddress}`];
+  if (hostname !== undefined && hostname.toLowerCase() !== node.name) flags.push(`--hostname-override=${node.name}`);
+  return flags.join(' ');
+}
+
+export function kubeletFlagsEnv(cfg: ClusterConfig, node: NodeConfig, hostname?: string): string {
+  return render('kubelet/kubeadm-flags.env', { flags: kubeletFlags(cfg, node, hostname) });
+}
+
+export function kubeletDropIn(kubeletPath = '/usr/bin/kubelet'): string {
+  return render('kubelet/10-kubeadm.conf', { kubeletPath });
+}
+
+export function kubeletUnit(kubeletPath = '/usr/bin/kubelet'): string {
+  return render('kubelet/kubelet.service', { kubeletPath });
+}
