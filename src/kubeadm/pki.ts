@@ -110,6 +110,10 @@ export async function ensurePki(store: PkiStore, cfg: ClusterConfig, controlPlan
       missingCas.push(spec);
     }
   }
+  if (problems.length > 0) {
+    // Without every CA intact nothing can be signed: stop here and let the caller report.
+    return { pki: { cas, sa: { keyPem: '', pubPem: '' }, leaves: {} }, events, problems };
+  }
   const caKeys = await keysFor(missingCas.length, cfg.encryptionAlgorithm);
   missingCas.forEach((spec, i) => {
     const certPem = issue(spec, cfg, controlPlane[0], caKeys[i], undefined, now);
