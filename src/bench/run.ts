@@ -1,0 +1,81 @@
+/**
+ * kprov benchmarks (npm run bench): wall-clock figures for the issue notes, never asserted in tests.
+ *   - full cluster PKI + render for 3 masters + 3 workers (RSA-2048 and ECDSA-P256, cold and warm);
+ *   - with --lab: `kprov prepare` on 1 and 3 lab hosts, first run and re-run (needs Docker).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MemoryStore } from '../pki/store.js';
+import { planCluster } from '../kubeadm/plan.js';
+import type { ClusterConfig, NodeConfig } from '../kubeadm/config.js';
+import type { KeyAlgorithm } from '../pki/keys.js';
+
+const nodes: NodeConfig[] = [
+  ...[1, 2, 3].map((i) => ({ name: `master${i}`, advertiseAddress: `10.0.0.1${i}`, controlPlane: true, worker: false })),
+  ...[1, 2, 3].map((i) => ({ name: `worker${i}`, advertiseAddress: `10.0.0.2${i}`, controlPlane: false, worker: true })),
+];
+
+function config(alg: KeyAlgorithm): ClusterConfig {
+  return {
+    clusterName: 'kubernetes', kubernetesVersion: 'v1.32.4', imageRepository: 'registry.k8s.io', podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/12',
+    dnsDomain: 'cluster.local', controlPlaneEndpoint: 'api.example.internal:6443', encryptionAlgorithm: alg, cni: 'flannel', apiServerCertSANs: [],
+    apiServerExtraArgs: {}, controllerManagerExtraArgs: {}, schedulerExtraArgs: {}, etcdExtraArgs: {}, kubeletConfiguration: {}, kubeProxyConfiguration: {},
+    criSocket: 'unix:///run/containerd/containerd.sock',
+  };
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t = process.hrtime.bigint();
+  const r = await fn();
+  return [r, Number(process.hrtime.bigint() - t) / 1e6];
+}
+
+async function pkiBench(): Promise<void> {
+  for (const alg of ['RSA-2048', 'ECDSA-P256'] as KeyAlgorithm[]) {
+    const runs: number[] = [];
+    let keys = 0;
+    for (let i = 0; i < 3; i++) {
+      const store = new MemoryStore();
+      const [plan, ms] = await timed(() => planCluster(store, config(alg), nodes));
+      keys = [...store.files.keys()].filter((k) => k.endsWith('.key') || k.endsWith('.conf')).length;
+      runs.push(ms);
+      if (i === 2) {
+        const [, warm] = await timed(() => planCluster(store, config(alg), nodes));
+        console.log(`pki+render 3 masters + 3 workers, ${alg}: cold ${runs.map((r) => r.toFixed(0)).join(' / ')} ms (${keys} keys, ${plan.events.length} certs/kubeconfigs), warm (all reused) ${warm.toFixed(0)} ms`);
+      }
+    }
+  }
+}
+
+function kprov(args: string[], env: NodeJS.ProcessEnv): number {
+  const bin = fileURLToPath(new URL('../../bin/kprov.js', import.meta.url));
+  const t = Date.now();
+  const r = spawnSync(process.execPath, [bin, ...args], { env: { ...process.env, CI: 'true', ...env }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`kprov ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return Date.now() - t;
+}
+
+function labBench(): void {
+  const home = mkdtempSync(join(tmpdir(), 'kprov-bench-'));
+  const env = { KPROV_HOME: home };
+  for (const [masters, workers] of [[1, 0], [1, 2]]) {
+    const name = `bench${masters + workers}`;
+    kprov(['lab', 'up', '--name', name, '--masters', String(masters), '--workers', String(workers)], env);
+    try {
+      const inv = join(home, 'labs', name, 'inventory.yaml');
+      const first = kprov(['prepare', inv], env);
+      const again = kprov(['prepare', inv], env);
+      const dry = kprov(['prepare', inv, '--dry-run'], env);
+      console.log(`kprov prepare on ${masters + workers} lab host(s): first run ${(first / 1000).toFixed(1)} s, re-run ${(again / 1000).toFixed(1)} s, dry-run ${(dry / 1000).toFixed(1)} s`);
+    } finally {
+      kprov(['lab', 'down', '--name', name], env);
+    }
+  }
+}
+
+await pkiBench();
+if (process.argv.includes('--lab')) labBench();
+else console.log('(add --lab for kprov prepare timings on lab hosts: npm run bench -- --lab)');
