@@ -26,7 +26,7 @@ export function defaultLogFile(command: string): string {
 }
 
 /** Set up hosts and connections for a run, run the phases, always disconnect. */
-export async function runOnHosts(resolved: Resolved, phases: Phase[], opts: RunOptions, command: string): Promise<RunOutcome & { ctx: RunContext }> {
+export async function runOnHosts(resolved: Resolved, phases: Phase[], opts: RunOptions, command: string, onHosts?: (hosts: Host[]) => void): Promise<RunOutcome & { ctx: RunContext }> {
   const log = new RunLog(opts.logFile ?? defaultLogFile(command), opts.verbose ? (line) => process.stderr.write(line + '\n') : undefined);
   const warnings: string[] = [];
   const specs = opts.only ? resolved.hosts.filter((h) => opts.only!.includes(h.name)) : resolved.hosts;
@@ -52,6 +52,7 @@ export async function runOnHosts(resolved: Resolved, phases: Phase[], opts: RunO
         opts.dryRun,
       ),
   );
+  onHosts?.(hosts);
   const ctx: RunContext = {
     resolved,
     log,

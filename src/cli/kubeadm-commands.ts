@@ -5,20 +5,58 @@ import { caCertHash } from '../kubeadm/discovery.js';
 import { formatToken, generateToken } from '../kubeadm/token.js';
 import { renderToDirectory } from '../actions/render.js';
 import { checkCertificates, formatCertReport } from '../actions/certs-check.js';
-import { loadResolved } from './main.js';
+import { loadResolved, withRunOptions, runOptions } from './options.js';
+import { initCluster } from '../actions/init.js';
+import { resetHosts } from '../actions/reset.js';
+import { summarize, phaseTimings } from './report.js';
+import { positiveInt } from './options.js';
+import type { RunOutcome } from '../phases/manager.js';
+import type { RunContext } from '../phases/phase.js';
+
+function report(outcome: RunOutcome & { ctx: RunContext }, what: string, started: number, setExit: (code: number) => void): void {
+  process.stdout.write('\n' + summarize(outcome.reports, outcome.ctx.hosts, outcome.ctx.dryRun) + '\n');
+  process.stdout.write(`\n${what} finished in ${((Date.now() - started) / 1000).toFixed(1)}s (${phaseTimings(outcome.reports)}); log: ${outcome.ctx.log.file}\n`);
+  if (outcome.failed.length > 0) {
+    process.stderr.write(`\n${outcome.failed.length} of ${outcome.ctx.hosts.length} hosts failed: ${outcome.failed.map((h) => h.name).join(', ')}. The other hosts are done; fix the cause and re-run (completed steps are skipped).\n`);
+    setExit(EXIT_STEP_FAILED);
+  }
+}
 
 export function registerKubeadmCommands(program: Command, setExit: (code: number) => void): void {
-  program
-    .command('init')
-    .description('create a cluster: kubeadm init on the first master and join for the rest (with --dry-run --out: render every file instead)')
-    .argument('<inventory>', 'Ansible inventory (INI or YAML)')
-    .option('--dry-run', 'connect to nothing; render what kprov would place on each host', false)
-    .option('--out <dir>', 'with --dry-run: where to write DIR/<host>/<absolute path>, DIR/cluster/ and DIR/join-command.txt')
-    .option('--pki-dir <dir>', 'where CAs, keys and kubeconfigs are kept between runs (default: DIR/.kprov-pki)')
-    .option('--config <file>', 'kubeadm.k8s.io/v1beta4 configuration (ClusterConfiguration, InitConfiguration, KubeletConfiguration, KubeProxyConfiguration)')
-    .action(async (file: string, o: { dryRun: boolean; out?: string; pkiDir?: string; config?: string }) => {
-      if (!o.dryRun) throw new UserError('kprov init currently renders only: run it with --dry-run --out DIR (bringing up the cluster over SSH is not implemented yet)');
-      if (!o.out) throw new UserError('--dry-run needs --out DIR');
+  const clusterCommand = (name: string, description: string) =>
+    withRunOptions(program.command(name).description(description).argument('<inventory>', 'Ansible inventory (INI or YAML)'))
+      .option('--pki-dir <dir>', 'where CAs, keys and kubeconfigs are kept between runs (default: ~/.kprov/clusters/<name>-<id>/pki; with --out: DIR/.kprov-pki)')
+      .option('--config <file>', 'kubeadm.k8s.io/v1beta4 configuration (ClusterConfiguration, InitConfiguration, KubeletConfiguration, KubeProxyConfiguration)')
+      .option('--artifacts-dir <dir>', 'offline bundle: bin/kubelet, bin/kubectl, images/*.tar, cni/* (overrides the artifacts_dir var)')
+      .option('--ready-timeout <seconds>', 'how long to wait for nodes to become Ready', positiveInt, 600);
+  const runCluster = async (file: string, o: Record<string, any>, what: string) => {
+    const resolved = loadResolved(file);
+    const started = Date.now();
+    const outcome = await initCluster(resolved, { ...runOptions(o), pkiDir: o.pkiDir, configFile: o.config, artifactsDir: o.artifactsDir, readyTimeoutMs: o.readyTimeout * 1000 });
+    report(outcome, what, started, setExit);
+    if (outcome.adminConf) process.stdout.write(`admin kubeconfig: ${outcome.adminConf}\n`);
+  };
+
+  clusterCommand('join', 'join inventory hosts that are not in the cluster yet (workers via bootstrap-token discovery and TLS bootstrap)').action(
+    (file: string, o: Record<string, unknown>) => runCluster(file, o, 'join'),
+  );
+
+  withRunOptions(program.command('reset').description('drain and delete nodes, then clean them up as kubeadm reset does (plus CNI config and iptables rules)').argument('<inventory>', 'Ansible inventory (INI or YAML)')).action(
+    async (file: string, o: Record<string, any>) => {
+      const resolved = loadResolved(file);
+      const opts = runOptions(o);
+      if (!opts.only?.length) throw new UserError('kprov reset needs --hosts a,b (the hosts to reset)');
+      const names = resolved.hosts.map((h) => h.name);
+      for (const n of opts.only) if (!names.includes(n)) throw new UserError(`--hosts: "${n}" is not a control-plane or worker host of the inventory`);
+      const started = Date.now();
+      report(await resetHosts(resolved, { ...opts, targets: opts.only }), 'reset', started, setExit);
+    },
+  );
+
+  clusterCommand('init', 'create or converge a cluster: prepare hosts, kubeadm init on the first master, join the rest (with --dry-run --out DIR: render every file, connect to nothing)')
+    .option('--out <dir>', 'with --dry-run: write DIR/<host>/<absolute path>, DIR/cluster/ and DIR/join-command.txt instead of connecting')
+    .action(async (file: string, o: Record<string, any>) => {
+      if (!(o.dryRun && o.out)) return runCluster(file, o, 'init');
       const resolved = loadResolved(file, { offline: true });
       const started = Date.now();
       const { plan, fileCount, out } = await renderToDirectory(resolved, { out: o.out, pkiDir: o.pkiDir, configFile: o.config });

@@ -1,47 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { positiveInt } from './options.js';
+import { withRunOptions, runOptions, loadResolved } from './options.js';
 import { describeError, EXIT_OK, EXIT_STEP_FAILED, EXIT_USAGE, UserError } from '../errors/index.js';
-import { loadInventory } from '../config/inventory.js';
-import { resolveSettings } from '../config/settings.js';
 import { redactedInventory, formatInventory } from './inventory-view.js';
-import { runOnHosts, type RunOptions } from '../actions/session.js';
+import { runOnHosts } from '../actions/session.js';
 import { PREPARE_PHASES } from '../actions/prepare.js';
 import { summarize, phaseTimings } from './report.js';
 import { registerKubeadmCommands } from './kubeadm-commands.js';
 import { registerLabCommands } from './lab-commands.js';
 
 const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
-
-/** Flags shared by every command that works on hosts. */
-export function withRunOptions(cmd: Command): Command {
-  return cmd
-    .option('--dry-run', 'connect and inspect, print what would change, change nothing', false)
-    .option('--hosts <names>', 'only these inventory hosts (comma-separated)')
-    .option('-c, --concurrency <n>', 'hosts worked on at once', positiveInt, 20)
-    .option('--connect-timeout <seconds>', 'SSH connect timeout per attempt', positiveInt, 15)
-    .option('--command-timeout <seconds>', 'longest a single remote command may run', positiveInt, 900)
-    .option('-v, --verbose', 'show every remote command', false)
-    .option('--log-file <path>', 'where to write the run log (default ~/.kprov/logs/)');
-}
-
-export function runOptions(o: Record<string, unknown>): RunOptions {
-  return {
-    dryRun: Boolean(o.dryRun),
-    concurrency: o.concurrency as number,
-    verbose: Boolean(o.verbose),
-    connectTimeoutMs: (o.connectTimeout as number) * 1000,
-    commandTimeoutMs: (o.commandTimeout as number) * 1000,
-    logFile: o.logFile as string | undefined,
-    only: o.hosts ? String(o.hosts).split(',').map((s) => s.trim()).filter(Boolean) : undefined,
-  };
-}
-
-export function loadResolved(file: string, opts: { offline?: boolean } = {}) {
-  const resolved = resolveSettings(loadInventory(file), opts);
-  for (const w of resolved.warnings) process.stderr.write(`warning: ${w}\n`);
-  return resolved;
-}
 
 function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('kprov')

@@ -51,6 +51,9 @@ export interface ClusterSettings {
   artifactsDir?: string;
   /** Plain-HTTP or self-signed registries containerd should trust, host[:port]. */
   insecureRegistries: string[];
+  /** KubeletConfiguration / KubeProxyConfiguration fields merged over kubeadm's defaults. */
+  kubeletConfiguration: Record<string, unknown>;
+  kubeProxyConfiguration: Record<string, unknown>;
 }
 
 export interface Resolved {
@@ -76,6 +79,7 @@ export const DEFAULTS = {
 const CLUSTER_VARS = [
   'kubernetes_version', 'pod_network_cidr', 'service_cidr', 'control_plane_endpoint', 'cni', 'container_runtime',
   'sudo_user', 'sudo_user_public_key', 'image_repository', 'cluster_name', 'dns_domain', 'artifacts_dir', 'insecure_registries',
+  'kubelet_configuration', 'kube_proxy_configuration',
 ];
 
 type Collect = (message: string, source?: SourceLocation) => void;
@@ -243,7 +247,18 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
   const insecureRegistries = Array.isArray(insecure) ? insecure.map(String) : insecure ? String(insecure).split(',').map((s) => s.trim()).filter(Boolean) : [];
   for (const r of insecureRegistries) if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(r)) fail(`insecure_registries entry "${r}" must be host or host:port`, src('insecure_registries'));
   void warnings;
+  const mapVar = (k: string): Record<string, unknown> => {
+    const value = v[k];
+    if (value === undefined || value === null) return {};
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      fail(`${k} must be a mapping of configuration fields (use a YAML inventory or group_vars)`, src(k));
+      return {};
+    }
+    return value as Record<string, unknown>;
+  };
   return {
+    kubeletConfiguration: mapVar('kubelet_configuration'),
+    kubeProxyConfiguration: mapVar('kube_proxy_configuration'),
     kubernetesVersion,
     podNetworkCidr,
     serviceCidr,

@@ -53,10 +53,13 @@ export function clusterConfigFrom(settings: ClusterSettings, extra: Partial<Clus
     controllerManagerExtraArgs: {},
     schedulerExtraArgs: {},
     etcdExtraArgs: {},
-    kubeletConfiguration: {},
-    kubeProxyConfiguration: {},
+    kubeletConfiguration: settings.kubeletConfiguration,
+    kubeProxyConfiguration: settings.kubeProxyConfiguration,
     criSocket: 'unix:///run/containerd/containerd.sock',
     ...extra,
+    // Fields from a --config file come on top of the inventory's.
+    ...(extra.kubeletConfiguration ? { kubeletConfiguration: { ...settings.kubeletConfiguration, ...extra.kubeletConfiguration } } : {}),
+    ...(extra.kubeProxyConfiguration ? { kubeProxyConfiguration: { ...settings.kubeProxyConfiguration, ...extra.kubeProxyConfiguration } } : {}),
   };
 }
 

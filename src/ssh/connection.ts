@@ -281,6 +281,16 @@ export class SshConnection {
     return path;
   }
 
+  /** Stream a local file to a fresh private staging file (large files: images, binaries); returns its path. */
+  async stageFile(localPath: string): Promise<string> {
+    const sftp = await this.sftp();
+    const path = `/tmp/.kprov-${randomBytes(8).toString('hex')}`;
+    await new Promise<void>((resolve, reject) =>
+      sftp.fastPut(localPath, path, { mode: 0o600, concurrency: 16 }, (err) => (err ? reject(new HostError(this.name, `upload of ${localPath} failed: ${err.message}`, { step: 'upload' })) : resolve())),
+    );
+    return path;
+  }
+
   /** Read a remote file readable by the login user (or through sudo cat for protected files). */
   async readFile(path: string, opts: { sudo?: boolean } = {}): Promise<Buffer | undefined> {
     const r = await this.exec(`if [ -f ${shq(path)} ]; then base64 < ${shq(path)}; else exit 3; fi`, { sudo: opts.sudo, allowFailure: true, step: 'read', quiet: false });

@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Resolved } from '../config/settings.js';
+import { loadBundle, type Bundle } from '../artifacts/bundle.js';
+import { clusterConfigFrom, nodeConfigFrom } from '../kubeadm/config.js';
+import { loadKubeadmConfig } from '../kubeadm/kubeadm-config.js';
+import { shq } from '../ssh/quote.js';
+import { PREPARE_PHASES } from './prepare.js';
+import { planFromInventory } from './render.js';
+import { runOnHosts, type RunOptions } from './session.js';
+import { binariesPhase, imagesPhase } from '../phases/kubernetes.js';
+import { clusterObjectsPhase, controlPlanePhase, joinPhase, nodesReadyPhase, type ClusterRun } from '../phases/cluster.js';
+import type { Phase } from '../phases/phase.js';
+import type { Host } from '../host/host.js';
+import { UserError } from '../errors/index.js';
+
+/** Where kprov keeps a cluster's PKI and admin kubeconfig on the operator's machine. */
+export function clusterStateDir(resolved: Resolved): string {
+  const id = createHash('sha256').update(resolve(resolved.inventory.file)).digest('hex').slice(0, 8);
+  return join(process.env.KPROV_HOME ?? join(homedir(), '.kprov'), 'clusters', `${resolved.cluster.clusterName}-${id}`);
+}
+
+export interface InitResult {
+  adminConf?: string;
+  run: ClusterRun;
+}
+
+/** The sudo user gets admin.conf as ~/.kube/config on control-plane hosts, as in the classic tutorial. */
+function kubeconfigForUser(run: ClusterRun, sudoUser: string): Phase {
+  return {
+    title: 'kubectl for the sudo user',
+    select: (ctx) => ctx.hosts.filter((h) => !h.failed && h.spec.controlPlane),
+    async runHost(host: Host) {
+      const admin = run.plan.files[host.spec.nodeName]?.find((f) => f.path.endsWith('/admin.conf'));
+      if (!admin) return;
+      const home = (await host.sudo(`getent passwd ${shq(sudoUser)} | cut -d: -f6`, { step: 'find home' })).stdout.trim();
+      if (!home) return;
+      await host.ensureFiles([{ path: `${home}/.kube/config`, content: admin.content, mode: 0o600, owner: sudoUser, group: sudoUser, dirMode: 0o700 }]);
+    },
+  };
+}
+
+/** kprov init: prepare every host, bring up the control plane on the first master, join the rest, wait for Ready. */
+export async function initCluster(resolved: Resolved, opts: RunOptions & { pkiDir?: string; configFile?: string; artifactsDir?: string; readyTimeoutMs: number }) {
+  // Other control-plane hosts would join as stacked-etcd members; that path is not built yet: say so up front.
+  const extraMasters = resolved.hosts.filter((h) => h.controlPlane).slice(1);
+  if (extraMasters.length > 0) {
+    throw new UserError(`joining additional control-plane hosts (${extraMasters.map((h) => h.name).join(', ')}) is not implemented yet: use one master for now (kprov init --dry-run renders the HA files)`);
+  }
+  const state = clusterStateDir(resolved);
+  const pkiDir = resolve(opts.pkiDir ?? join(state, 'pki'));
+  const plan = await planFromInventory(resolved, pkiDir, opts.configFile);
+  const fileConfig = opts.configFile ? loadKubeadmConfig(opts.configFile) : { cluster: {} };
+  const cfg = clusterConfigFrom(resolved.cluster, fileConfig.cluster);
+  const artifacts = opts.artifactsDir ?? resolved.cluster.artifactsDir;
+  const bundle: Bundle | undefined = artifacts ? loadBundle(artifacts) : undefined;
+  const nodes = Object.fromEntries(resolved.hosts.map((h) => [h.nodeName, nodeConfigFrom(h)]));
+  const first = resolved.hosts.find((h) => h.controlPlane)!;
+  const run: ClusterRun = { cfg, plan, nodes, first: first.nodeName, joined: [] };
+  let hosts: Host[] = [];
+  const phases: Phase[] = [
+    ...PREPARE_PHASES,
+    binariesPhase(cfg.kubernetesVersion, bundle),
+    imagesPhase(bundle),
+    controlPlanePhase(run),
+    clusterObjectsPhase(run),
+    joinPhase(run, () => hosts.find((h) => h.spec.nodeName === run.first)),
+    kubeconfigForUser(run, resolved.cluster.sudoUser),
+    nodesReadyPhase(run, opts.readyTimeoutMs),
+  ];
+  // The first master is always part of a run: workers join through it.
+  const only = opts.only ? [...new Set([first.name, ...opts.only])] : undefined;
+  const outcome = await runOnHosts(resolved, phases, { ...opts, only }, 'init', (h) => (hosts = h));
+  let adminConf: string | undefined;
+  const adminFile = plan.files[first.nodeName].find((f) => f.path.endsWith('/admin.conf'));
+  if (adminFile && !opts.dryRun && !outcome.failed.some((h) => h.name === first.name)) {
+    mkdirSync(state, { recursive: true, mode: 0o700 });
+    adminConf = join(state, 'admin.conf');
+    writeFileSync(adminConf, adminFile.content, { mode: 0o600 });
+    chmodSync(adminConf, 0o600);
+  }
+  return { ...outcome, adminConf, run };
+}

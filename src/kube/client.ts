@@ -1,0 +1,123 @@
+import { request } from 'node:http';
+import { connect as tlsConnect } from 'node:tls';
+import type { Duplex } from 'node:stream';
+
+/** How to reach the API server: a fresh byte stream per request (direct TCP or an SSH tunnel). */
+export type Dialer = () => Promise<Duplex>;
+
+export interface Credentials {
+  caPem: string;
+  certPem?: string;
+  keyPem?: string;
+  token?: string;
+}
+
+export interface KubeResponse {
+  status: number;
+  body: any;
+  text: string;
+}
+
+export class KubeApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly method: string,
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`${method} ${path}: HTTP ${status}: ${reason}`);
+    this.name = 'KubeApiError';
+  }
+}
+
+const PLURALS: Record<string, string> = {
+  Secret: 'secrets', ConfigMap: 'configmaps', ServiceAccount: 'serviceaccounts', Service: 'services', Namespace: 'namespaces', Node: 'nodes',
+  ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings', Deployment: 'deployments',
+  DaemonSet: 'daemonsets', Pod: 'pods',
+};
+
+/** REST path of an object: /api/v1/... for the core group, /apis/<group>/<version>/... otherwise. */
+export function objectPath(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): string {
+  const plural = PLURALS[obj.kind];
+  if (!plural) throw new Error(`kprov does not know the resource for kind ${obj.kind}`);
+  const base = obj.apiVersion.includes('/') ? `/apis/${obj.apiVersion}` : `/api/${obj.apiVersion}`;
+  const ns = obj.metadata.namespace ? `/namespaces/${obj.metadata.namespace}` : '';
+  return `${base}${ns}/${plural}/${encodeURIComponent(obj.metadata.name)}`;
+}
+
+/**
+ * A small Kubernetes API client: TLS with the cluster CA (and a client certificate or token), over any
+ * dialer, so kprov can talk to the API through the SSH connection it already has (bastions, firewalls).
+ */
+export class KubeClient {
+  constructor(
+    private readonly dial: Dialer,
+    private readonly creds: Credentials | { insecure: true },
+    private readonly serverName: string,
+    private readonly timeoutMs = 60_000,
+  ) {}
+
+  async request(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<KubeResponse> {
+    const raw = await this.dial();
+    const tlsOptions =
+      'insecure' in this.creds
+        ? { socket: raw, rejectUnauthorized: false, servername: undefined }
+        : { socket: raw, ca: this.creds.caPem, cert: this.creds.certPem, key: this.creds.keyPem, servername: this.serverName };
+    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (payload !== undefined) headers['Content-Type'] = contentType;
+    if (!('insecure' in this.creds) && this.creds.token) headers.Authorization = `Bearer ${this.creds.token}`;
+    return new Promise((resolve, reject) => {
+      const socket = tlsConnect(tlsOptions);
+      socket.on('error', reject);
+      const req = request({ method, path, headers, createConnection: () => socket, timeout: this.timeoutMs }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (text += d));
+        res.on('end', () => {
+          socket.destroy();
+          let parsed: unknown = undefined;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            parsed = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed, text });
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in ${this.timeoutMs / 1000}s`)));
+      req.on('error', (err) => {
+        socket.destroy();
+        reject(err);
+      });
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  async get(path: string): Promise<any | undefined> {
+    const r = await this.request('GET', path);
+    if (r.status === 404) return undefined;
+    if (r.status >= 300) throw new KubeApiError(r.status, 'GET', path, r.body?.message ?? r.text.slice(0, 200));
+    return r.body;
+  }
+
+  /** Server-side apply: create or update to exactly these fields, owned by kprov. */
+  async apply(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): Promise<void> {
+    const path = `${objectPath(obj)}?fieldManager=kprov&force=true`;
+    const r = await this.request('PATCH', path, obj, 'application/apply-patch+yaml');
+    if (r.status >= 300) throw new KubeApiError(r.status, 'PATCH', path, r.body?.message ?? r.text.slice(0, 200));
+  }
+
+  async patch(path: string, patch: unknown, type: 'merge' | 'strategic' = 'strategic'): Promise<any> {
+    const ct = type === 'merge' ? 'application/merge-patch+json' : 'application/strategic-merge-patch+json';
+    const r = await this.request('PATCH', path, patch, ct);
+    if (r.status >= 300) throw new KubeApiError(r.status, 'PATCH', path, r.body?.message ?? r.text.slice(0, 200));
+    return r.body;
+  }
+
+  async delete(path: string): Promise<void> {
+    const r = await this.request('DELETE', path);
+    if (r.status >= 300 && r.status !== 404) throw new KubeApiError(r.status, 'DELETE', path, r.body?.message ?? r.text.slice(0, 200));
+  }
+}

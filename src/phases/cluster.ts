@@ -1,0 +1,213 @@
+import { parse } from 'yaml';
+import { HostError } from '../errors/index.js';
+import { KubeClient, KubeApiError } from '../kube/client.js';
+import { parseKubeconfig } from '../kubeadm/kubeconfig.js';
+import { verifyClusterInfo } from '../kubeadm/discovery.js';
+import { bootstrapKubeconfig } from '../kubeadm/kubeconfig.js';
+import { formatToken } from '../kubeadm/token.js';
+import { controlPlaneNodePatch } from '../kubeadm/cluster-objects.js';
+import { ANNOTATION_CRI_SOCKET, API_PORT, KUBELET_CONFIG, KUBELET_DROPIN, KUBELET_FLAGS_ENV, KUBERNETES_DIR, PKI_DIR } from '../kubeadm/constants.js';
+import type { ClusterConfig, NodeConfig } from '../kubeadm/config.js';
+import type { ClusterPlan } from '../kubeadm/plan.js';
+import type { Host } from '../host/host.js';
+import { KUBELET_UNIT } from './kubernetes.js';
+import type { Phase, RunContext } from './phase.js';
+
+export interface ClusterRun {
+  cfg: ClusterConfig;
+  plan: ClusterPlan;
+  nodes: Record<string, NodeConfig>;
+  first: string;
+  /** A client for the API as the cluster's super admin, tunnelled through the first master's SSH connection. */
+  admin?: KubeClient;
+  /** Hosts joined in this run (for the summary and waiting). */
+  joined: string[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll until check returns a value, or fail after timeoutMs with the last error in the message. */
+export async function waitFor<T>(what: string, timeoutMs: number, everyMs: number, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${what}${last ? ` (last error: ${last})` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+const firstMaster = (run: ClusterRun) => (ctx: RunContext) => ctx.hosts.filter((h) => h.spec.nodeName === run.first && !h.failed);
+
+function clientThrough(host: Host, address: string, creds: ConstructorParameters<typeof KubeClient>[1]): KubeClient {
+  return new KubeClient(() => host.conn.forward(address, API_PORT), creds, address);
+}
+
+/** Start (or restart, when its config changed) and enable the kubelet. */
+async function ensureKubelet(host: Host, changed: string[]): Promise<void> {
+  const state = await host.sudo('systemctl is-enabled kubelet 2>/dev/null; systemctl is-active kubelet 2>/dev/null; true', { step: 'inspect kubelet' });
+  const [enabled, active] = state.stdout.trim().split('\n');
+  if (enabled !== 'enabled') await host.change('enable kubelet', () => host.sudo('systemctl enable kubelet', { step: 'enable kubelet' }));
+  const restartFor = [KUBELET_CONFIG, KUBELET_FLAGS_ENV, KUBELET_DROPIN, KUBELET_UNIT, `${KUBERNETES_DIR}/kubelet.conf`];
+  if (active !== 'active') await host.change('start kubelet', () => host.sudo('systemctl daemon-reload && systemctl start kubelet', { step: 'start kubelet' }));
+  else if (changed.some((c) => restartFor.includes(c))) await host.change('restart kubelet (its configuration changed)', () => host.sudo('systemctl daemon-reload && systemctl restart kubelet', { step: 'restart kubelet' }));
+}
+
+/** kubeadm init on the first master: its files, the kubelet, and a healthy API server. */
+export function controlPlanePhase(run: ClusterRun): Phase {
+  return {
+    title: 'Control plane (init)',
+    select: firstMaster(run),
+    async runHost(host, ctx) {
+      const changed = await host.ensureFiles(run.plan.files[host.spec.nodeName]);
+      await ensureKubelet(host, changed);
+      if (host.dryRun) return;
+      const superAdmin = parseKubeconfig(run.plan.files[host.spec.nodeName].find((f) => f.path.endsWith('/super-admin.conf'))!.content);
+      const address = run.nodes[run.first].advertiseAddress;
+      run.admin = clientThrough(host, address, { caPem: superAdmin.caPem, certPem: superAdmin.clientCertPem, keyPem: superAdmin.clientKeyPem });
+      await waitFor('the API server to be ready (/readyz)', 4 * 60_000, 2000, async () => {
+        const r = await run.admin!.request('GET', '/readyz');
+        if (r.status === 200) return true;
+        throw new Error(`/readyz answered ${r.status}: ${r.text.slice(0, 300)}`);
+      }).catch((err) => {
+        throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet, crictl ps -a`, { step: 'wait for API server' });
+      });
+      void ctx;
+    },
+  };
+}
+
+/** Cluster objects (RBAC, token, cluster-info, configs, addons), then mark the control plane. */
+export function clusterObjectsPhase(run: ClusterRun): Phase {
+  return {
+    title: 'Cluster objects',
+    select: firstMaster(run),
+    async runHost(host) {
+      if (host.dryRun) {
+        for (const name of Object.keys(run.plan.objects)) host.changes.push(`apply ${name}`);
+        return;
+      }
+      const api = run.admin!;
+      let applied = 0;
+      for (const [name, objects] of Object.entries(run.plan.objects)) {
+        for (const obj of objects as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }[]) {
+          // The bootstrap token is created once: re-applying would push its expiry forward on every run.
+          if (name === '01-bootstrap-token' && (await api.get(`/api/v1/namespaces/kube-system/secrets/${obj.metadata.name}`))) continue;
+          const before = await api.get(pathOf(obj));
+          await api.apply(obj);
+          const after = await api.get(pathOf(obj));
+          if (!before || before.metadata?.resourceVersion !== after?.metadata?.resourceVersion) {
+            applied++;
+            host.changes.push(`${before ? 'update' : 'create'} ${obj.kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`);
+          }
+        }
+      }
+      void applied;
+      // mark-control-plane: labels and taints once the kubelet has registered the node.
+      for (const nodeName of Object.keys(run.plan.nodePatches)) {
+        if (nodeName !== run.first) continue;
+        const node = await waitFor(`node ${nodeName} to register`, 3 * 60_000, 2000, () => api.get(`/api/v1/nodes/${nodeName}`));
+        const want = controlPlaneNodePatch(run.nodes[nodeName], run.cfg.criSocket);
+        const existing = (node.spec?.taints ?? []) as { key: string; effect: string }[];
+        const taints = [...existing.filter((t) => !want.spec.taints.some((w) => w.key === t.key && w.effect === t.effect)), ...want.spec.taints];
+        const labelsOk = Object.keys(want.metadata.labels).every((k) => node.metadata.labels?.[k] === '');
+        const taintsOk = want.spec.taints.every((w) => existing.some((t) => t.key === w.key && t.effect === w.effect));
+        if (!labelsOk || !taintsOk || node.metadata.annotations?.[ANNOTATION_CRI_SOCKET] !== run.cfg.criSocket) {
+          await api.patch(`/api/v1/nodes/${nodeName}`, { metadata: want.metadata, spec: { taints } }, 'merge');
+          host.changes.push(`mark ${nodeName} as control plane (label${want.spec.taints.length ? ' and taint' : ''})`);
+        }
+      }
+    },
+  };
+}
+
+function pathOf(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): string {
+  const base = obj.apiVersion.includes('/') ? `/apis/${obj.apiVersion}` : `/api/${obj.apiVersion}`;
+  const plural: Record<string, string> = { Secret: 'secrets', ConfigMap: 'configmaps', ServiceAccount: 'serviceaccounts', Service: 'services', Namespace: 'namespaces', ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings', Deployment: 'deployments', DaemonSet: 'daemonsets' };
+  return `${base}${obj.metadata.namespace ? `/namespaces/${obj.metadata.namespace}` : ''}/${plural[obj.kind]}/${obj.metadata.name}`;
+}
+
+/**
+ * kubeadm join for workers: bootstrap-token discovery (cluster-info fetched without trust, its JWS checked
+ * with the token and its CA checked against the pinned hash, then fetched again over verified TLS), then the
+ * kubelet's TLS bootstrap. Hosts whose kubelet already has kubelet.conf are left alone.
+ */
+export function joinPhase(run: ClusterRun, firstHost: () => Host | undefined): Phase {
+  return {
+    title: 'Join nodes',
+    select: (ctx) => ctx.hosts.filter((h) => !h.failed && !h.spec.controlPlane),
+    async runHost(host, ctx) {
+      const node = run.nodes[host.spec.nodeName];
+      const joined = await host.sudo(`[ -f ${KUBERNETES_DIR}/kubelet.conf ] && systemctl is-active kubelet >/dev/null && echo joined || true`, { step: 'inspect kubelet' });
+      const kubeletFiles = run.plan.files[node.name].filter((f) => [KUBELET_CONFIG, KUBELET_FLAGS_ENV, KUBELET_DROPIN].includes(f.path));
+      if (joined.stdout.includes('joined')) {
+        const changed = await host.ensureFiles(kubeletFiles);
+        await ensureKubelet(host, changed);
+        return;
+      }
+      if (host.dryRun) {
+        host.changes.push(`join the cluster at ${run.plan.endpoint} (bootstrap token ${run.plan.token.id})`);
+        return;
+      }
+      const master = firstHost();
+      if (!master || master.failed) throw new HostError(host.name, 'the first control-plane host is not available to join through', { step: 'join' });
+      const address = run.nodes[run.first].advertiseAddress;
+      // Discovery exactly as kubeadm does it: trust nothing until the token's signature and the CA pin check out.
+      const anonymous = clientThrough(master, address, { insecure: true });
+      const info = await waitFor(`cluster-info signed for token ${run.plan.token.id}`, 5 * 60_000, 5000, async () => {
+        const cm = await anonymous.get('/api/v1/namespaces/kube-public/configmaps/cluster-info');
+        if (!cm?.data?.[`jws-kubeconfig-${run.plan.token.id}`]) throw new Error('no JWS signature for the token yet');
+        return cm.data as Record<string, string>;
+      });
+      const discovered = verifyClusterInfo(info, run.plan.token, [run.plan.caCertHash]);
+      const verified = clientThrough(master, address, { caPem: discovered.caPem });
+      const again = await verified.get('/api/v1/namespaces/kube-public/configmaps/cluster-info');
+      if (again?.data?.kubeconfig !== info.kubeconfig) throw new HostError(host.name, 'cluster-info changed between the insecure and the verified fetch', { step: 'discovery' });
+      ctx.log.write(host.name, `discovery: cluster-info verified with token ${run.plan.token.id} and CA pin ${run.plan.caCertHash}`);
+
+      const changed = await host.ensureFiles([
+        { path: `${PKI_DIR}/ca.crt`, content: discovered.caPem, mode: 0o644 },
+        { path: `${KUBERNETES_DIR}/bootstrap-kubelet.conf`, content: bootstrapKubeconfig(run.cfg, discovered.server, discovered.caPem, formatToken(run.plan.token)), mode: 0o600 },
+        ...kubeletFiles,
+      ]);
+      await ensureKubelet(host, [...changed, KUBELET_CONFIG]);
+      await waitFor('the kubelet TLS bootstrap (kubelet.conf)', 5 * 60_000, 2000, async () => ((await host.sudo(`[ -f ${KUBERNETES_DIR}/kubelet.conf ] && echo yes || true`)).stdout.includes('yes') ? true : undefined)).catch((err) => {
+        throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet`, { step: 'TLS bootstrap' });
+      });
+      await host.sudo(`rm -f ${KUBERNETES_DIR}/bootstrap-kubelet.conf`, { step: 'remove bootstrap kubeconfig' });
+      const apiNode = await waitFor(`node ${node.name} to register`, 2 * 60_000, 2000, () => run.admin!.get(`/api/v1/nodes/${node.name}`));
+      if (apiNode.metadata.annotations?.[ANNOTATION_CRI_SOCKET] !== run.cfg.criSocket) {
+        await run.admin!.patch(`/api/v1/nodes/${node.name}`, { metadata: { annotations: { [ANNOTATION_CRI_SOCKET]: run.cfg.criSocket } } }, 'merge');
+      }
+      run.joined.push(host.name);
+    },
+  };
+}
+
+/** Wait until every node of the run is Ready; report those that are not. */
+export function nodesReadyPhase(run: ClusterRun, timeoutMs: number): Phase {
+  return {
+    title: 'Nodes Ready',
+    select: firstMaster(run),
+    async runHost(host, ctx) {
+      if (host.dryRun) return;
+      const names = ctx.hosts.filter((h) => !h.failed).map((h) => h.spec.nodeName);
+      await waitFor(`nodes ${names.join(', ')} to be Ready`, timeoutMs, 3000, async () => {
+        const list = await run.admin!.get('/api/v1/nodes');
+        const ready = new Set((list.items as any[]).filter((n) => n.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')).map((n) => n.metadata.name));
+        const notReady = names.filter((n) => !ready.has(n));
+        if (notReady.length === 0) return true;
+        throw new Error(`not Ready yet: ${notReady.join(', ')}`);
+      }).catch((err) => {
+        throw new HostError(host.name, (err as Error).message, { step: 'nodes Ready' });
+      });
+    },
+  };
+}
+
+export { parse as parseYaml, KubeApiError };

@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { HostError } from '../errors/index.js';
+import type { Bundle } from '../artifacts/bundle.js';
+import { installCommand, missingPackagesCommand } from '../os/packages.js';
+import { shq } from '../ssh/quote.js';
+import { kubeletUnit } from '../kubeadm/kubelet.js';
+import type { DesiredFile } from '../ssh/files.js';
+import type { Host } from '../host/host.js';
+import type { Phase } from './phase.js';
+
+export const KUBELET_UNIT = '/etc/systemd/system/kubelet.service';
+const CNI_BIN = '/opt/cni/bin';
+/** Reference CNI plugins flannel delegates to. */
+const CNI_PLUGINS = ['bridge', 'host-local', 'loopback', 'portmap'];
+const CONTROL_PLANE_IMAGES = /\/(kube-apiserver|kube-controller-manager|kube-scheduler|etcd):/;
+
+const archOf = (host: Host) => (host.requireFacts().arch === 'aarch64' ? 'arm64' : 'amd64');
+
+/**
+ * kubelet (and kubectl on control-plane hosts), the kubelet unit, and CNI plugins. From the artifact bundle
+ * when there is one (sent only when its sha256 differs), otherwise downloaded on the host from the official
+ * release layout and checked against the published sha256.
+ */
+export function binariesPhase(version: string, bundle: Bundle | undefined): Phase {
+  const cache = new Map<string, Buffer>();
+  const bytes = (p: string) => cache.get(p) ?? (cache.set(p, readFileSync(p)), cache.get(p)!);
+  return {
+    title: 'Kubernetes binaries',
+    async runHost(host, ctx) {
+      const names = host.spec.controlPlane ? ['kubelet', 'kubectl'] : ['kubelet'];
+      const files: DesiredFile[] = [{ path: KUBELET_UNIT, content: kubeletUnit('/usr/bin/kubelet'), mode: 0o644 }];
+      if (bundle) {
+        for (const n of names) files.push({ path: `/usr/bin/${n}`, content: bytes(bundle.binaries[n]), mode: 0o755 });
+        for (const p of bundle.cniPlugins) files.push({ path: `${CNI_BIN}/${basename(p)}`, content: bytes(p), mode: 0o755 });
+      } else {
+        const versions = await host.sudo(names.map((n) => `/usr/bin/${n} --version 2>/dev/null | grep -o 'v[0-9.]*' | head -n1 || echo none`).join('; '), { step: 'inspect binaries', allowFailure: true });
+        const have = versions.stdout.trim().split('\n');
+        for (const [i, n] of names.entries()) {
+          if (have[i] === version) continue;
+          const url = `https://dl.k8s.io/release/${version}/bin/linux/${archOf(host)}/${n}`;
+          await host.change(`download ${n} ${version}`, () =>
+            host.sudo(
+              `set -e; t=$(mktemp); curl -fsSL --retry 3 -o "$t" ${shq(url)}; echo "$(curl -fsSL --retry 3 ${shq(`${url}.sha256`)})  $t" | sha256sum -c - >/dev/null || { echo "checksum mismatch for ${n}" >&2; rm -f "$t"; exit 1; }; install -m 0755 "$t" /usr/bin/${n}; rm -f "$t"`,
+              { step: `download ${n}`, timeoutMs: ctx.commandTimeoutMs },
+            ),
+          );
+        }
+      }
+      const changed = await host.ensureFiles(files);
+      if (changed.includes(KUBELET_UNIT)) await host.change('reload systemd units', () => host.sudo('systemctl daemon-reload', { step: 'daemon-reload' }));
+      if (!bundle || bundle.cniPlugins.length === 0) {
+        // The distribution's reference plugins (Debian: containernetworking-plugins in /usr/lib/cni), linked where containerd looks.
+        const facts = host.requireFacts();
+        const missing = (await host.sudo(missingPackagesCommand(facts, ['containernetworking-plugins']), { step: 'inspect CNI' })).stdout.trim();
+        if (missing) await host.change('install containernetworking-plugins', () => host.sudo(installCommand(facts, ['containernetworking-plugins']), { step: 'install CNI plugins', timeoutMs: ctx.commandTimeoutMs }));
+        const links = await host.sudo(CNI_PLUGINS.map((p) => `[ -e ${CNI_BIN}/${p} ] || echo ${p}`).join('; '), { step: 'inspect CNI' });
+        const absent = links.stdout.split('\n').filter(Boolean);
+        if (absent.length > 0) {
+          await host.change(`link CNI plugins ${absent.join(', ')} into ${CNI_BIN}`, () =>
+            host.sudo(`mkdir -p ${CNI_BIN} && for p in ${absent.join(' ')}; do for d in /usr/lib/cni /usr/libexec/cni; do [ -x "$d/$p" ] && ln -sf "$d/$p" ${CNI_BIN}/$p && break; done; [ -e ${CNI_BIN}/$p ] || { echo "CNI plugin $p not found" >&2; exit 1; }; done`, { step: 'link CNI plugins' }),
+          );
+        }
+      }
+    },
+  };
+}
+
+/** Import the bundle's images into containerd's k8s.io namespace, skipping images already there. */
+export function imagesPhase(bundle: Bundle | undefined): Phase {
+  return {
+    title: 'Container images',
+    async runHost(host) {
+      if (!bundle || bundle.images.length === 0) return; // online: the kubelet pulls from image_repository
+      const present = new Set((await host.sudo('ctr -n k8s.io images ls -q', { step: 'list images' })).stdout.split('\n').filter(Boolean));
+      for (const image of bundle.images) {
+        if (!host.spec.controlPlane && image.refs.every((r) => CONTROL_PLANE_IMAGES.test(r))) continue;
+        if (image.refs.every((r) => present.has(r))) continue;
+        await host.change(`import ${image.refs.join(', ')}`, async () => {
+          const staged = await host.conn.stageFile(image.file);
+          try {
+            await host.sudo(`ctr -n k8s.io images import ${shq(staged)} >/dev/null`, { step: `import ${basename(image.file)}`, timeoutMs: 600_000 });
+          } finally {
+            await host.run(`rm -f ${shq(staged)}`, { allowFailure: true });
+          }
+          const after = new Set((await host.sudo('ctr -n k8s.io images ls -q', { step: 'list images' })).stdout.split('\n'));
+          const still = image.refs.filter((r) => !after.has(r));
+          if (still.length) throw new HostError(host.name, `after importing ${basename(image.file)}, containerd still lacks ${still.join(', ')}`, { step: 'import images' });
+        });
+      }
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import { KUBERNETES_DIR } from '../kubeadm/constants.js';
+import type { KubeClient } from '../kube/client.js';
+import type { Phase } from './phase.js';
+
+/**
+ * What kubeadm reset does on a host, plus what it leaves behind (CNI config, iptables rules, CNI links):
+ * stop the kubelet, remove Kubernetes containers, unmount and empty kubelet state, remove kubeconfigs,
+ * manifests, PKI and etcd data.
+ */
+export const RESET_SCRIPT = [
+  'systemctl stop kubelet 2>/dev/null || true',
+  'systemctl disable kubelet 2>/dev/null || true',
+  // Kubernetes containers live in containerd's k8s.io namespace: kill their tasks, then remove them.
+  'if command -v ctr >/dev/null; then for c in $(ctr -n k8s.io containers ls -q 2>/dev/null); do ctr -n k8s.io tasks kill -s SIGKILL "$c" >/dev/null 2>&1; done; sleep 1; for c in $(ctr -n k8s.io containers ls -q 2>/dev/null); do ctr -n k8s.io tasks rm -f "$c" >/dev/null 2>&1; ctr -n k8s.io containers rm "$c" >/dev/null 2>&1; done; fi',
+  "awk '$2 ~ \"^/var/lib/kubelet/\" { print $2 }' /proc/mounts | sort -r | xargs -r umount -l",
+  'rm -rf /var/lib/kubelet/* /etc/kubernetes/manifests/* /etc/kubernetes/pki /var/lib/etcd/*',
+  `rm -f ${['admin.conf', 'super-admin.conf', 'kubelet.conf', 'bootstrap-kubelet.conf', 'controller-manager.conf', 'scheduler.conf'].map((f) => `${KUBERNETES_DIR}/${f}`).join(' ')}`,
+  'rm -rf /etc/cni/net.d/* /run/flannel',
+  'for i in cni0 flannel.1; do ip link delete "$i" 2>/dev/null || true; done',
+  "if command -v iptables-save >/dev/null; then iptables-save | grep -v -E 'KUBE-|FLANNEL|cni0' | iptables-restore || true; fi",
+].join('\n');
+
+/** Drain and delete the node through the API when the cluster answers, then clean the host. */
+export function resetPhase(api: () => KubeClient | undefined): Phase {
+  return {
+    title: 'Reset',
+    async runHost(host, ctx) {
+      const node = host.spec.nodeName;
+      const client = api();
+      if (client) {
+        const existing = await client.get(`/api/v1/nodes/${node}`).catch(() => undefined);
+        if (existing) {
+          await host.change(`drain and delete node ${node}`, async () => {
+            await client.patch(`/api/v1/nodes/${node}`, { spec: { unschedulable: true } }, 'merge');
+            const pods = await client.get(`/api/v1/pods?fieldSelector=spec.nodeName=${node}`);
+            for (const p of (pods?.items ?? []) as any[]) {
+              if (p.metadata.ownerReferences?.some((o: any) => o.kind === 'DaemonSet')) continue;
+              if (p.metadata.annotations?.['kubernetes.io/config.mirror']) continue;
+              await client.request('POST', `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}/eviction`, { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: p.metadata.name, namespace: p.metadata.namespace } });
+            }
+            await client.delete(`/api/v1/nodes/${node}`);
+          });
+        } else {
+          ctx.log.write(host.name, `node ${node} is not in the cluster; cleaning the host only`);
+        }
+      }
+      const state = await host.sudo(`[ -e ${KUBERNETES_DIR}/kubelet.conf ] || [ -e ${KUBERNETES_DIR}/bootstrap-kubelet.conf ] || [ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ] || [ -n "$(ls -A /var/lib/kubelet 2>/dev/null)" ] || systemctl is-active kubelet >/dev/null 2>&1 && echo dirty || true`, { step: 'inspect' });
+      if (state.stdout.includes('dirty')) await host.change('stop the kubelet and remove Kubernetes state, containers, CNI config and iptables rules', () => host.sudo(RESET_SCRIPT, { step: 'reset', timeoutMs: 300_000 }));
+    },
+  };
+}
