@@ -137,6 +137,15 @@ export function labInventory(lab: Lab): string {
         ansible_ssh_private_key_file: lab.privateKey,
         kprov_known_hosts_file: lab.knownHosts,
         sudo_user_public_key: `${lab.privateKey}.pub`,
+        // Kubelet and kube-proxy inside containers (as kind sets them): the kubelet sees the host's disk,
+        // so no disk-pressure eviction or image GC; no swap check; conntrack limits cannot be written here.
+        kubelet_configuration: {
+          cgroupRoot: '/kubelet',
+          failSwapOn: false,
+          imageGCHighThresholdPercent: 100,
+          evictionHard: { 'nodefs.available': '0%', 'nodefs.inodesFree': '0%', 'imagefs.available': '0%' },
+        },
+        kube_proxy_configuration: { conntrack: { maxPerCore: 0 }, iptables: { minSyncPeriod: '1s' } },
       },
       children: {
         masters: { hosts: hostsOf('master') },

@@ -8,7 +8,8 @@ import { formatToken } from '../kubeadm/token.js';
 import { controlPlaneNodePatch } from '../kubeadm/cluster-objects.js';
 import { ANNOTATION_CRI_SOCKET, API_PORT, KUBELET_CONFIG, KUBELET_DROPIN, KUBELET_FLAGS_ENV, KUBERNETES_DIR, PKI_DIR } from '../kubeadm/constants.js';
 import type { ClusterConfig, NodeConfig } from '../kubeadm/config.js';
-import type { ClusterPlan } from '../kubeadm/plan.js';
+import type { ClusterPlan, FileSpec } from '../kubeadm/plan.js';
+import { kubeletFlagsEnv } from '../kubeadm/kubelet.js';
 import type { Host } from '../host/host.js';
 import { KUBELET_UNIT } from './kubernetes.js';
 import type { Phase, RunContext } from './phase.js';
@@ -42,6 +43,15 @@ export async function waitFor<T>(what: string, timeoutMs: number, everyMs: numbe
   }
 }
 
+/**
+ * The plan is made before any host is reached; once facts are in, the kubelet's flags learn the real host
+ * name, so a node named differently in the inventory gets --hostname-override (as kubeadm does).
+ */
+function filesFor(run: ClusterRun, host: Host): FileSpec[] {
+  const node = run.nodes[host.spec.nodeName];
+  return run.plan.files[node.name].map((f) => (f.path === KUBELET_FLAGS_ENV ? { ...f, content: kubeletFlagsEnv(run.cfg, node, host.facts?.hostname) } : f));
+}
+
 const firstMaster = (run: ClusterRun) => (ctx: RunContext) => ctx.hosts.filter((h) => h.spec.nodeName === run.first && !h.failed);
 
 function clientThrough(host: Host, address: string, creds: ConstructorParameters<typeof KubeClient>[1]): KubeClient {
@@ -64,7 +74,7 @@ export function controlPlanePhase(run: ClusterRun): Phase {
     title: 'Control plane (init)',
     select: firstMaster(run),
     async runHost(host, ctx) {
-      const changed = await host.ensureFiles(run.plan.files[host.spec.nodeName]);
+      const changed = await host.ensureFiles(filesFor(run, host));
       await ensureKubelet(host, changed);
       if (host.dryRun) return;
       const superAdmin = parseKubeconfig(run.plan.files[host.spec.nodeName].find((f) => f.path.endsWith('/super-admin.conf'))!.content);
@@ -144,7 +154,7 @@ export function joinPhase(run: ClusterRun, firstHost: () => Host | undefined): P
     async runHost(host, ctx) {
       const node = run.nodes[host.spec.nodeName];
       const joined = await host.sudo(`[ -f ${KUBERNETES_DIR}/kubelet.conf ] && systemctl is-active kubelet >/dev/null && echo joined || true`, { step: 'inspect kubelet' });
-      const kubeletFiles = run.plan.files[node.name].filter((f) => [KUBELET_CONFIG, KUBELET_FLAGS_ENV, KUBELET_DROPIN].includes(f.path));
+      const kubeletFiles = filesFor(run, host).filter((f) => [KUBELET_CONFIG, KUBELET_FLAGS_ENV, KUBELET_DROPIN].includes(f.path));
       if (joined.stdout.includes('joined')) {
         const changed = await host.ensureFiles(kubeletFiles);
         await ensureKubelet(host, changed);

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Build the upstream components kprov's end-to-end test runs (Kubernetes v1.32.4 from its Go modules, etcd,
+# CoreDNS, flannel and its CNI plugin, a pause binary), cache them by version outside the repo, and assemble
+# an offline artifact bundle exactly as kprov's artifacts_dir expects: bin/kubelet, bin/kubectl, images/*.tar.
+# Images are made locally (docker build without pulls); nothing is fetched but Go modules.
+# Usage: build-artifacts.sh <lab base image>   (prints the bundle directory on the last line)
+set -euo pipefail
+BASE_IMAGE=${1:?lab base image}
+K8S=v1.32.4
+ETCD_TAG=3.5.16-0
+COREDNS_TAG=v1.11.3
+FLANNEL_TAG=v0.28.9
+FLANNEL_CNI_TAG=v1.9.1-flannel3
+PAUSE_TAG=3.10
+CACHE=${KPROV_E2E_CACHE:-$HOME/.cache/kprov-e2e}/$K8S
+BIN=$CACHE/bin
+BUNDLE=$CACHE/bundle
+HERE=$(cd "$(dirname "$0")" && pwd)
+export GOSUMDB=off GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=local
+mkdir -p "$BIN" "$BUNDLE/bin" "$BUNDLE/images"
+log() { echo "e2e-build: $*" >&2; }
+timed() { local t=$SECONDS; "$@"; log "$1 ${2:-} done in $((SECONDS - t))s"; }
+
+gobuild() { # module dir, then packages; binaries land in $BIN
+  local dir=$1; shift
+  (cd "$HERE/components/$dir" && go build -trimpath -ldflags="-s -w ${LDFLAGS:-}" -o "$BIN/" "$@")
+}
+# What hack/lib/version.sh stamps into release builds: components report and check their version.
+KV=k8s.io/component-base/version
+CV=k8s.io/client-go/pkg/version
+K8S_LDFLAGS=""
+for pkg in $KV $CV; do
+  K8S_LDFLAGS="$K8S_LDFLAGS -X $pkg.gitVersion=$K8S -X $pkg.gitMajor=1 -X $pkg.gitMinor=$(echo $K8S | cut -d. -f2) -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+done
+
+need=()
+for b in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl; do [ -x "$BIN/$b" ] || need+=("k8s.io/kubernetes/cmd/$b"); done
+[ ${#need[@]} -eq 0 ] || LDFLAGS=$K8S_LDFLAGS timed gobuild kubernetes "${need[@]}"
+[ -x "$BIN/server" ] || [ -x "$BIN/etcd" ] || timed gobuild etcd go.etcd.io/etcd/server/v3
+[ -x "$BIN/etcd" ] || mv "$BIN/server" "$BIN/etcd"
+[ -x "$BIN/coredns" ] || timed gobuild coredns github.com/coredns/coredns
+# flannel's udp backend needs cgo; the image sits on the same Debian release as this machine, so glibc matches.
+[ -x "$BIN/flanneld" ] || { CGO_ENABLED=1 timed gobuild flannel github.com/flannel-io/flannel && mv "$BIN/flannel" "$BIN/flanneld"; }
+[ -x "$BIN/flannel-cni" ] || { timed gobuild cni-flannel github.com/containernetworking/plugins/plugins/meta/flannel && mv "$BIN/flannel" "$BIN/flannel-cni"; }
+[ -x "$BIN/pause" ] || gcc -Os -static -o "$BIN/pause" "$HERE/images/pause.c"
+
+cp -f "$BIN/kubelet" "$BIN/kubectl" "$BUNDLE/bin/"
+
+# image ref, base (scratch or the lab base), then "src:dst" copies; entrypoint via ENTRYPOINT_<n>.
+image() {
+  local ref=$1 base=$2 entry=$3; shift 3
+  local file="$BUNDLE/images/$(echo "$ref" | tr '/:' '__').tar"
+  [ -f "$file" ] && docker image inspect "$ref" >/dev/null 2>&1 && return 0
+  local ctx; ctx=$(mktemp -d)
+  { echo "FROM $base"; echo 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin'
+    for pair in "$@"; do cp "${pair%%:*}" "$ctx/"; echo "COPY $(basename "${pair%%:*}") ${pair#*:}"; done
+    if [ -n "$entry" ]; then echo "ENTRYPOINT [\"$entry\"]"; fi; } > "$ctx/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q -t "$ref" "$ctx" >/dev/null 2>&1 || { echo "docker build of $ref failed" >&2; DOCKER_BUILDKIT=0 docker build -t "$ref" "$ctx" >&2; exit 1; }
+  rm -rf "$ctx"
+  docker save -o "$file" "$ref"
+  log "image $ref"
+}
+R=registry.k8s.io
+image $R/kube-apiserver:$K8S scratch "" "$BIN/kube-apiserver:/usr/local/bin/kube-apiserver"
+image $R/kube-controller-manager:$K8S scratch "" "$BIN/kube-controller-manager:/usr/local/bin/kube-controller-manager"
+image $R/kube-scheduler:$K8S scratch "" "$BIN/kube-scheduler:/usr/local/bin/kube-scheduler"
+image $R/etcd:$ETCD_TAG scratch "" "$BIN/etcd:/usr/local/bin/etcd"
+image $R/coredns/coredns:$COREDNS_TAG scratch /coredns "$BIN/coredns:/coredns"
+image $R/pause:$PAUSE_TAG scratch /pause "$BIN/pause:/pause"
+# These run iptables and cp, so they sit on the Debian lab base.
+image $R/kube-proxy:$K8S "$BASE_IMAGE" "" "$BIN/kube-proxy:/usr/local/bin/kube-proxy"
+image ghcr.io/flannel-io/flannel:$FLANNEL_TAG "$BASE_IMAGE" "" "$BIN/flanneld:/opt/bin/flanneld"
+image ghcr.io/flannel-io/flannel-cni-plugin:$FLANNEL_CNI_TAG "$BASE_IMAGE" "" "$BIN/flannel-cni:/flannel"
+
+# Test workload images: a web server and a toolbox, from the same base.
+if ! docker image inspect kprov.local/nginx:1 >/dev/null 2>&1; then
+  ctx=$(mktemp -d)
+  printf 'FROM %s\nRUN apt-get update -q && apt-get install -y -q --no-install-recommends nginx-light && rm -rf /var/lib/apt/lists/* && ln -sf /dev/stdout /var/log/nginx/access.log\nCMD ["nginx", "-g", "daemon off;"]\n' "$BASE_IMAGE" > "$ctx/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q -t kprov.local/nginx:1 "$ctx" >/dev/null
+  rm -rf "$ctx"
+fi
+[ -f "$BUNDLE/images/kprov.local_nginx_1.tar" ] || docker save -o "$BUNDLE/images/kprov.local_nginx_1.tar" kprov.local/nginx:1
+docker image inspect kprov.local/toolbox:1 >/dev/null 2>&1 || docker tag "$BASE_IMAGE" kprov.local/toolbox:1
+[ -f "$BUNDLE/images/kprov.local_toolbox_1.tar" ] || docker save -o "$BUNDLE/images/kprov.local_toolbox_1.tar" kprov.local/toolbox:1
+
+(cd "$BUNDLE" && find bin images -type f | sort | xargs sha256sum > SHA256SUMS)
+echo "$BUNDLE"

@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
+import { kprov } from '../helpers/cli.js';
+import { ensureLabImage, LAB_BASE_IMAGE } from '../../src/lab/image.js';
+import type { Lab } from '../../src/lab/lab.js';
+
+// A real cluster: upstream Kubernetes components built from source, run by kprov on lab hosts from an
+// offline artifact bundle. Timings are printed for the issue notes, never asserted.
+const home = mkdtempSync(join(tmpdir(), 'kprov-e2e-'));
+const env = { KPROV_HOME: home };
+const LAB = 'e2e';
+let lab: Lab;
+let inventory: string;
+let kubeconfig: string;
+
+const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' });
+const kubectl = (...args: string[]) => execFileSync('kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', timeout: 120_000 });
+const kjson = (...args: string[]) => JSON.parse(kubectl(...args, '-o', 'json'));
+const statuses = (stdout: string) => Object.fromEntries([...stdout.matchAll(/^[✔✖] (\S+): (.+)$/gm)].map((m) => [m[1], m[2]]));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function eventually<T>(what: string, fn: () => T, timeoutMs = 300_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      return fn();
+    } catch (err) {
+      last = err;
+      await sleep(3000);
+    }
+  }
+  throw new Error(`${what}: ${(last as Error)?.message}`);
+}
+
+/** The lab inventory with the artifact bundle, and only the hosts given. */
+function writeInventory(bundle: string, hosts: string[]): string {
+  const doc = parse(readFileSync(lab.inventory, 'utf8'));
+  doc.all.vars.artifacts_dir = bundle;
+  for (const group of Object.values(doc.all.children) as { hosts: Record<string, unknown> }[]) {
+    for (const h of Object.keys(group.hosts)) if (!hosts.includes(h)) delete group.hosts[h];
+  }
+  const file = join(home, 'inventory.yaml');
+  writeFileSync(file, stringify(doc));
+  return file;
+}
+
+let bundle: string;
+beforeAll(async () => {
+  await ensureLabImage();
+  let t = Date.now();
+  const script = fileURLToPath(new URL('./build-artifacts.sh', import.meta.url));
+  bundle = execFileSync('bash', [script, LAB_BASE_IMAGE], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 }).trim().split('\n').pop()!;
+  console.log(`components and images ready in ${Date.now() - t} ms: ${bundle}`);
+  t = Date.now();
+  const up = await kprov(['lab', 'up', '--name', LAB, '--masters', '1', '--workers', '3'], env);
+  expect(up.code, up.stderr).toBe(0);
+  lab = JSON.parse(readFileSync(join(home, 'labs', LAB, 'lab.json'), 'utf8'));
+  inventory = writeInventory(bundle, ['master1', 'worker1', 'worker2']);
+  console.log(`lab up in ${Date.now() - t} ms`);
+});
+
+afterAll(async () => {
+  if (process.env.KPROV_E2E_KEEP) return;
+  await kprov(['lab', 'down', '--name', LAB], env);
+});
+
+describe('kprov init on 1 master + 2 workers', () => {
+  it('brings up the cluster with every node Ready', async () => {
+    const r = await kprov(['init', inventory, '--ready-timeout', '600'], env);
+    console.log(`kprov init: ${r.ms} ms\n${r.stdout.split('\n').filter((l) => /finished in|admin kubeconfig/.test(l)).join('\n')}`);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    kubeconfig = /admin kubeconfig: (\S+)/.exec(r.stdout)![1];
+    const nodes = kjson('get', 'nodes').items;
+    expect(nodes.map((n: any) => n.metadata.name).sort()).toEqual(['master1', 'worker1', 'worker2']);
+    for (const n of nodes) expect(n.status.conditions.find((c: any) => c.type === 'Ready').status, n.metadata.name).toBe('True');
+  });
+
+  it('runs the control plane, CoreDNS, kube-proxy and flannel', async () => {
+    await eventually('kube-system and flannel pods Running', () => {
+      const pods = kjson('get', 'pods', '-A').items as any[];
+      const running = (prefix: string, ns = 'kube-system') => pods.filter((p) => p.metadata.namespace === ns && p.metadata.name.startsWith(prefix) && p.status.phase === 'Running' && p.status.containerStatuses?.every((c: any) => c.ready));
+      expect(running('etcd-master1')).toHaveLength(1);
+      expect(running('kube-apiserver-master1')).toHaveLength(1);
+      expect(running('kube-controller-manager-master1')).toHaveLength(1);
+      expect(running('kube-scheduler-master1')).toHaveLength(1);
+      expect(running('coredns-')).toHaveLength(2);
+      expect(running('kube-proxy-')).toHaveLength(3);
+      expect(running('kube-flannel-ds-', 'kube-flannel')).toHaveLength(3);
+    });
+  });
+
+  it('labels and taints the master; workloads land on workers only', async () => {
+    const master = kjson('get', 'node', 'master1');
+    expect(master.metadata.labels['node-role.kubernetes.io/control-plane']).toBe('');
+    expect(master.spec.taints).toEqual([{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }]);
+    kubectl('create', 'deployment', 'web', '--image=kprov.local/nginx:1', '--replicas=2', '--port=80');
+    kubectl('rollout', 'status', 'deployment/web', '--timeout=180s');
+    const pods = kjson('get', 'pods', '-l', 'app=web').items as any[];
+    expect(pods).toHaveLength(2);
+    for (const p of pods) expect(['worker1', 'worker2']).toContain(p.spec.nodeName);
+  });
+
+  it('carries traffic pod to pod across nodes, through a ClusterIP and a NodePort Service, and resolves cluster DNS', async () => {
+    kubectl('run', 'toolbox', '--image=kprov.local/toolbox:1', '--overrides', JSON.stringify({ spec: { nodeName: 'worker1' } }), '--command', '--', 'sleep', 'infinity');
+    kubectl('wait', '--for=condition=Ready', 'pod/toolbox', '--timeout=120s');
+    kubectl('expose', 'deployment', 'web', '--port=80', '--name=web');
+    kubectl('expose', 'deployment', 'web', '--port=80', '--type=NodePort', '--name=web-np');
+    const pods = kjson('get', 'pods', '-l', 'app=web').items as any[];
+    const remote = pods.find((p) => p.spec.nodeName === 'worker2') ?? pods[0];
+    const exec = (...cmd: string[]) => kubectl('exec', 'toolbox', '--', ...cmd);
+    expect(exec('curl', '-sf', '-m', '10', `http://${remote.status.podIP}/`)).toContain('nginx');
+    expect(await eventually('ClusterIP service', () => exec('curl', '-sf', '-m', '10', 'http://web.default.svc.cluster.local/'), 120_000)).toContain('nginx');
+    expect(exec('getent', 'hosts', 'kubernetes.default.svc.cluster.local')).toMatch(/^10\.96\.0\.1\s/);
+    const nodePort = kjson('get', 'svc', 'web-np').spec.ports[0].nodePort;
+    const worker1 = lab.nodes.find((n) => n.name === 'worker1')!.ip;
+    expect(execFileSync('curl', ['-sf', '-m', '10', `http://${worker1}:${nodePort}/`], { encoding: 'utf8' })).toContain('nginx');
+  });
+
+  it('joined workers through bootstrap-token discovery verified by kprov', () => {
+    const logs = execFileSync('sh', ['-c', `cat ${join(home, 'logs')}/*-init.log`], { encoding: 'utf8' });
+    expect(logs).toMatch(/\[worker1\] discovery: cluster-info verified with token [a-z0-9]{6} and CA pin sha256:[0-9a-f]{64}/);
+    const info = kjson('get', 'configmap', '-n', 'kube-public', 'cluster-info');
+    expect(Object.keys(info.data).some((k) => /^jws-kubeconfig-[a-z0-9]{6}$/.test(k))).toBe(true);
+  });
+});
+
+describe('day two', () => {
+  it('a second kprov init changes nothing', async () => {
+    const r = await kprov(['init', inventory], env);
+    console.log(`kprov init re-run: ${r.ms} ms`);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(statuses(r.stdout)).toEqual({ master1: 'unchanged', worker1: 'unchanged', worker2: 'unchanged' });
+  });
+
+  it('a host added to the inventory joins with kprov join', async () => {
+    inventory = writeInventory(bundle, ['master1', 'worker1', 'worker2', 'worker3']);
+    const r = await kprov(['join', inventory, '--hosts', 'worker3'], env);
+    console.log(`kprov join worker3: ${r.ms} ms`);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    await eventually('worker3 Ready', () => expect(kjson('get', 'node', 'worker3').status.conditions.find((c: any) => c.type === 'Ready').status).toBe('True'));
+  });
+
+  it('kprov reset removes a worker, which can join again', async () => {
+    const r = await kprov(['reset', inventory, '--hosts', 'worker3'], env);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(kjson('get', 'nodes').items.map((n: any) => n.metadata.name)).not.toContain('worker3');
+    expect(docker('exec', `kprov-${LAB}-worker3`, 'sh', '-c', 'ls /etc/kubernetes; systemctl is-active kubelet || true').trim()).toBe('manifests\ninactive');
+    const again = await kprov(['join', inventory, '--hosts', 'worker3'], env);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    await eventually('worker3 Ready again', () => expect(kjson('get', 'node', 'worker3').status.conditions.find((c: any) => c.type === 'Ready').status).toBe('True'));
+  });
+
+  it('with a worker unreachable, init completes the rest, reports it and exits 1; a re-run completes the cluster', async () => {
+    kubectl('delete', 'node', 'worker3');
+    docker('exec', `kprov-${LAB}-worker3`, 'sh', '-c', 'systemctl stop kubelet; rm -f /etc/kubernetes/kubelet.conf');
+    docker('stop', `kprov-${LAB}-worker3`);
+    try {
+      const r = await kprov(['init', inventory, '--connect-timeout', '3'], env);
+      expect(r.code).toBe(1);
+      expect(statuses(r.stdout)).toMatchObject({ master1: 'unchanged', worker1: 'unchanged', worker2: 'unchanged', worker3: 'FAILED' });
+      expect(r.stdout).toMatch(/worker3: \[connect\] cannot connect to root@\S+:22/);
+    } finally {
+      docker('start', `kprov-${LAB}-worker3`);
+    }
+    const again = await kprov(['init', inventory], env);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(kjson('get', 'nodes').items).toHaveLength(4);
+  });
+});
