@@ -15,6 +15,8 @@ export interface Facts {
   packageManager: 'apt' | 'dnf' | 'yum' | 'unknown';
   criSockets: string[];
   containerdVersion?: string;
+  /** Whether processes here may lower their OOM score (false in some containers and sandboxes without CAP_SYS_RESOURCE). */
+  canLowerOomScore: boolean;
 }
 
 /** One remote script prints key=value lines; parseFacts turns them into Facts. Read-only. */
@@ -31,6 +33,7 @@ export const FACTS_SCRIPT = [
   `for s in /var/run/containerd/containerd.sock /var/run/crio/crio.sock /var/run/cri-dockerd.sock; do [ -S "$s" ] && echo "cri_socket=$s"; done`,
   `if command -v apt-get >/dev/null; then echo pkg=apt; elif command -v dnf >/dev/null; then echo pkg=dnf; elif command -v yum >/dev/null; then echo pkg=yum; fi`,
   `command -v containerd >/dev/null && echo "containerd_version=$(containerd --version | awk '{print $3}')"`,
+  `(echo -1 > /proc/self/oom_score_adj) 2>/dev/null && echo oom_lower=yes || echo oom_lower=no`,
   `true`,
 ].join('\n');
 
@@ -60,6 +63,7 @@ export function parseFacts(output: string): Facts {
     packageManager: pkg === 'apt' || pkg === 'dnf' || pkg === 'yum' ? pkg : 'unknown',
     criSockets: values.get('cri_socket') ?? [],
     containerdVersion: one('containerd_version') || undefined,
+    canLowerOomScore: one('oom_lower') !== 'no',
   };
 }
 

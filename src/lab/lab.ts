@@ -47,6 +47,16 @@ function vmLikeFlags(lab: string, node: string): string[] {
   ];
 }
 
+export const LAB_KUBELET_RESOLV_CONF = '/etc/kprov-lab-resolv.conf';
+
+/** Non-loopback nameservers of this machine, for pods on lab nodes. */
+function upstreamResolvConf(): string {
+  const servers = existsSync('/etc/resolv.conf')
+    ? readFileSync('/etc/resolv.conf', 'utf8').split('\n').map((l) => /^nameserver\s+(\S+)/.exec(l)?.[1]).filter((s): s is string => !!s && !s.startsWith('127.') && s !== '::1' && /^[0-9a-f.:]+$/i.test(s))
+    : [];
+  return servers.map((s) => `nameserver ${s}\\n`).join('');
+}
+
 export function validateLabName(name: string): void {
   if (!/^[a-z][a-z0-9-]{0,30}$/.test(name)) throw new UserError(`lab name "${name}" must be lowercase letters, digits and '-' (at most 31)`);
 }
@@ -122,6 +132,9 @@ async function startNode(lab: string, network: string, image: string, n: { name:
     else await new Promise((res) => setTimeout(res, 250));
   }
   if (!hostKey) throw new UserError(`lab node ${container} did not start sshd: see docker logs ${container}`);
+  // Docker's embedded DNS (127.0.0.11) is loopback: a pod using the node's resolv.conf would query itself
+  // (CoreDNS's loop check stops it). The kubelet gets the engine host's upstream servers instead.
+  await q`docker exec ${container} sh -c ${`printf '${upstreamResolvConf()}' > ${LAB_KUBELET_RESOLV_CONF}`}`;
   const ip = (await q`docker inspect -f ${'{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}'} ${container}`).stdout.trim();
   return { name: n.name, role: n.role, container, ip, hostKey };
 }
@@ -141,6 +154,7 @@ export function labInventory(lab: Lab): string {
         // so no disk-pressure eviction or image GC; no swap check; conntrack limits cannot be written here.
         kubelet_configuration: {
           cgroupRoot: '/kubelet',
+          resolvConf: LAB_KUBELET_RESOLV_CONF,
           failSwapOn: false,
           imageGCHighThresholdPercent: 100,
           evictionHard: { 'nodefs.available': '0%', 'nodefs.inodesFree': '0%', 'imagefs.available': '0%' },

@@ -5,15 +5,16 @@ import { pauseImage } from '../kubeadm/images.js';
 import type { Phase } from './phase.js';
 import type { DesiredFile } from '../ssh/files.js';
 import type { ClusterSettings } from '../config/settings.js';
+import type { Facts } from '../host/facts.js';
 
 export const CONTAINERD_CONFIG = '/etc/containerd/config.toml';
 export const CRI_SOCKET = 'unix:///run/containerd/containerd.sock';
 const NODE_PACKAGES = ['containerd', 'runc', 'conntrack', 'socat', 'iptables', 'ethtool'];
 
 /** containerd's files: config.toml, one hosts.toml per insecure registry, and crictl's config. */
-export function containerdFiles(cluster: ClusterSettings): DesiredFile[] {
+export function containerdFiles(cluster: ClusterSettings, facts: Pick<Facts, 'canLowerOomScore'>): DesiredFile[] {
   const files: DesiredFile[] = [
-    { path: CONTAINERD_CONFIG, content: render('containerd/config.toml', { sandboxImage: pauseImage(cluster), systemdCgroup: true }), mode: 0o644 },
+    { path: CONTAINERD_CONFIG, content: render('containerd/config.toml', { sandboxImage: pauseImage(cluster), systemdCgroup: true, restrictOomScoreAdj: !facts.canLowerOomScore }), mode: 0o644 },
     { path: '/etc/crictl.yaml', content: render('containerd/crictl.yaml', { criSocket: CRI_SOCKET }), mode: 0o644 },
   ];
   for (const registry of cluster.insecureRegistries) {
@@ -32,7 +33,7 @@ export const runtimePhase: Phase = {
     if (missing.length > 0) {
       await host.change(`install ${missing.join(', ')}`, () => host.sudo(installCommand(facts, missing), { step: 'install packages', timeoutMs: ctx.commandTimeoutMs }));
     }
-    const changedFiles = await host.ensureFiles(containerdFiles(ctx.resolved.cluster));
+    const changedFiles = await host.ensureFiles(containerdFiles(ctx.resolved.cluster, facts));
     const svc = await host.sudo(`systemctl is-enabled containerd 2>/dev/null; systemctl is-active containerd 2>/dev/null; true`, { step: 'inspect containerd' });
     const [enabled, active] = svc.stdout.trim().split('\n');
     if (enabled !== 'enabled') await host.change('enable containerd', () => host.sudo('systemctl enable containerd', { step: 'enable containerd' }));

@@ -119,7 +119,7 @@ describe('kprov init on 1 master + 2 workers', () => {
     expect(exec('getent', 'hosts', 'kubernetes.default.svc.cluster.local')).toMatch(/^10\.96\.0\.1\s/);
     const nodePort = kjson('get', 'svc', 'web-np').spec.ports[0].nodePort;
     const worker1 = lab.nodes.find((n) => n.name === 'worker1')!.ip;
-    expect(execFileSync('curl', ['-sf', '-m', '10', `http://${worker1}:${nodePort}/`], { encoding: 'utf8' })).toContain('nginx');
+    expect(await eventually('NodePort service', () => execFileSync('curl', ['-sf', '-m', '10', `http://${worker1}:${nodePort}/`], { encoding: 'utf8' }), 120_000)).toContain('nginx');
   });
 
   it('joined workers through bootstrap-token discovery verified by kprov', () => {
