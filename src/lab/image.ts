@@ -8,7 +8,7 @@ import { render } from '../templates/render.js';
 
 /** Bump when the recipe changes, so old cached images are not reused: the rootfs and the node layer separately. */
 export const LAB_BASE_IMAGE = 'kprov-lab-base:bookworm-1';
-export const LAB_NODE_IMAGE = 'kprov-lab-node:bookworm-4';
+export const LAB_NODE_IMAGE = 'kprov-lab-node:bookworm-5';
 
 /** Packages of the lab rootfs: what a minimal cloud VM has (systemd, sshd, sudo, networking tools). */
 const ROOTFS_PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'sudo', 'iproute2', 'iptables', 'procps', 'ca-certificates', 'kmod', 'curl', 'gnupg', 'util-linux', 'mount', 'less'];
@@ -41,7 +41,7 @@ export async function ensureLabImage(progress: (m: string) => void = () => {}): 
   const ctx = mkdtempSync(join(tmpdir(), 'kprov-image-'));
   try {
     progress(`building ${LAB_NODE_IMAGE}`);
-    copyFileSync(fileURLToPath(new URL('../../templates/lab/lab-init', import.meta.url)), join(ctx, 'lab-init'));
+    for (const f of ['lab-init', 'kprov-lab-cgroups.service']) copyFileSync(fileURLToPath(new URL(`../../templates/lab/${f}`, import.meta.url)), join(ctx, f));
     writeFileSync(join(ctx, 'Dockerfile'), render('lab/Dockerfile', { baseImage: LAB_BASE_IMAGE }));
     await q({ env: { ...process.env, DOCKER_BUILDKIT: '0' } })`docker build -q -t ${LAB_NODE_IMAGE} ${ctx}`;
   } finally {
