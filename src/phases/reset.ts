@@ -39,6 +39,10 @@ export function resetPhase(api: () => KubeClient | undefined): Phase {
               await client.request('POST', `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}/eviction`, { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: p.metadata.name, namespace: p.metadata.namespace } });
             }
             await client.delete(`/api/v1/nodes/${node}`);
+            // DaemonSet pods stay bound to the name; if the host joins again before the pod GC runs, the kubelet
+            // would restart them without their init containers (flannel's CNI config). Remove them now.
+            const left = await client.get(`/api/v1/pods?fieldSelector=spec.nodeName=${node}`);
+            for (const p of (left?.items ?? []) as any[]) await client.delete(`/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}?gracePeriodSeconds=0`);
           });
         } else {
           ctx.log.write(host.name, `node ${node} is not in the cluster; cleaning the host only`);

@@ -150,14 +150,15 @@ describe('day two', () => {
     const r = await kprov(['reset', inventory, '--hosts', 'worker3'], env);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(kjson('get', 'nodes').items.map((n: any) => n.metadata.name)).not.toContain('worker3');
-    expect(docker('exec', `kprov-${LAB}-worker3`, 'sh', '-c', 'ls /etc/kubernetes; systemctl is-active kubelet || true').trim()).toBe('manifests\ninactive');
+    // Cleaned as kubeadm reset does: no kubeconfigs, no PKI, no CNI config, kubelet stopped.
+    expect(docker('exec', `kprov-${LAB}-worker3`, 'sh', '-c', 'find /etc/kubernetes /etc/cni/net.d -mindepth 1 | wc -l; systemctl is-active kubelet || true')).toBe('0\ninactive\n');
     const again = await kprov(['join', inventory, '--hosts', 'worker3'], env);
     expect(again.code, again.stdout + again.stderr).toBe(0);
     await eventually('worker3 Ready again', () => expect(kjson('get', 'node', 'worker3').status.conditions.find((c: any) => c.type === 'Ready').status).toBe('True'));
   });
 
   it('with a worker unreachable, init completes the rest, reports it and exits 1; a re-run completes the cluster', async () => {
-    kubectl('delete', 'node', 'worker3');
+    kubectl('delete', 'node', 'worker3', '--ignore-not-found');
     docker('exec', `kprov-${LAB}-worker3`, 'sh', '-c', 'systemctl stop kubelet; rm -f /etc/kubernetes/kubelet.conf');
     docker('stop', `kprov-${LAB}-worker3`);
     try {
