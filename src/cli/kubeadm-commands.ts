@@ -8,19 +8,8 @@ import { checkCertificates, formatCertReport } from '../actions/certs-check.js';
 import { loadResolved, withRunOptions, runOptions } from './options.js';
 import { initCluster } from '../actions/init.js';
 import { resetHosts } from '../actions/reset.js';
-import { summarize, phaseTimings } from './report.js';
+import { reportRun } from './report.js';
 import { positiveInt } from './options.js';
-import type { RunOutcome } from '../phases/manager.js';
-import type { RunContext } from '../phases/phase.js';
-
-function report(outcome: RunOutcome & { ctx: RunContext }, what: string, started: number, setExit: (code: number) => void): void {
-  process.stdout.write('\n' + summarize(outcome.reports, outcome.ctx.hosts, outcome.ctx.dryRun) + '\n');
-  process.stdout.write(`\n${what} finished in ${((Date.now() - started) / 1000).toFixed(1)}s (${phaseTimings(outcome.reports)}); log: ${outcome.ctx.log.file}\n`);
-  if (outcome.failed.length > 0) {
-    process.stderr.write(`\n${outcome.failed.length} of ${outcome.ctx.hosts.length} hosts failed: ${outcome.failed.map((h) => h.name).join(', ')}. The other hosts are done; fix the cause and re-run (completed steps are skipped).\n`);
-    setExit(EXIT_STEP_FAILED);
-  }
-}
 
 export function registerKubeadmCommands(program: Command, setExit: (code: number) => void): void {
   const clusterCommand = (name: string, description: string) =>
@@ -33,7 +22,7 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
     const resolved = loadResolved(file);
     const started = Date.now();
     const outcome = await initCluster(resolved, { ...runOptions(o), pkiDir: o.pkiDir, configFile: o.config, artifactsDir: o.artifactsDir, readyTimeoutMs: o.readyTimeout * 1000 });
-    report(outcome, what, started, setExit);
+    reportRun(outcome, what, started, setExit);
     if (outcome.adminConf) process.stdout.write(`admin kubeconfig: ${outcome.adminConf}\n`);
   };
 
@@ -49,7 +38,7 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
       const names = resolved.hosts.map((h) => h.name);
       for (const n of opts.only) if (!names.includes(n)) throw new UserError(`--hosts: "${n}" is not a control-plane or worker host of the inventory`);
       const started = Date.now();
-      report(await resetHosts(resolved, { ...opts, targets: opts.only }), 'reset', started, setExit);
+      reportRun(await resetHosts(resolved, { ...opts, targets: opts.only }), 'reset', started, setExit);
     },
   );
 

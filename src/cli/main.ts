@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { withRunOptions, runOptions, loadResolved } from './options.js';
-import { describeError, EXIT_OK, EXIT_STEP_FAILED, EXIT_USAGE, UserError } from '../errors/index.js';
+import { describeError, EXIT_OK, EXIT_USAGE, UserError } from '../errors/index.js';
 import { redactedInventory, formatInventory } from './inventory-view.js';
 import { runOnHosts } from '../actions/session.js';
 import { PREPARE_PHASES } from '../actions/prepare.js';
-import { summarize, phaseTimings } from './report.js';
+import { reportRun } from './report.js';
 import { registerKubeadmCommands } from './kubeadm-commands.js';
 import { registerLabCommands } from './lab-commands.js';
 
@@ -39,12 +39,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     checkOnly(opts.only, resolved.hosts.map((h) => h.name));
     const started = Date.now();
     const outcome = await runOnHosts(resolved, PREPARE_PHASES, opts, 'prepare');
-    process.stdout.write('\n' + summarize(outcome.reports, outcome.ctx.hosts, opts.dryRun) + '\n');
-    process.stdout.write(`\n${opts.dryRun ? 'dry run' : 'prepare'} finished in ${((Date.now() - started) / 1000).toFixed(1)}s (${phaseTimings(outcome.reports)}); log: ${outcome.ctx.log.file}\n`);
-    if (outcome.failed.length > 0) {
-      process.stderr.write(`\n${outcome.failed.length} of ${outcome.ctx.hosts.length} hosts failed: ${outcome.failed.map((h) => h.name).join(', ')}. The other hosts are done; fix the cause and re-run (completed steps are skipped).\n`);
-      setExit(EXIT_STEP_FAILED);
-    }
+    reportRun(outcome, 'prepare', started, setExit);
   });
 
   registerKubeadmCommands(program, setExit);

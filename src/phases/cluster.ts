@@ -1,6 +1,6 @@
 import { parse } from 'yaml';
 import { HostError } from '../errors/index.js';
-import { KubeClient, KubeApiError } from '../kube/client.js';
+import { KubeClient, KubeApiError, objectPath } from '../kube/client.js';
 import { parseKubeconfig } from '../kubeadm/kubeconfig.js';
 import { verifyClusterInfo } from '../kubeadm/discovery.js';
 import { bootstrapKubeconfig } from '../kubeadm/kubeconfig.js';
@@ -108,9 +108,9 @@ export function clusterObjectsPhase(run: ClusterRun): Phase {
         for (const obj of objects as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }[]) {
           // The bootstrap token is created once: re-applying would push its expiry forward on every run.
           if (name === '01-bootstrap-token' && (await api.get(`/api/v1/namespaces/kube-system/secrets/${obj.metadata.name}`))) continue;
-          const before = await api.get(pathOf(obj));
+          const before = await api.get(objectPath(obj));
           await api.apply(obj);
-          const after = await api.get(pathOf(obj));
+          const after = await api.get(objectPath(obj));
           if (!before || before.metadata?.resourceVersion !== after?.metadata?.resourceVersion) {
             applied++;
             host.changes.push(`${before ? 'update' : 'create'} ${obj.kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`);
@@ -134,12 +134,6 @@ export function clusterObjectsPhase(run: ClusterRun): Phase {
       }
     },
   };
-}
-
-function pathOf(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): string {
-  const base = obj.apiVersion.includes('/') ? `/apis/${obj.apiVersion}` : `/api/${obj.apiVersion}`;
-  const plural: Record<string, string> = { Secret: 'secrets', ConfigMap: 'configmaps', ServiceAccount: 'serviceaccounts', Service: 'services', Namespace: 'namespaces', ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings', Deployment: 'deployments', DaemonSet: 'daemonsets' };
-  return `${base}${obj.metadata.namespace ? `/namespaces/${obj.metadata.namespace}` : ''}/${plural[obj.kind]}/${obj.metadata.name}`;
 }
 
 /**
