@@ -1,6 +1,5 @@
-import { parse } from 'yaml';
 import { HostError } from '../errors/index.js';
-import { KubeClient, KubeApiError, objectPath } from '../kube/client.js';
+import { KubeClient, objectPath } from '../kube/client.js';
 import { parseKubeconfig } from '../kubeadm/kubeconfig.js';
 import { verifyClusterInfo } from '../kubeadm/discovery.js';
 import { bootstrapKubeconfig } from '../kubeadm/kubeconfig.js';
@@ -73,7 +72,7 @@ export function controlPlanePhase(run: ClusterRun): Phase {
   return {
     title: 'Control plane (init)',
     select: firstMaster(run),
-    async runHost(host, ctx) {
+    async runHost(host) {
       const changed = await host.ensureFiles(filesFor(run, host));
       await ensureKubelet(host, changed);
       if (host.dryRun) return;
@@ -87,7 +86,6 @@ export function controlPlanePhase(run: ClusterRun): Phase {
       }).catch((err) => {
         throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet, crictl ps -a`, { step: 'wait for API server' });
       });
-      void ctx;
     },
   };
 }
@@ -103,7 +101,6 @@ export function clusterObjectsPhase(run: ClusterRun): Phase {
         return;
       }
       const api = run.admin!;
-      let applied = 0;
       for (const [name, objects] of Object.entries(run.plan.objects)) {
         for (const obj of objects as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }[]) {
           // The bootstrap token is created once: re-applying would push its expiry forward on every run.
@@ -112,12 +109,10 @@ export function clusterObjectsPhase(run: ClusterRun): Phase {
           await api.apply(obj);
           const after = await api.get(objectPath(obj));
           if (!before || before.metadata?.resourceVersion !== after?.metadata?.resourceVersion) {
-            applied++;
             host.changes.push(`${before ? 'update' : 'create'} ${obj.kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`);
           }
         }
       }
-      void applied;
       // mark-control-plane: labels and taints once the kubelet has registered the node.
       for (const nodeName of Object.keys(run.plan.nodePatches)) {
         if (nodeName !== run.first) continue;
@@ -214,4 +209,3 @@ export function nodesReadyPhase(run: ClusterRun, timeoutMs: number): Phase {
   };
 }
 
-export { parse as parseYaml, KubeApiError };
