@@ -4,8 +4,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Resolved } from '../config/settings.js';
 import { loadBundle, type Bundle } from '../artifacts/bundle.js';
-import { clusterConfigFrom, nodeConfigFrom } from '../kubeadm/config.js';
-import { loadKubeadmConfig } from '../kubeadm/kubeadm-config.js';
+import { nodeConfigFrom } from '../kubeadm/config.js';
 import { shq } from '../ssh/quote.js';
 import { PREPARE_PHASES } from './prepare.js';
 import { planFromInventory } from './render.js';
@@ -51,9 +50,7 @@ export async function initCluster(resolved: Resolved, opts: RunOptions & { pkiDi
   }
   const state = clusterStateDir(resolved);
   const pkiDir = resolve(opts.pkiDir ?? join(state, 'pki'));
-  const plan = await planFromInventory(resolved, pkiDir, opts.configFile);
-  const fileConfig = opts.configFile ? loadKubeadmConfig(opts.configFile) : { cluster: {} };
-  const cfg = clusterConfigFrom(resolved.cluster, fileConfig.cluster);
+  const { plan, cfg } = await planFromInventory(resolved, pkiDir, opts.configFile);
   const artifacts = opts.artifactsDir ?? resolved.cluster.artifactsDir;
   const bundle: Bundle | undefined = artifacts ? loadBundle(artifacts) : undefined;
   const nodes = Object.fromEntries(resolved.hosts.map((h) => [h.nodeName, nodeConfigFrom(h)]));

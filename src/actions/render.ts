@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Resolved } from '../config/settings.js';
 import { UserError } from '../errors/index.js';
-import { clusterConfigFrom, nodeConfigFrom, type NodeConfig } from '../kubeadm/config.js';
+import { clusterConfigFrom, nodeConfigFrom, type ClusterConfig, type NodeConfig } from '../kubeadm/config.js';
 import { loadKubeadmConfig } from '../kubeadm/kubeadm-config.js';
 import { planCluster, objectsToYaml, type ClusterPlan } from '../kubeadm/plan.js';
 import { DirStore } from '../pki/store.js';
@@ -14,8 +14,8 @@ export interface RenderOptions {
   configFile?: string;
 }
 
-/** Build the cluster plan from an inventory (and an optional kubeadm config file). */
-export async function planFromInventory(resolved: Resolved, pkiDir: string, configFile?: string): Promise<ClusterPlan> {
+/** Build the cluster plan (and the configuration it was made from) from an inventory and an optional kubeadm config file. */
+export async function planFromInventory(resolved: Resolved, pkiDir: string, configFile?: string): Promise<{ plan: ClusterPlan; cfg: ClusterConfig }> {
   const fileConfig = configFile ? loadKubeadmConfig(configFile) : { cluster: {} };
   const cfg = clusterConfigFrom(resolved.cluster, fileConfig.cluster);
   const nodes: NodeConfig[] = resolved.hosts.map((h) => ({ ...nodeConfigFrom(h), ...(h.controlPlane && fileConfig.taints ? { taints: fileConfig.taints } : {}) }));
@@ -28,7 +28,7 @@ export async function planFromInventory(resolved: Resolved, pkiDir: string, conf
   if (plan.problems.length > 0) {
     throw new UserError(`existing PKI in ${pkiDir} does not match the configuration:\n  ${plan.problems.join('\n  ')}`);
   }
-  return plan;
+  return { plan, cfg };
 }
 
 function writeWithMode(path: string, content: string, mode: number, dirMode?: number): void {
@@ -42,7 +42,7 @@ function writeWithMode(path: string, content: string, mode: number, dirMode?: nu
 export async function renderToDirectory(resolved: Resolved, opts: RenderOptions): Promise<{ plan: ClusterPlan; fileCount: number; out: string }> {
   const out = resolve(opts.out);
   const pkiDir = resolve(opts.pkiDir ?? join(out, '.kprov-pki'));
-  const plan = await planFromInventory(resolved, pkiDir, opts.configFile);
+  const { plan } = await planFromInventory(resolved, pkiDir, opts.configFile);
   let fileCount = 0;
   for (const host of resolved.hosts) {
     const hostDir = join(out, host.name);

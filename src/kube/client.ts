@@ -102,11 +102,12 @@ export class KubeClient {
     return r.body;
   }
 
-  /** Server-side apply: create or update to exactly these fields, owned by kprov. */
-  async apply(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): Promise<void> {
+  /** Server-side apply: create or update to exactly these fields, owned by kprov. Returns the stored object. */
+  async apply(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): Promise<any> {
     const path = `${objectPath(obj)}?fieldManager=kprov&force=true`;
     const r = await this.request('PATCH', path, obj, 'application/apply-patch+yaml');
     if (r.status >= 300) throw new KubeApiError(r.status, 'PATCH', path, r.body?.message ?? r.text.slice(0, 200));
+    return r.body;
   }
 
   async patch(path: string, patch: unknown, type: 'merge' | 'strategic' = 'strategic'): Promise<any> {

@@ -106,8 +106,8 @@ export function clusterObjectsPhase(run: ClusterRun): Phase {
           // The bootstrap token is created once: re-applying would push its expiry forward on every run.
           if (name === '01-bootstrap-token' && (await api.get(`/api/v1/namespaces/kube-system/secrets/${obj.metadata.name}`))) continue;
           const before = await api.get(objectPath(obj));
-          await api.apply(obj);
-          const after = await api.get(objectPath(obj));
+          // An apply that changes nothing leaves resourceVersion as it was.
+          const after = await api.apply(obj);
           if (!before || before.metadata?.resourceVersion !== after?.metadata?.resourceVersion) {
             host.changes.push(`${before ? 'update' : 'create'} ${obj.kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`);
           }
