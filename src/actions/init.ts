@@ -11,6 +11,7 @@ import { planFromInventory } from './render.js';
 import { runOnHosts, type RunOptions } from './session.js';
 import { binariesPhase, imagesPhase } from '../phases/kubernetes.js';
 import { clusterObjectsPhase, controlPlanePhase, joinPhase, nodesReadyPhase, type ClusterRun } from '../phases/cluster.js';
+import { controlPlaneJoinPhase } from '../phases/control-plane-join.js';
 import type { Phase } from '../phases/phase.js';
 import type { Host } from '../host/host.js';
 import { UserError } from '../errors/index.js';
@@ -43,10 +44,12 @@ function kubeconfigForUser(run: ClusterRun, sudoUser: string): Phase {
 
 /** kprov init: prepare every host, bring up the control plane on the first master, join the rest, wait for Ready. */
 export async function initCluster(resolved: Resolved, opts: RunOptions & { pkiDir?: string; configFile?: string; artifactsDir?: string; readyTimeoutMs: number }) {
-  // Other control-plane hosts would join as stacked-etcd members; that path is not built yet: say so up front.
+  // As kubeadm: more control-plane hosts need an endpoint that does not die with the first one.
   const extraMasters = resolved.hosts.filter((h) => h.controlPlane).slice(1);
-  if (extraMasters.length > 0) {
-    throw new UserError(`joining additional control-plane hosts (${extraMasters.map((h) => h.name).join(', ')}) is not implemented yet: use one master for now (kprov init --dry-run renders the HA files)`);
+  if (extraMasters.length > 0 && !resolved.cluster.controlPlaneEndpoint) {
+    throw new UserError(
+      `${extraMasters.length + 1} control-plane hosts need control_plane_endpoint (a load balancer or DNS name reaching port 6443 on every master) in ${resolved.inventory.file}: without it every node would talk to the first master only`,
+    );
   }
   const state = clusterStateDir(resolved);
   const pkiDir = resolve(opts.pkiDir ?? join(state, 'pki'));
@@ -63,6 +66,7 @@ export async function initCluster(resolved: Resolved, opts: RunOptions & { pkiDi
     imagesPhase(bundle),
     controlPlanePhase(run),
     clusterObjectsPhase(run),
+    controlPlaneJoinPhase(run, () => hosts.find((h) => h.spec.nodeName === run.first)),
     joinPhase(run, () => hosts.find((h) => h.spec.nodeName === run.first)),
     kubeconfigForUser(run, resolved.cluster.sudoUser),
     nodesReadyPhase(run, opts.readyTimeoutMs),

@@ -1,8 +1,9 @@
 import { stringify } from 'yaml';
 import { componentImage, etcdImage } from './images.js';
 import type { ClusterConfig, NodeConfig } from './config.js';
-import { API_PORT, CONTROLLER_MANAGER_PORT, ETCD_CLIENT_PORT, ETCD_DATA_DIR, ETCD_METRICS_PORT, ETCD_PEER_PORT, PKI_DIR, SCHEDULER_PORT, KUBERNETES_DIR } from './constants.js';
+import { API_PORT, CONTROLLER_MANAGER_PORT, ETCD_CLIENT_PORT, ETCD_DATA_DIR, ETCD_METRICS_PORT, PKI_DIR, SCHEDULER_PORT, KUBERNETES_DIR } from './constants.js';
 import { minorOf } from './images.js';
+import { peerUrlOf } from './etcd-members.js';
 
 type Args = Record<string, string>;
 
@@ -186,10 +187,15 @@ export function kubeSchedulerManifest(cfg: ClusterConfig) {
  * etcd for one control-plane node (stacked). The first member starts a new cluster; later members list
  * every existing member plus themselves and join with --initial-cluster-state=existing.
  */
-export function etcdManifest(cfg: ClusterConfig, node: NodeConfig, members: NodeConfig[], joining: boolean) {
+/**
+ * etcd's static pod. The first member starts a new cluster; a joining member gets the --initial-cluster
+ * its MemberAdd produced (see etcd-members.ts) and --initial-cluster-state=existing.
+ */
+export function etcdManifest(cfg: ClusterConfig, node: NodeConfig, join?: { initialCluster: string }) {
   const adv = node.advertiseAddress;
   const etcdPki = `${PKI_DIR}/etcd`;
-  const initialCluster = (joining ? members : [node]).map((m) => `${m.name}=https://${m.advertiseAddress}:${ETCD_PEER_PORT}`).join(',');
+  const joining = join !== undefined;
+  const initialCluster = join?.initialCluster ?? `${node.name}=${peerUrlOf(adv)}`;
   // etcd 3.6 (Kubernetes 1.34) renamed the experimental flags.
   const v36 = minorOf(cfg.kubernetesVersion) >= 34;
   const args: Args = {
@@ -199,12 +205,12 @@ export function etcdManifest(cfg: ClusterConfig, node: NodeConfig, members: Node
     'data-dir': ETCD_DATA_DIR,
     [v36 ? 'feature-gates' : 'experimental-initial-corrupt-check']: v36 ? 'InitialCorruptCheck=true' : 'true',
     [v36 ? 'watch-progress-notify-interval' : 'experimental-watch-progress-notify-interval']: '5s',
-    'initial-advertise-peer-urls': `https://${adv}:${ETCD_PEER_PORT}`,
+    'initial-advertise-peer-urls': peerUrlOf(adv),
     'initial-cluster': initialCluster,
     'key-file': `${etcdPki}/server.key`,
     'listen-client-urls': `https://127.0.0.1:${ETCD_CLIENT_PORT},https://${adv}:${ETCD_CLIENT_PORT}`,
     'listen-metrics-urls': `http://127.0.0.1:${ETCD_METRICS_PORT}`,
-    'listen-peer-urls': `https://${adv}:${ETCD_PEER_PORT}`,
+    'listen-peer-urls': peerUrlOf(adv),
     name: node.name,
     'peer-cert-file': `${etcdPki}/peer.crt`,
     'peer-client-cert-auth': 'true',

@@ -4,6 +4,7 @@ import { caCertHash, clusterInfoConfigMap } from './discovery.js';
 import { controlPlaneUrl, splitHostPort, type ClusterConfig, type NodeConfig } from './config.js';
 import { ensurePki, type PkiEvent } from './pki.js';
 import { ensureKubeconfigs, bootstrapKubeconfig } from './kubeconfig.js';
+import { initialClusterFor, peerUrlOf, type EtcdMember } from './etcd-members.js';
 import { etcdManifest, kubeApiServerManifest, kubeControllerManagerManifest, kubeSchedulerManifest, toYaml } from './manifests.js';
 import { kubeletConfigMap, kubeletConfigYaml, kubeletDropIn, kubeletFlagsEnv } from './kubelet.js';
 import { bootstrapRbac, uploadCertsRbac } from './rbac.js';
@@ -52,6 +53,8 @@ function ensureToken(store: PkiStore, given: string | undefined, ttlMs: number, 
   store.write('bootstrap-token', `${formatToken(token)} ${new Date(now.getTime() + ttlMs).toISOString()}\n`, 0o600);
   return token;
 }
+
+const inventoryOrderMembers = (nodes: NodeConfig[]): EtcdMember[] => nodes.map((n, i) => ({ ID: String(i + 1), name: n.name, peerURLs: [peerUrlOf(n.advertiseAddress)] }));
 
 /**
  * Everything kubeadm init + join would produce for these nodes: per-node files, cluster objects,
@@ -102,7 +105,9 @@ export async function planCluster(
     for (const [file, text] of Object.entries(kc.files[node.name])) list.push({ path: `${KUBERNETES_DIR}/${file}`, content: text, mode: 0o600 });
     const manifest = (name: string, obj: unknown): FileSpec => ({ path: `${MANIFESTS_DIR}/${name}.yaml`, content: toYaml(obj), mode: 0o600, dirMode: 0o700 });
     list.push(
-      manifest('etcd', etcdManifest(cfg, node, controlPlane.slice(0, index + 1), index > 0)),
+      // Joining members: what MemberAdd would answer if they joined in inventory order. At run time kprov
+      // renders this from the real member list instead (see control-plane-join.ts).
+      manifest('etcd', etcdManifest(cfg, node, index > 0 ? { initialCluster: initialClusterFor(inventoryOrderMembers(controlPlane.slice(0, index)), { name: node.name, peerUrl: peerUrlOf(node.advertiseAddress) }) } : undefined)),
       manifest('kube-apiserver', kubeApiServerManifest(cfg, node)),
       manifest('kube-controller-manager', kubeControllerManagerManifest(cfg)),
       manifest('kube-scheduler', kubeSchedulerManifest(cfg)),

@@ -8,7 +8,7 @@ import { render } from '../templates/render.js';
 
 /** Bump when the recipe changes, so old cached images are not reused: the rootfs and the node layer separately. */
 export const LAB_BASE_IMAGE = 'kprov-lab-base:bookworm-1';
-export const LAB_NODE_IMAGE = 'kprov-lab-node:bookworm-5';
+export const LAB_NODE_IMAGE = 'kprov-lab-node:bookworm-6';
 
 /** Packages of the lab rootfs: what a minimal cloud VM has (systemd, sshd, sudo, networking tools). */
 const ROOTFS_PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'sudo', 'iproute2', 'iptables', 'procps', 'ca-certificates', 'kmod', 'curl', 'gnupg', 'util-linux', 'mount', 'less'];

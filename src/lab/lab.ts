@@ -6,12 +6,14 @@ import { $ } from 'zx';
 import { stringify } from 'yaml';
 import { UserError } from '../errors/index.js';
 import { ensureLabImage } from './image.js';
+import { render } from '../templates/render.js';
 
 const q = $({ quiet: true });
 
 export interface LabNode {
   name: string;
-  role: 'master' | 'worker';
+  /** lb: the lab's API load balancer (haproxy), in front of the masters when there are several; not a cluster host. */
+  role: 'master' | 'worker' | 'lb';
   container: string;
   ip: string;
 }
@@ -97,12 +99,16 @@ async function createLab(opts: { name: string; masters: number; workers: number 
 
   const network = `kprov-${opts.name}`;
   await q`docker network create --label ${`${LABEL}=${opts.name}`} ${network}`;
-  const wanted: { name: string; role: 'master' | 'worker' }[] = [
+  const wanted: { name: string; role: LabNode['role'] }[] = [
     ...Array.from({ length: opts.masters }, (_, i) => ({ name: `master${i + 1}`, role: 'master' as const })),
     ...Array.from({ length: opts.workers }, (_, i) => ({ name: `worker${i + 1}`, role: 'worker' as const })),
+    // Several masters need a stable endpoint in front of them, as on real machines.
+    ...(opts.masters > 1 ? [{ name: 'lb', role: 'lb' as const }] : []),
   ];
-  progress(`starting ${wanted.length} nodes`);
+  progress(`starting ${wanted.length} containers`);
   const nodes = await Promise.all(wanted.map((n) => startNode(opts.name, network, image, n, publicKey, dir)));
+  const lb = nodes.find((n) => n.role === 'lb');
+  if (lb) await startLoadBalancer(lb.container, nodes.filter((n) => n.role === 'master'));
 
   const knownHosts = join(dir, 'known_hosts');
   writeFileSync(knownHosts, nodes.map((n) => `${n.ip} ${n.hostKey}`).join('\n') + '\n', { mode: 0o600 });
@@ -112,7 +118,15 @@ async function createLab(opts: { name: string; masters: number; workers: number 
   return lab;
 }
 
-async function startNode(lab: string, network: string, image: string, n: { name: string; role: 'master' | 'worker' }, publicKey: string, dir: string) {
+export const LAB_API_PORT = 6443;
+
+/** haproxy on the lab's lb container, balancing port 6443 over the masters' API servers. */
+async function startLoadBalancer(container: string, masters: { name: string; ip: string }[]): Promise<void> {
+  const config = render('lab/haproxy.cfg', { port: LAB_API_PORT, masters: masters.map((m) => ({ name: m.name, ip: m.ip })) });
+  await q({ input: config })`docker exec -i ${container} sh -c ${'cat > /etc/haproxy/haproxy.cfg && haproxy -c -q -f /etc/haproxy/haproxy.cfg && systemctl enable --now haproxy'}`;
+}
+
+async function startNode(lab: string, network: string, image: string, n: { name: string; role: LabNode['role'] }, publicKey: string, dir: string) {
   const container = `kprov-${lab}-${n.name}`;
   // Each node gets its own product_uuid, as separate VMs would (kind does the same).
   // (Only where the machine has DMI at all: a bind mount cannot create directories in /sys.)
@@ -143,9 +157,11 @@ async function startNode(lab: string, network: string, image: string, n: { name:
 export function labInventory(lab: Lab): string {
   const hostsOf = (role: LabNode['role']) =>
     Object.fromEntries(lab.nodes.filter((n) => n.role === role).map((n) => [n.name, { ansible_host: n.ip }]));
+  const lb = lab.nodes.find((n) => n.role === 'lb');
   const doc = {
     all: {
       vars: {
+        ...(lb ? { control_plane_endpoint: `${lb.ip}:${LAB_API_PORT}` } : {}),
         ansible_user: 'root',
         ansible_ssh_private_key_file: lab.privateKey,
         kprov_known_hosts_file: lab.knownHosts,

@@ -46,19 +46,19 @@ export async function waitFor<T>(what: string, timeoutMs: number, everyMs: numbe
  * The plan is made before any host is reached; once facts are in, the kubelet's flags learn the real host
  * name, so a node named differently in the inventory gets --hostname-override (as kubeadm does).
  */
-function filesFor(run: ClusterRun, host: Host): FileSpec[] {
+export function filesFor(run: ClusterRun, host: Host): FileSpec[] {
   const node = run.nodes[host.spec.nodeName];
   return run.plan.files[node.name].map((f) => (f.path === KUBELET_FLAGS_ENV ? { ...f, content: kubeletFlagsEnv(run.cfg, node, host.facts?.hostname) } : f));
 }
 
 const firstMaster = (run: ClusterRun) => (ctx: RunContext) => ctx.hosts.filter((h) => h.spec.nodeName === run.first && !h.failed);
 
-function clientThrough(host: Host, address: string, creds: ConstructorParameters<typeof KubeClient>[1]): KubeClient {
+export function clientThrough(host: Host, address: string, creds: ConstructorParameters<typeof KubeClient>[1]): KubeClient {
   return new KubeClient(() => host.conn.forward(address, API_PORT), creds, address);
 }
 
 /** Start (or restart, when its config changed) and enable the kubelet. */
-async function ensureKubelet(host: Host, changed: string[]): Promise<void> {
+export async function ensureKubelet(host: Host, changed: string[]): Promise<void> {
   const state = await host.sudo('systemctl is-enabled kubelet 2>/dev/null; systemctl is-active kubelet 2>/dev/null; true', { step: 'inspect kubelet' });
   const [enabled, active] = state.stdout.trim().split('\n');
   if (enabled !== 'enabled') await host.change('enable kubelet', () => host.sudo('systemctl enable kubelet', { step: 'enable kubelet' }));
@@ -90,6 +90,30 @@ export function controlPlanePhase(run: ClusterRun): Phase {
   };
 }
 
+/** kubeadm's mark-control-plane: the control-plane label and taint and the CRI socket annotation, once the node has registered. */
+export async function markControlPlane(run: ClusterRun, host: Host, nodeName: string): Promise<void> {
+  const api = run.admin;
+  if (!api) throw new HostError(host.name, 'the API server on the first control-plane host is not available', { step: 'mark control plane' });
+  const node = await waitFor(`node ${nodeName} to register`, 3 * 60_000, 2000, () => api.get(`/api/v1/nodes/${nodeName}`));
+  const want = controlPlaneNodePatch(run.nodes[nodeName], run.cfg.criSocket);
+  const existing = (node.spec?.taints ?? []) as { key: string; effect: string }[];
+  const taints = [...existing.filter((t) => !want.spec.taints.some((w) => w.key === t.key && w.effect === t.effect)), ...want.spec.taints];
+  const labelsOk = Object.keys(want.metadata.labels).every((k) => node.metadata.labels?.[k] === '');
+  const taintsOk = want.spec.taints.every((w) => existing.some((t) => t.key === w.key && t.effect === w.effect));
+  if (!labelsOk || !taintsOk || node.metadata.annotations?.[ANNOTATION_CRI_SOCKET] !== run.cfg.criSocket) {
+    await api.patch(`/api/v1/nodes/${nodeName}`, { metadata: want.metadata, spec: { taints } }, 'merge');
+    host.changes.push(`mark ${nodeName} as control plane (label${want.spec.taints.length ? ' and taint' : ''})`);
+  }
+}
+
+/** Wait for the kubelet's TLS bootstrap to write kubelet.conf, then drop the bootstrap kubeconfig and its token. */
+export async function awaitTlsBootstrap(host: Host): Promise<void> {
+  await waitFor('the kubelet TLS bootstrap (kubelet.conf)', 5 * 60_000, 2000, async () => ((await host.sudo(`[ -f ${KUBERNETES_DIR}/kubelet.conf ] && echo yes || true`)).stdout.includes('yes') ? true : undefined)).catch((err) => {
+    throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet`, { step: 'TLS bootstrap' });
+  });
+  await host.sudo(`rm -f ${KUBERNETES_DIR}/bootstrap-kubelet.conf`, { step: 'remove bootstrap kubeconfig' });
+}
+
 /** Cluster objects (RBAC, token, cluster-info, configs, addons), then mark the control plane. */
 export function clusterObjectsPhase(run: ClusterRun): Phase {
   return {
@@ -103,8 +127,10 @@ export function clusterObjectsPhase(run: ClusterRun): Phase {
       const api = run.admin!;
       for (const [name, objects] of Object.entries(run.plan.objects)) {
         for (const obj of objects as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }[]) {
-          // The bootstrap token is created once: re-applying would push its expiry forward on every run.
-          if (name === '01-bootstrap-token' && (await api.get(`/api/v1/namespaces/kube-system/secrets/${obj.metadata.name}`))) continue;
+          // Created once: re-applying would push the token's expiry forward, and re-encrypt the uploaded
+          // certificates (a fresh nonce each time) on every run.
+          const createOnce = name === '01-bootstrap-token' || name === '08-kubeadm-certs';
+          if (createOnce && (await api.get(`/api/v1/namespaces/kube-system/secrets/${obj.metadata.name}`))) continue;
           const before = await api.get(objectPath(obj));
           // An apply that changes nothing leaves resourceVersion as it was.
           const after = await api.apply(obj);
@@ -114,19 +140,7 @@ export function clusterObjectsPhase(run: ClusterRun): Phase {
         }
       }
       // mark-control-plane: labels and taints once the kubelet has registered the node.
-      for (const nodeName of Object.keys(run.plan.nodePatches)) {
-        if (nodeName !== run.first) continue;
-        const node = await waitFor(`node ${nodeName} to register`, 3 * 60_000, 2000, () => api.get(`/api/v1/nodes/${nodeName}`));
-        const want = controlPlaneNodePatch(run.nodes[nodeName], run.cfg.criSocket);
-        const existing = (node.spec?.taints ?? []) as { key: string; effect: string }[];
-        const taints = [...existing.filter((t) => !want.spec.taints.some((w) => w.key === t.key && w.effect === t.effect)), ...want.spec.taints];
-        const labelsOk = Object.keys(want.metadata.labels).every((k) => node.metadata.labels?.[k] === '');
-        const taintsOk = want.spec.taints.every((w) => existing.some((t) => t.key === w.key && t.effect === w.effect));
-        if (!labelsOk || !taintsOk || node.metadata.annotations?.[ANNOTATION_CRI_SOCKET] !== run.cfg.criSocket) {
-          await api.patch(`/api/v1/nodes/${nodeName}`, { metadata: want.metadata, spec: { taints } }, 'merge');
-          host.changes.push(`mark ${nodeName} as control plane (label${want.spec.taints.length ? ' and taint' : ''})`);
-        }
-      }
+      await markControlPlane(run, host, run.first);
     },
   };
 }
@@ -175,10 +189,7 @@ export function joinPhase(run: ClusterRun, firstHost: () => Host | undefined): P
         ...kubeletFiles,
       ]);
       await ensureKubelet(host, [...changed, KUBELET_CONFIG]);
-      await waitFor('the kubelet TLS bootstrap (kubelet.conf)', 5 * 60_000, 2000, async () => ((await host.sudo(`[ -f ${KUBERNETES_DIR}/kubelet.conf ] && echo yes || true`)).stdout.includes('yes') ? true : undefined)).catch((err) => {
-        throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet`, { step: 'TLS bootstrap' });
-      });
-      await host.sudo(`rm -f ${KUBERNETES_DIR}/bootstrap-kubelet.conf`, { step: 'remove bootstrap kubeconfig' });
+      await awaitTlsBootstrap(host);
       const apiNode = await waitFor(`node ${node.name} to register`, 2 * 60_000, 2000, () => run.admin!.get(`/api/v1/nodes/${node.name}`));
       if (apiNode.metadata.annotations?.[ANNOTATION_CRI_SOCKET] !== run.cfg.criSocket) {
         await run.admin!.patch(`/api/v1/nodes/${node.name}`, { metadata: { annotations: { [ANNOTATION_CRI_SOCKET]: run.cfg.criSocket } } }, 'merge');

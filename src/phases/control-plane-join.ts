@@ -1,0 +1,137 @@
+import { HostError } from '../errors/index.js';
+import { KubeClient } from '../kube/client.js';
+import { EtcdClient } from '../kube/etcd.js';
+import { parseKubeconfig } from '../kubeadm/kubeconfig.js';
+import { etcdManifest, toYaml } from '../kubeadm/manifests.js';
+import { initialClusterFor, initialClusterInManifest, memberByPeerUrl, peerUrlOf, type EtcdMember } from '../kubeadm/etcd-members.js';
+import { ETCD_CLIENT_PORT, KUBELET_CONFIG, KUBERNETES_DIR, MANIFESTS_DIR, PKI_DIR } from '../kubeadm/constants.js';
+import type { FileSpec } from '../kubeadm/plan.js';
+import type { Host } from '../host/host.js';
+import { awaitTlsBootstrap, clientThrough, ensureKubelet, filesFor, markControlPlane, waitFor, type ClusterRun } from './cluster.js';
+import type { Phase } from './phase.js';
+
+const ETCD_MANIFEST = `${MANIFESTS_DIR}/etcd.yaml`;
+const CONTROL_PLANE_MANIFESTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => `${MANIFESTS_DIR}/${c}.yaml`);
+const BOOTSTRAP_CONF = `${KUBERNETES_DIR}/bootstrap-kubelet.conf`;
+
+/** Run one task at a time, in call order: etcd takes one learner at a time, and each new member changes the next one's --initial-cluster. */
+function serialQueue() {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(task: () => Promise<T>): Promise<T> => {
+    const next = tail.then(task);
+    tail = next.catch(() => undefined);
+    return next;
+  };
+}
+
+/** An etcd client as the API server's etcd identity, through the first master's SSH connection. */
+function etcdThrough(run: ClusterRun, master: Host): EtcdClient {
+  const file = (path: string) => run.plan.files[run.first].find((f) => f.path === path)!.content;
+  const address = run.nodes[run.first].advertiseAddress;
+  const creds = { caPem: file(`${PKI_DIR}/etcd/ca.crt`), certPem: file(`${PKI_DIR}/apiserver-etcd-client.crt`), keyPem: file(`${PKI_DIR}/apiserver-etcd-client.key`) };
+  return new EtcdClient(new KubeClient(() => master.conn.forward(address, ETCD_CLIENT_PORT), creds, address));
+}
+
+/** Promote a learner once it has caught up (etcd says no until then). */
+async function promoteWhenSynced(etcd: EtcdClient, member: EtcdMember, host: Host): Promise<void> {
+  await waitFor(`etcd learner ${host.spec.nodeName} to catch up and be promoted`, 4 * 60_000, 2000, async () => {
+    await etcd.promote(member.ID);
+    return true;
+  }).catch((err) => {
+    throw new HostError(host.name, `${(err as Error).message}. Check: crictl logs $(crictl ps -q --name etcd) on ${host.name}`, { step: 'etcd promote' });
+  });
+  host.changes.push(`promote etcd member ${host.spec.nodeName} to voter`);
+}
+
+/**
+ * kubeadm join --control-plane for the second and later masters, one at a time. kprov owns the PKI, so the
+ * shared certificates are installed directly (no upload-certs round trip). Order, so that no API server runs
+ * without its local etcd: certificates, kubeconfigs and the kubelet (TLS bootstrap with the token); etcd
+ * MemberAdd as a learner, its static pod, promotion once in sync; then the API server, controller-manager and
+ * scheduler (leader-elected), /readyz on the new API server, and mark-control-plane.
+ */
+export function controlPlaneJoinPhase(run: ClusterRun, firstHost: () => Host | undefined): Phase {
+  const oneAtATime = serialQueue();
+  return {
+    title: 'Join control-plane nodes',
+    select: (ctx) => ctx.hosts.filter((h) => !h.failed && h.spec.controlPlane && h.spec.nodeName !== run.first),
+    async runHost(host) {
+      const node = run.nodes[host.spec.nodeName];
+      const peerUrl = peerUrlOf(node.advertiseAddress);
+      const planned = filesFor(run, host);
+      const state = await host.sudo(
+        `[ -f ${KUBERNETES_DIR}/kubelet.conf ] && echo kubelet; [ -f ${ETCD_MANIFEST} ] && echo etcd; systemctl is-active kubelet >/dev/null && echo active; cat ${ETCD_MANIFEST} 2>/dev/null || true`,
+        { step: 'inspect control plane' },
+      );
+      const [kubeletConf, etcdWritten, kubeletActive] = ['kubelet', 'etcd', 'active'].map((w) => state.stdout.split('\n').includes(w));
+
+      if (kubeletConf && etcdWritten && kubeletActive) {
+        // Already a member: converge its files, keeping the --initial-cluster it joined with (etcd ignores it from
+        // now on, so rewriting it would only restart etcd).
+        const initialCluster = initialClusterInManifest(state.stdout) ?? `${node.name}=${peerUrl}`;
+        const etcdFile: FileSpec = { ...planned.find((f) => f.path === ETCD_MANIFEST)!, content: toYaml(etcdManifest(run.cfg, node, { initialCluster })) };
+        const changed = await host.ensureFiles([...planned.filter((f) => f.path !== BOOTSTRAP_CONF && f.path !== ETCD_MANIFEST), etcdFile]);
+        await ensureKubelet(host, changed);
+        if (host.dryRun) return;
+        // Finish a join that stopped between MemberAdd and promotion.
+        const master = firstHost();
+        if (master && !master.failed) {
+          const etcd = etcdThrough(run, master);
+          const self = memberByPeerUrl(await etcd.members(), peerUrl);
+          if (self?.isLearner) await promoteWhenSynced(etcd, self, host);
+        }
+        await markControlPlane(run, host, node.name);
+        return;
+      }
+
+      if (host.dryRun) {
+        host.changes.push(`join the control plane at ${run.plan.endpoint}: add etcd member ${node.name} (${peerUrl}) as a learner, promote it, start the API server, controller-manager and scheduler`);
+        return;
+      }
+      const master = firstHost();
+      if (!master || master.failed) throw new HostError(host.name, 'the first control-plane host is not available to join through', { step: 'join control plane' });
+
+      // 1. Certificates, kubeconfigs and the kubelet, which bootstraps its client certificate with the token.
+      const early = planned.filter((f) => f.path !== ETCD_MANIFEST && !CONTROL_PLANE_MANIFESTS.includes(f.path));
+      const changed = await host.ensureFiles(early);
+      await ensureKubelet(host, [...changed, KUBELET_CONFIG]);
+      await awaitTlsBootstrap(host);
+
+      // 2. etcd: add a learner (or find the one an interrupted run added), start it, promote it once in sync.
+      await oneAtATime(async () => {
+        const etcd = etcdThrough(run, master);
+        const members = await etcd.members().catch((err) => {
+          throw new HostError(host.name, `cannot reach etcd on ${run.first}: ${(err as Error).message}`, { step: 'etcd member list' });
+        });
+        let self = memberByPeerUrl(members, peerUrl);
+        let all = members;
+        if (!self) {
+          // etcd refuses a member while a newly promoted one is not yet counted healthy ("unhealthy cluster"): retry.
+          const added = await waitFor(`etcd to accept member ${node.name}`, 2 * 60_000, 3000, () => etcd.addLearner(peerUrl)).catch((err) => {
+            throw new HostError(host.name, (err as Error).message, { step: 'etcd member add' });
+          });
+          self = added.member;
+          all = added.members;
+          host.changes.push(`add etcd member ${node.name} (${peerUrl}) as a learner`);
+        }
+        const initialCluster = initialClusterFor(all, { name: node.name, peerUrl });
+        await host.ensureFiles([{ ...planned.find((f) => f.path === ETCD_MANIFEST)!, content: toYaml(etcdManifest(run.cfg, node, { initialCluster })) }]);
+        if (self.isLearner) await promoteWhenSynced(etcd, self, host);
+      });
+
+      // 3. The rest of the control plane, now that its etcd is a voting member.
+      await host.ensureFiles(planned.filter((f) => CONTROL_PLANE_MANIFESTS.includes(f.path)));
+      const superAdmin = parseKubeconfig(run.plan.files[run.first].find((f) => f.path.endsWith('/super-admin.conf'))!.content);
+      const local = clientThrough(host, node.advertiseAddress, { caPem: superAdmin.caPem, certPem: superAdmin.clientCertPem, keyPem: superAdmin.clientKeyPem });
+      await waitFor(`the API server on ${node.name} to be ready (/readyz)`, 4 * 60_000, 2000, async () => {
+        const r = await local.request('GET', '/readyz');
+        if (r.status === 200) return true;
+        throw new Error(`/readyz answered ${r.status}: ${r.text.slice(0, 300)}`);
+      }).catch((err) => {
+        throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet, crictl ps -a`, { step: 'wait for API server' });
+      });
+      await markControlPlane(run, host, node.name);
+      run.joined.push(host.name);
+    },
+  };
+}
