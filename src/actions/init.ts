@@ -10,7 +10,7 @@ import { PREPARE_PHASES } from './prepare.js';
 import { planFromInventory } from './render.js';
 import { runOnHosts, type RunOptions } from './session.js';
 import { binariesPhase, imagesPhase } from '../phases/kubernetes.js';
-import { clusterObjectsPhase, controlPlanePhase, joinPhase, nodesReadyPhase, type ClusterRun } from '../phases/cluster.js';
+import { clusterIdentityPhase, clusterObjectsPhase, controlPlanePhase, joinPhase, nodesReadyPhase, type ClusterRun } from '../phases/cluster.js';
 import { controlPlaneJoinPhase } from '../phases/control-plane-join.js';
 import type { Phase } from '../phases/phase.js';
 import type { Host } from '../host/host.js';
@@ -60,8 +60,13 @@ export async function initCluster(resolved: Resolved, opts: RunOptions & { pkiDi
   const first = resolved.hosts.find((h) => h.controlPlane)!;
   const run: ClusterRun = { cfg, plan, nodes, first: first.nodeName, joined: [] };
   let hosts: Host[] = [];
+  const [connect, facts, validate, ...prepare] = PREPARE_PHASES;
   const phases: Phase[] = [
-    ...PREPARE_PHASES,
+    connect,
+    facts,
+    validate,
+    clusterIdentityPhase(run, pkiDir),
+    ...prepare,
     binariesPhase(cfg.kubernetesVersion, bundle),
     imagesPhase(bundle),
     controlPlanePhase(run),

@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
+import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 /** How to reach the API server: a fresh byte stream per request (direct TCP or an SSH tunnel). */
@@ -62,7 +63,8 @@ export class KubeClient {
     const tlsOptions =
       'insecure' in this.creds
         ? { socket: raw, rejectUnauthorized: false, servername: undefined }
-        : { socket: raw, ca: this.creds.caPem, cert: this.creds.certPem, key: this.creds.keyPem, servername: this.serverName };
+        : // SNI takes names only (RFC 6066); an IP is still checked against the certificate's SANs through host.
+          { socket: raw, ca: this.creds.caPem, cert: this.creds.certPem, key: this.creds.keyPem, host: this.serverName, servername: isIP(this.serverName) ? undefined : this.serverName };
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (payload !== undefined) headers['Content-Type'] = contentType;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { HostError } from '../errors/index.js';
 import { KubeClient, objectPath } from '../kube/client.js';
 import { parseKubeconfig } from '../kubeadm/kubeconfig.js';
@@ -67,12 +68,63 @@ export async function ensureKubelet(host: Host, changed: string[]): Promise<void
   else if (changed.some((c) => restartFor.includes(c))) await host.change('restart kubelet (its configuration changed)', () => host.sudo('systemctl daemon-reload && systemctl restart kubelet', { step: 'restart kubelet' }));
 }
 
+/**
+ * A host that already trusts a cluster CA must trust this one: otherwise kprov's state for the inventory is not
+ * this cluster's (another --pki-dir, or an inventory at another path) and writing would replace the host's
+ * PKI: a broken cluster, or a second one. Checked before anything is changed.
+ */
+export function clusterIdentityPhase(run: ClusterRun, pkiDir: string): Phase {
+  const caPem = run.plan.files[run.first].find((f) => f.path === `${PKI_DIR}/ca.crt`)!.content;
+  const want = createHash('sha256').update(caPem).digest('hex');
+  return {
+    title: 'Cluster identity',
+    select: (ctx) => ctx.hosts.filter((h) => !h.failed),
+    async runHost(host) {
+      const r = await host.sudo(`sha256sum ${PKI_DIR}/ca.crt 2>/dev/null || true`, { step: 'read cluster CA' });
+      const have = r.stdout.trim().split(/\s+/)[0];
+      if (have && have !== want) {
+        throw new HostError(
+          host.name,
+          `this host already belongs to a cluster whose CA (${PKI_DIR}/ca.crt, sha256 ${have.slice(0, 16)}…) is not the one kprov holds for this inventory in ${pkiDir} (sha256 ${want.slice(0, 16)}…). ` +
+            'Nothing was changed. Run kprov with the --pki-dir of that cluster (state is kept per inventory file path), or kprov reset the host first',
+          { step: 'cluster identity' },
+        );
+      }
+    },
+  };
+}
+
+const ETCD_MANIFEST_PATH = `${KUBERNETES_DIR}/manifests/etcd.yaml`;
+
+/**
+ * The first master of the inventory is where kprov runs init. If it has no etcd yet but another master does
+ * (say the first one was reset, or the inventory was reordered), init would start a second, separate cluster.
+ */
+async function refuseSecondCluster(run: ClusterRun, host: Host, ctx: RunContext): Promise<void> {
+  const hasEtcd = async (h: Host) => (await h.sudo(`[ -f ${ETCD_MANIFEST_PATH} ] && echo yes || true`, { step: 'inspect control plane' })).stdout.includes('yes');
+  if (await hasEtcd(host)) return;
+  // Hosts that failed an earlier step but are connected count too (one with another cluster's CA, say).
+  const others = ctx.hosts.filter((h) => h.facts && h.spec.controlPlane && h !== host);
+  const running = (await Promise.all(others.map(async (h) => ((await hasEtcd(h).catch(() => false)) ? h.name : undefined)))).filter(Boolean);
+  const unknown = ctx.hosts.filter((h) => !h.facts && h.spec.controlPlane && h !== host).map((h) => h.name);
+  if (running.length === 0 && unknown.length > 0) ctx.warn(`${host.name}: starting a new cluster while ${unknown.join(', ')} cannot be reached: make sure they do not run another one`);
+  if (running.length > 0) {
+    throw new HostError(
+      host.name,
+      `${running.join(', ')} already run${running.length === 1 ? 's' : ''} the control plane but ${host.name}, the first master of the inventory, does not: ` +
+        `initializing it would start a second, separate cluster. List a master that runs the control plane first, and ${host.name} joins it`,
+      { step: 'init' },
+    );
+  }
+}
+
 /** kubeadm init on the first master: its files, the kubelet, and a healthy API server. */
 export function controlPlanePhase(run: ClusterRun): Phase {
   return {
     title: 'Control plane (init)',
     select: firstMaster(run),
-    async runHost(host) {
+    async runHost(host, ctx) {
+      await refuseSecondCluster(run, host, ctx);
       const changed = await host.ensureFiles(filesFor(run, host));
       await ensureKubelet(host, changed);
       if (host.dryRun) return;

@@ -80,7 +80,8 @@ export function controlPlaneJoinPhase(run: ClusterRun, firstHost: () => Host | u
           const self = memberByPeerUrl(await etcd.members(), peerUrl);
           if (self?.isLearner) await promoteWhenSynced(etcd, self, host);
         }
-        await markControlPlane(run, host, node.name);
+        // Without the first master's API (it failed and is reported) there is nothing more to check here.
+        if (run.admin) await markControlPlane(run, host, node.name);
         return;
       }
 

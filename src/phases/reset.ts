@@ -1,6 +1,10 @@
 import { KUBERNETES_DIR } from '../kubeadm/constants.js';
 import type { KubeClient } from '../kube/client.js';
-import type { Phase } from './phase.js';
+import type { EtcdClient } from '../kube/etcd.js';
+import { memberByPeerUrl } from '../kubeadm/etcd-members.js';
+import { HostError } from '../errors/index.js';
+import type { Host } from '../host/host.js';
+import type { Phase, RunContext } from './phase.js';
 
 /**
  * What kubeadm reset does on a host, plus what it leaves behind (CNI config, iptables rules, CNI links):
@@ -20,8 +24,33 @@ export const RESET_SCRIPT = [
   "if command -v iptables-save >/dev/null; then iptables-save | grep -v -E 'KUBE-|FLANNEL|cni0' | iptables-restore || true; fi",
 ].join('\n');
 
+/**
+ * kubeadm reset's remove-etcd-member: a control-plane host leaves etcd before its data is wiped, so the others
+ * keep their quorum and the host can join again as a new member. The last member is left alone.
+ */
+async function removeEtcdMember(host: Host, etcd: EtcdClient | undefined, peerUrl: string, ctx: RunContext): Promise<void> {
+  if (!etcd) {
+    ctx.warn(`${host.name}: etcd is not reachable through another master; if ${peerUrl} is still an etcd member, remove it by hand (etcdctl member remove)`);
+    return;
+  }
+  const members = await etcd.members().catch((err) => {
+    throw new HostError(host.name, `cannot list etcd members: ${(err as Error).message}`, { step: 'remove etcd member' });
+  });
+  const self = memberByPeerUrl(members, peerUrl);
+  if (!self) return;
+  if (members.length === 1) {
+    ctx.log.write(host.name, 'the last etcd member: not removed from its own cluster');
+    return;
+  }
+  await host.change(`remove etcd member ${self.name || peerUrl}`, () =>
+    etcd.remove(self.ID).catch((err) => {
+      throw new HostError(host.name, (err as Error).message, { step: 'remove etcd member' });
+    }),
+  );
+}
+
 /** Drain and delete the node through the API when the cluster answers, then clean the host. */
-export function resetPhase(api: () => KubeClient | undefined): Phase {
+export function resetPhase(api: () => KubeClient | undefined, etcd: () => EtcdClient | undefined, peerUrl: (host: Host) => string): Phase {
   return {
     title: 'Reset',
     async runHost(host, ctx) {
@@ -48,6 +77,7 @@ export function resetPhase(api: () => KubeClient | undefined): Phase {
           ctx.log.write(host.name, `node ${node} is not in the cluster; cleaning the host only`);
         }
       }
+      if (host.spec.controlPlane) await removeEtcdMember(host, etcd(), peerUrl(host), ctx);
       const state = await host.sudo(`[ -e ${KUBERNETES_DIR}/kubelet.conf ] || [ -e ${KUBERNETES_DIR}/bootstrap-kubelet.conf ] || [ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ] || [ -n "$(ls -A /var/lib/kubelet 2>/dev/null)" ] || systemctl is-active kubelet >/dev/null 2>&1 && echo dirty || true`, { step: 'inspect' });
       if (state.stdout.includes('dirty')) await host.change('stop the kubelet and remove Kubernetes state, containers, CNI config and iptables rules', () => host.sudo(RESET_SCRIPT, { step: 'reset', timeoutMs: 300_000 }));
     },
