@@ -16,10 +16,12 @@ import type { Phase } from '../phases/phase.js';
 import type { Host } from '../host/host.js';
 import { UserError } from '../errors/index.js';
 
+export const kprovHome = () => process.env.KPROV_HOME ?? join(homedir(), '.kprov');
+
 /** Where kprov keeps a cluster's PKI and admin kubeconfig on the operator's machine. */
 export function clusterStateDir(resolved: Resolved): string {
   const id = createHash('sha256').update(resolve(resolved.inventory.file)).digest('hex').slice(0, 8);
-  return join(process.env.KPROV_HOME ?? join(homedir(), '.kprov'), 'clusters', `${resolved.cluster.clusterName}-${id}`);
+  return join(kprovHome(), 'clusters', `${resolved.cluster.clusterName}-${id}`);
 }
 
 export interface InitResult {
@@ -55,7 +57,7 @@ export async function initCluster(resolved: Resolved, opts: RunOptions & { pkiDi
   const pkiDir = resolve(opts.pkiDir ?? join(state, 'pki'));
   const { plan, cfg } = await planFromInventory(resolved, pkiDir, opts.configFile);
   const artifacts = opts.artifactsDir ?? resolved.cluster.artifactsDir;
-  const bundle: Bundle | undefined = artifacts ? loadBundle(artifacts) : undefined;
+  const bundle: Bundle | undefined = artifacts ? loadBundle(artifacts, join(kprovHome(), 'cache', 'bundle-checked.json')) : undefined;
   const nodes = Object.fromEntries(resolved.hosts.map((h) => [h.nodeName, nodeConfigFrom(h)]));
   const first = resolved.hosts.find((h) => h.controlPlane)!;
   const run: ClusterRun = { cfg, plan, nodes, first: first.nodeName, joined: [] };

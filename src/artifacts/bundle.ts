@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors/index.js';
 import { imageRefsInTar } from './tar.js';
 
@@ -18,7 +18,11 @@ export interface Bundle {
   images: { file: string; refs: string[] }[];
 }
 
-export function loadBundle(dir: string): Bundle {
+/**
+ * Read a bundle and check it against its SHA256SUMS. With a cache file, a file whose size, mtime and inode
+ * match its last successful check is not hashed again (rsync's quick check): a 1.8 GB bundle costs seconds.
+ */
+export function loadBundle(dir: string, checkedCache?: string): Bundle {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`artifacts_dir ${dir} is not a directory`);
   const binaries: Record<string, string> = {};
   for (const name of ['kubelet', 'kubectl']) {
@@ -37,19 +41,54 @@ export function loadBundle(dir: string): Bundle {
         return { file, refs };
       })
     : [];
-  verifyChecksums(dir);
+  verifyChecksums(dir, checkedCache);
   return { dir, binaries, cniPlugins, images };
 }
 
-function verifyChecksums(dir: string): void {
+type Checked = Record<string, { sha256: string; size: number; mtimeMs: number; ino: number }>;
+
+function readChecked(file: string | undefined): Checked {
+  if (!file || !existsSync(file)) return {};
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Checked;
+  } catch {
+    return {};
+  }
+}
+
+function verifyChecksums(dir: string, cacheFile?: string): void {
   const sums = join(dir, 'SHA256SUMS');
   if (!existsSync(sums)) return;
+  const checked = readChecked(cacheFile);
+  let dirty = false;
   for (const [i, line] of readFileSync(sums, 'utf8').split('\n').entries()) {
     const m = /^([0-9a-f]{64})\s+\*?(.+)$/.exec(line.trim());
     if (!m) continue;
-    const path = join(dir, m[2]);
+    const path = resolve(dir, m[2]);
     if (!existsSync(path)) throw new UserError(`SHA256SUMS line ${i + 1}: ${m[2]} is missing`, { file: sums, line: i + 1 });
-    const actual = createHash('sha256').update(readFileSync(path)).digest('hex');
+    const st = statSync(path);
+    const seen = checked[path];
+    if (seen && seen.sha256 === m[1] && seen.size === st.size && seen.mtimeMs === st.mtimeMs && seen.ino === st.ino) continue;
+    const actual = sha256File(path);
     if (actual !== m[1]) throw new UserError(`checksum mismatch for ${m[2]}: expected ${m[1]}, got ${actual}`, { file: sums, line: i + 1 });
+    checked[path] = { sha256: actual, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+    dirty = true;
   }
+  if (cacheFile && dirty) {
+    mkdirSync(dirname(cacheFile), { recursive: true, mode: 0o700 });
+    writeFileSync(cacheFile, JSON.stringify(checked, null, 1) + '\n', { mode: 0o600 });
+  }
+}
+
+/** sha256 of a file read in chunks (image tarballs are hundreds of MB). */
+function sha256File(path: string): string {
+  const hash = createHash('sha256');
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(8 << 20);
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) hash.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
 }

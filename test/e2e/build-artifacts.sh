@@ -44,20 +44,25 @@ for b in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubele
 [ -x "$BIN/flannel-cni" ] || { timed gobuild cni-flannel github.com/containernetworking/plugins/plugins/meta/flannel && mv "$BIN/flannel" "$BIN/flannel-cni"; }
 [ -x "$BIN/pause" ] || gcc -Os -static -o "$BIN/pause" "$HERE/images/pause.c"
 
-cp -f "$BIN/kubelet" "$BIN/kubectl" "$BUNDLE/bin/"
+for b in kubelet kubectl; do cmp -s "$BIN/$b" "$BUNDLE/bin/$b" || cp -f "$BIN/$b" "$BUNDLE/bin/"; done
 
-# image ref, base (scratch or the lab base), then "src:dst" copies; entrypoint via ENTRYPOINT_<n>.
+# image ref, base (scratch or the lab base), then "src:dst" copies; with SAVE=0 the image is built but not saved
+# on its own (the Debian-based ones are saved together below).
 image() {
   local ref=$1 base=$2 entry=$3; shift 3
   local file="$BUNDLE/images/$(echo "$ref" | tr '/:' '__').tar"
-  [ -f "$file" ] && docker image inspect "$ref" >/dev/null 2>&1 && return 0
+  if docker image inspect "$ref" >/dev/null 2>&1; then
+    [ "${SAVE:-1}" = 0 ] || [ -f "$file" ] || docker save -o "$file" "$ref"
+    return 0
+  fi
   local ctx; ctx=$(mktemp -d)
   { echo "FROM $base"; echo 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin'
     for pair in "$@"; do cp "${pair%%:*}" "$ctx/"; echo "COPY $(basename "${pair%%:*}") ${pair#*:}"; done
     if [ -n "$entry" ]; then echo "ENTRYPOINT [\"$entry\"]"; fi; } > "$ctx/Dockerfile"
   DOCKER_BUILDKIT=0 docker build -q -t "$ref" "$ctx" >/dev/null 2>&1 || { echo "docker build of $ref failed" >&2; DOCKER_BUILDKIT=0 docker build -t "$ref" "$ctx" >&2; exit 1; }
   rm -rf "$ctx"
-  docker save -o "$file" "$ref"
+  rm -f "$file" "$BUNDLE/images/debian-based.tar"
+  [ "${SAVE:-1}" = 0 ] || docker save -o "$file" "$ref"
   log "image $ref"
 }
 R=registry.k8s.io
@@ -67,21 +72,27 @@ image $R/kube-scheduler:$K8S scratch "" "$BIN/kube-scheduler:/usr/local/bin/kube
 image $R/etcd:$ETCD_TAG scratch "" "$BIN/etcd:/usr/local/bin/etcd"
 image $R/coredns/coredns:$COREDNS_TAG scratch /coredns "$BIN/coredns:/coredns"
 image $R/pause:$PAUSE_TAG scratch /pause "$BIN/pause:/pause"
-# These run iptables and cp, so they sit on the Debian lab base.
-image $R/kube-proxy:$K8S "$BASE_IMAGE" "" "$BIN/kube-proxy:/usr/local/bin/kube-proxy"
-image ghcr.io/flannel-io/flannel:$FLANNEL_TAG "$BASE_IMAGE" "" "$BIN/flanneld:/opt/bin/flanneld"
-image ghcr.io/flannel-io/flannel-cni-plugin:$FLANNEL_CNI_TAG "$BASE_IMAGE" "" "$BIN/flannel-cni:/flannel"
-
-# Test workload images: a web server and a toolbox, from the same base.
+# These run iptables and cp, so they sit on the Debian lab base, as do the test workloads (a web server and a
+# toolbox). They are saved into one tarball so the shared 240 MB base layer is sent to each host once, not five times.
+SAVE=0 image $R/kube-proxy:$K8S "$BASE_IMAGE" "" "$BIN/kube-proxy:/usr/local/bin/kube-proxy"
+SAVE=0 image ghcr.io/flannel-io/flannel:$FLANNEL_TAG "$BASE_IMAGE" "" "$BIN/flanneld:/opt/bin/flanneld"
+SAVE=0 image ghcr.io/flannel-io/flannel-cni-plugin:$FLANNEL_CNI_TAG "$BASE_IMAGE" "" "$BIN/flannel-cni:/flannel"
 if ! docker image inspect kprov.local/nginx:1 >/dev/null 2>&1; then
   ctx=$(mktemp -d)
   printf 'FROM %s\nRUN apt-get update -q && apt-get install -y -q --no-install-recommends nginx-light && rm -rf /var/lib/apt/lists/* && ln -sf /dev/stdout /var/log/nginx/access.log\nCMD ["nginx", "-g", "daemon off;"]\n' "$BASE_IMAGE" > "$ctx/Dockerfile"
   DOCKER_BUILDKIT=0 docker build -q -t kprov.local/nginx:1 "$ctx" >/dev/null
   rm -rf "$ctx"
+  rm -f "$BUNDLE/images/debian-based.tar"
 fi
-[ -f "$BUNDLE/images/kprov.local_nginx_1.tar" ] || docker save -o "$BUNDLE/images/kprov.local_nginx_1.tar" kprov.local/nginx:1
-docker image inspect kprov.local/toolbox:1 >/dev/null 2>&1 || docker tag "$BASE_IMAGE" kprov.local/toolbox:1
-[ -f "$BUNDLE/images/kprov.local_toolbox_1.tar" ] || docker save -o "$BUNDLE/images/kprov.local_toolbox_1.tar" kprov.local/toolbox:1
+docker image inspect kprov.local/toolbox:1 >/dev/null 2>&1 || { docker tag "$BASE_IMAGE" kprov.local/toolbox:1; rm -f "$BUNDLE/images/debian-based.tar"; }
+# Tarballs of earlier harness versions, one per image: their images are in debian-based.tar now.
+rm -f "$BUNDLE"/images/{registry.k8s.io_kube-proxy,ghcr.io_flannel-io_flannel,kprov.local_nginx,kprov.local_toolbox}_*.tar "$BUNDLE"/images/ghcr.io_flannel-io_flannel-cni-plugin_*.tar
+[ -f "$BUNDLE/images/debian-based.tar" ] || { docker save -o "$BUNDLE/images/debian-based.tar" $R/kube-proxy:$K8S ghcr.io/flannel-io/flannel:$FLANNEL_TAG ghcr.io/flannel-io/flannel-cni-plugin:$FLANNEL_CNI_TAG kprov.local/nginx:1 kprov.local/toolbox:1; log "image bundle debian-based.tar"; }
 
-(cd "$BUNDLE" && find bin images -type f | sort | xargs sha256sum > SHA256SUMS)
+# Hashing the 1.8 GB bundle takes seconds: only when something in it is newer than the last sums.
+# (or when files came or went).
+if [ ! -f "$BUNDLE/SHA256SUMS" ] || [ -n "$(cd "$BUNDLE" && find bin images -type f -newer SHA256SUMS | head -1)" ] \
+   || [ "$(cd "$BUNDLE" && find bin images -type f | sort)" != "$(awk '{print $2}' "$BUNDLE/SHA256SUMS")" ]; then
+  (cd "$BUNDLE" && find bin images -type f | sort | xargs sha256sum > SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS)
+fi
 echo "$BUNDLE"

@@ -1,73 +1,30 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parse, stringify } from 'yaml';
 import { kprov } from '../helpers/cli.js';
-import { ensureLabImage, LAB_BASE_IMAGE } from '../../src/lab/image.js';
 import type { Lab } from '../../src/lab/lab.js';
+import { artifactBundle, docker, eventually, kubectlWith, startLab, statuses, type E2eLab } from './support.js';
 
 // A real cluster: upstream Kubernetes components built from source, run by kprov on lab hosts from an
 // offline artifact bundle. Timings are printed for the issue notes, never asserted.
-const home = mkdtempSync(join(tmpdir(), 'kprov-e2e-'));
-const env = { KPROV_HOME: home };
 const LAB = 'e2e';
+let e2e: E2eLab;
 let lab: Lab;
+let home: string;
+let env: Record<string, string>;
 let inventory: string;
 let kubeconfig: string;
+const { kubectl, kjson } = kubectlWith(() => kubeconfig);
 
-const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' });
-const kubectl = (...args: string[]) => execFileSync('kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', timeout: 120_000 });
-const kjson = (...args: string[]) => JSON.parse(kubectl(...args, '-o', 'json'));
-const statuses = (stdout: string) => Object.fromEntries([...stdout.matchAll(/^[✔✖] (\S+): (.+)$/gm)].map((m) => [m[1], m[2]]));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(what: string, fn: () => T, timeoutMs = 300_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      return fn();
-    } catch (err) {
-      last = err;
-      await sleep(3000);
-    }
-  }
-  throw new Error(`${what}: ${(last as Error)?.message}`);
-}
-
-/** The lab inventory with the artifact bundle, and only the hosts given. */
-function writeInventory(bundle: string, hosts: string[]): string {
-  const doc = parse(readFileSync(lab.inventory, 'utf8'));
-  doc.all.vars.artifacts_dir = bundle;
-  for (const group of Object.values(doc.all.children) as { hosts: Record<string, unknown> }[]) {
-    for (const h of Object.keys(group.hosts)) if (!hosts.includes(h)) delete group.hosts[h];
-  }
-  const file = join(home, 'inventory.yaml');
-  writeFileSync(file, stringify(doc));
-  return file;
-}
-
-let bundle: string;
 beforeAll(async () => {
-  await ensureLabImage();
-  let t = Date.now();
-  const script = fileURLToPath(new URL('./build-artifacts.sh', import.meta.url));
-  bundle = execFileSync('bash', [script, LAB_BASE_IMAGE], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 }).trim().split('\n').pop()!;
-  console.log(`components and images ready in ${Date.now() - t} ms: ${bundle}`);
-  t = Date.now();
-  const up = await kprov(['lab', 'up', '--name', LAB, '--masters', '1', '--workers', '3'], env);
-  expect(up.code, up.stderr).toBe(0);
-  lab = JSON.parse(readFileSync(join(home, 'labs', LAB, 'lab.json'), 'utf8'));
-  inventory = writeInventory(bundle, ['master1', 'worker1', 'worker2']);
-  console.log(`lab up in ${Date.now() - t} ms`);
+  const bundle = await artifactBundle();
+  e2e = await startLab(LAB, 1, 3, bundle);
+  ({ lab, home, env } = e2e);
+  inventory = e2e.inventory(['master1', 'worker1', 'worker2']);
 });
 
 afterAll(async () => {
-  if (process.env.KPROV_E2E_KEEP) return;
-  await kprov(['lab', 'down', '--name', LAB], env);
+  await e2e?.down();
 });
 
 describe('kprov init on 1 master + 2 workers', () => {
@@ -139,7 +96,7 @@ describe('day two', () => {
   });
 
   it('a host added to the inventory joins with kprov join', async () => {
-    inventory = writeInventory(bundle, ['master1', 'worker1', 'worker2', 'worker3']);
+    inventory = e2e.inventory(['master1', 'worker1', 'worker2', 'worker3']);
     const r = await kprov(['join', inventory, '--hosts', 'worker3'], env);
     console.log(`kprov join worker3: ${r.ms} ms`);
     expect(r.code, r.stdout + r.stderr).toBe(0);

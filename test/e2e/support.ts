@@ -1,0 +1,87 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { kprov } from '../helpers/cli.js';
+import { ensureLabImage, LAB_BASE_IMAGE } from '../../src/lab/image.js';
+import type { Lab } from '../../src/lab/lab.js';
+
+// Shared by the end-to-end files: each runs its own lab and cluster in its own KPROV_HOME.
+
+export const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' });
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** "✔ host: unchanged" lines of a run's summary, as { host: status }. */
+export const statuses = (stdout: string) => Object.fromEntries([...stdout.matchAll(/^[✔✖] (\S+): (.+)$/gm)].map((m) => [m[1], m[2]]));
+
+export async function eventually<T>(what: string, fn: () => T, timeoutMs = 300_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      return fn();
+    } catch (err) {
+      last = err;
+      await sleep(3000);
+    }
+  }
+  throw new Error(`${what}: ${(last as Error)?.message}`);
+}
+
+/** The lab image and the offline bundle of upstream components (built once, then cached by version). */
+export async function artifactBundle(): Promise<string> {
+  await ensureLabImage();
+  const t = Date.now();
+  const script = fileURLToPath(new URL('./build-artifacts.sh', import.meta.url));
+  const bundle = execFileSync('bash', [script, LAB_BASE_IMAGE], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 }).trim().split('\n').pop()!;
+  console.log(`components and images ready in ${Date.now() - t} ms: ${bundle}`);
+  return bundle;
+}
+
+export interface E2eLab {
+  lab: Lab;
+  home: string;
+  env: Record<string, string>;
+  /** Write the lab's inventory with the bundle and only these hosts; returns its path (always the same file). */
+  inventory(hosts: string[]): string;
+  down(): Promise<void>;
+}
+
+export async function startLab(name: string, masters: number, workers: number, bundle: string): Promise<E2eLab> {
+  const home = mkdtempSync(join(tmpdir(), `kprov-${name}-`));
+  const env = { KPROV_HOME: home };
+  const t = Date.now();
+  const up = await kprov(['lab', 'up', '--name', name, '--masters', String(masters), '--workers', String(workers)], env);
+  expect(up.code, up.stderr).toBe(0);
+  console.log(`lab ${name} up in ${Date.now() - t} ms`);
+  const lab: Lab = JSON.parse(readFileSync(join(home, 'labs', name, 'lab.json'), 'utf8'));
+  const file = join(home, 'inventory.yaml');
+  return {
+    lab,
+    home,
+    env,
+    inventory(hosts) {
+      const doc = parse(readFileSync(lab.inventory, 'utf8'));
+      doc.all.vars.artifacts_dir = bundle;
+      for (const group of Object.values(doc.all.children) as { hosts: Record<string, unknown> }[]) {
+        for (const h of Object.keys(group.hosts)) if (!hosts.includes(h)) delete group.hosts[h];
+      }
+      writeFileSync(file, stringify(doc));
+      return file;
+    },
+    async down() {
+      if (!process.env.KPROV_E2E_KEEP) await kprov(['lab', 'down', '--name', name], env);
+    },
+  };
+}
+
+/** kubectl with the admin kubeconfig kprov fetched. */
+export function kubectlWith(kubeconfig: () => string) {
+  const kubectl = (...args: string[]) => execFileSync('kubectl', ['--kubeconfig', kubeconfig(), ...args], { encoding: 'utf8', timeout: 120_000 });
+  const kjson = (...args: string[]) => JSON.parse(kubectl(...args, '-o', 'json'));
+  return { kubectl, kjson };
+}
+
+export const isReady = (node: any) => node.status.conditions.find((c: any) => c.type === 'Ready')?.status === 'True';
