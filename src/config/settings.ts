@@ -51,6 +51,8 @@ export interface ClusterSettings {
   artifactsDir?: string;
   /** Plain-HTTP or self-signed registries containerd should trust, host[:port]. */
   insecureRegistries: string[];
+  /** Pull-through mirrors per upstream registry (registry.k8s.io -> [http://mirror:5000]), for air-gapped installs. */
+  registryMirrors: Record<string, string[]>;
   /** KubeletConfiguration / KubeProxyConfiguration fields merged over kubeadm's defaults. */
   kubeletConfiguration: Record<string, unknown>;
   kubeProxyConfiguration: Record<string, unknown>;
@@ -78,7 +80,7 @@ export const DEFAULTS = {
 /** Vars that must have one value across the cluster. */
 const CLUSTER_VARS = [
   'kubernetes_version', 'pod_network_cidr', 'service_cidr', 'control_plane_endpoint', 'cni', 'container_runtime',
-  'sudo_user', 'sudo_user_public_key', 'image_repository', 'cluster_name', 'dns_domain', 'artifacts_dir', 'insecure_registries',
+  'sudo_user', 'sudo_user_public_key', 'image_repository', 'cluster_name', 'dns_domain', 'artifacts_dir', 'insecure_registries', 'registry_mirrors',
   'kubelet_configuration', 'kube_proxy_configuration',
 ];
 
@@ -245,7 +247,8 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
   const artifactsDir = str('artifacts_dir');
   const insecure = v.insecure_registries;
   const insecureRegistries = Array.isArray(insecure) ? insecure.map(String) : insecure ? String(insecure).split(',').map((s) => s.trim()).filter(Boolean) : [];
-  for (const r of insecureRegistries) if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(r)) fail(`insecure_registries entry "${r}" must be host or host:port`, src('insecure_registries'));
+  for (const r of insecureRegistries) if (!REGISTRY_HOST.test(r)) fail(`insecure_registries entry "${r}" must be host or host:port`, src('insecure_registries'));
+  const registryMirrors = mirrorsVar(v.registry_mirrors, (m) => fail(m, src('registry_mirrors')));
   void warnings;
   const mapVar = (k: string): Record<string, unknown> => {
     const value = v[k];
@@ -273,7 +276,35 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
     dnsDomain,
     artifactsDir: artifactsDir ? expandPath(artifactsDir, home, baseDir) : undefined,
     insecureRegistries,
+    registryMirrors,
   };
+}
+
+const REGISTRY_HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
+
+/** registry_mirrors: { upstream: url | [url, ...] } with http(s) URLs; problems go to fail. */
+function mirrorsVar(value: unknown, fail: (message: string) => void): Record<string, string[]> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    fail('registry_mirrors must be a mapping of upstream registry to mirror URL(s), e.g. registry.k8s.io: http://10.0.0.5:5000');
+    return {};
+  }
+  const out: Record<string, string[]> = {};
+  for (const [upstream, mirrors] of Object.entries(value as Record<string, unknown>)) {
+    if (!REGISTRY_HOST.test(upstream)) fail(`registry_mirrors: "${upstream}" is not a registry host or host:port`);
+    const urls = (Array.isArray(mirrors) ? mirrors : [mirrors]).map(String);
+    for (const url of urls) {
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(url);
+      } catch {
+        parsed = undefined;
+      }
+      if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || !parsed.host) fail(`registry_mirrors: mirror "${url}" of ${upstream} must be an http:// or https:// URL`);
+    }
+    out[upstream] = urls.map((u) => u.replace(/\/+$/, ''));
+  }
+  return out;
 }
 
 /**

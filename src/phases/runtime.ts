@@ -11,14 +11,22 @@ export const CONTAINERD_CONFIG = '/etc/containerd/config.toml';
 export const CRI_SOCKET = 'unix:///run/containerd/containerd.sock';
 const NODE_PACKAGES = ['containerd', 'runc', 'conntrack', 'socat', 'iptables', 'ethtool'];
 
-/** containerd's files: config.toml, one hosts.toml per insecure registry, and crictl's config. */
+/** containerd's files: config.toml, a hosts.toml per insecure or mirrored registry, and crictl's config. */
 export function containerdFiles(cluster: ClusterSettings, facts: Pick<Facts, 'canLowerOomScore'>): DesiredFile[] {
   const files: DesiredFile[] = [
     { path: CONTAINERD_CONFIG, content: render('containerd/config.toml', { sandboxImage: pauseImage(cluster), systemdCgroup: true, restrictOomScoreAdj: !facts.canLowerOomScore }), mode: 0o644 },
     { path: '/etc/crictl.yaml', content: render('containerd/crictl.yaml', { criSocket: CRI_SOCKET }), mode: 0o644 },
   ];
-  for (const registry of cluster.insecureRegistries) {
+  // containerd reads these on every pull (config_path): adding or changing one needs no restart.
+  const mirrored = Object.keys(cluster.registryMirrors);
+  for (const registry of cluster.insecureRegistries.filter((r) => !mirrored.includes(r))) {
     files.push({ path: `/etc/containerd/certs.d/${registry}/hosts.toml`, content: render('containerd/hosts.toml', { registry, server: `http://${registry}` }), mode: 0o644 });
+  }
+  for (const [upstream, urls] of Object.entries(cluster.registryMirrors)) {
+    const mirrors = urls.map((url) => ({ url, skipVerify: cluster.insecureRegistries.includes(new URL(url).host) }));
+    // Docker Hub's API is not at its image name's host.
+    const server = upstream === 'docker.io' ? 'https://registry-1.docker.io' : `https://${upstream}`;
+    files.push({ path: `/etc/containerd/certs.d/${upstream}/hosts.toml`, content: render('containerd/hosts-mirrors.toml', { upstream, server, mirrors }), mode: 0o644 });
   }
   return files;
 }
