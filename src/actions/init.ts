@@ -10,7 +10,7 @@ import { PREPARE_PHASES } from './prepare.js';
 import { planFromInventory } from './render.js';
 import { runOnHosts, type RunOptions } from './session.js';
 import { binariesPhase, imagesPhase } from '../phases/kubernetes.js';
-import { clusterIdentityPhase, clusterObjectsPhase, controlPlanePhase, joinPhase, nodesReadyPhase, type ClusterRun } from '../phases/cluster.js';
+import { apiThroughAnotherMasterPhase, clusterIdentityPhase, clusterObjectsPhase, controlPlanePhase, joinPhase, nodesReadyPhase, type ClusterRun } from '../phases/cluster.js';
 import { controlPlaneJoinPhase } from '../phases/control-plane-join.js';
 import type { Phase } from '../phases/phase.js';
 import type { Host } from '../host/host.js';
@@ -61,7 +61,6 @@ export async function initCluster(resolved: Resolved, opts: RunOptions & { pkiDi
   const nodes = Object.fromEntries(resolved.hosts.map((h) => [h.nodeName, nodeConfigFrom(h)]));
   const first = resolved.hosts.find((h) => h.controlPlane)!;
   const run: ClusterRun = { cfg, plan, nodes, first: first.nodeName, joined: [] };
-  let hosts: Host[] = [];
   const [connect, facts, validate, ...prepare] = PREPARE_PHASES;
   const phases: Phase[] = [
     connect,
@@ -72,15 +71,16 @@ export async function initCluster(resolved: Resolved, opts: RunOptions & { pkiDi
     binariesPhase(cfg.kubernetesVersion, bundle),
     imagesPhase(bundle),
     controlPlanePhase(run),
+    apiThroughAnotherMasterPhase(run),
     clusterObjectsPhase(run),
-    controlPlaneJoinPhase(run, () => hosts.find((h) => h.spec.nodeName === run.first)),
-    joinPhase(run, () => hosts.find((h) => h.spec.nodeName === run.first)),
+    controlPlaneJoinPhase(run),
+    joinPhase(run),
     kubeconfigForUser(run, resolved.cluster.sudoUser),
     nodesReadyPhase(run, opts.readyTimeoutMs),
   ];
   // The first master is always part of a run: workers join through it.
   const only = opts.only ? [...new Set([first.name, ...opts.only])] : undefined;
-  const outcome = await runOnHosts(resolved, phases, { ...opts, only }, 'init', (h) => (hosts = h));
+  const outcome = await runOnHosts(resolved, phases, { ...opts, only }, 'init');
   let adminConf: string | undefined;
   const adminFile = plan.files[first.nodeName].find((f) => f.path.endsWith('/admin.conf'));
   if (adminFile && !opts.dryRun && !outcome.failed.some((h) => h.name === first.name)) {

@@ -19,8 +19,10 @@ export interface ClusterRun {
   plan: ClusterPlan;
   nodes: Record<string, NodeConfig>;
   first: string;
-  /** A client for the API as the cluster's super admin, tunnelled through the first master's SSH connection. */
+  /** A client for the API as the cluster's super admin, tunnelled through a master's SSH connection. */
   admin?: KubeClient;
+  /** The master whose SSH connection carries API and etcd traffic: the first one, or another when it is down. */
+  via?: Host;
   /** Hosts joined in this run (for the summary and waiting). */
   joined: string[];
 }
@@ -53,6 +55,10 @@ export function filesFor(run: ClusterRun, host: Host): FileSpec[] {
 }
 
 const firstMaster = (run: ClusterRun) => (ctx: RunContext) => ctx.hosts.filter((h) => h.spec.nodeName === run.first && !h.failed);
+/** The master that carries API traffic, while it has not failed. */
+const viaMaster = (run: ClusterRun) => () => (run.via && !run.via.failed ? [run.via] : []);
+/** The address of the via master's API server and etcd. */
+export const viaAddress = (run: ClusterRun) => run.nodes[run.via!.spec.nodeName].advertiseAddress;
 
 export function clientThrough(host: Host, address: string, creds: ConstructorParameters<typeof KubeClient>[1]): KubeClient {
   return new KubeClient(() => host.conn.forward(address, API_PORT), creds, address);
@@ -127,6 +133,7 @@ export function controlPlanePhase(run: ClusterRun): Phase {
       await refuseSecondCluster(run, host, ctx);
       const changed = await host.ensureFiles(filesFor(run, host));
       await ensureKubelet(host, changed);
+      run.via = host;
       if (host.dryRun) return;
       const superAdmin = parseKubeconfig(run.plan.files[host.spec.nodeName].find((f) => f.path.endsWith('/super-admin.conf'))!.content);
       const address = run.nodes[run.first].advertiseAddress;
@@ -166,11 +173,40 @@ export async function awaitTlsBootstrap(host: Host): Promise<void> {
   await host.sudo(`rm -f ${KUBERNETES_DIR}/bootstrap-kubelet.conf`, { step: 'remove bootstrap kubeconfig' });
 }
 
+/**
+ * When the first master cannot be reached (it is down, or being repaired), a re-run still converges the rest:
+ * API and etcd traffic goes through the next master that already runs the control plane.
+ */
+export function apiThroughAnotherMasterPhase(run: ClusterRun): Phase {
+  return {
+    title: 'API access',
+    select: (ctx) => {
+      const first = ctx.hosts.find((h) => h.spec.nodeName === run.first);
+      if (run.via || !first?.failed) return [];
+      return ctx.hosts.filter((h) => !h.failed && h.spec.controlPlane && h !== first).slice(0, 1);
+    },
+    async runHost(host, ctx) {
+      const running = await host.sudo(`[ -f ${ETCD_MANIFEST_PATH} ] && [ -f ${KUBERNETES_DIR}/kubelet.conf ] && echo yes || true`, { step: 'inspect control plane' });
+      if (!running.stdout.includes('yes')) return;
+      ctx.warn(`${run.first} is not available: reaching the cluster through ${host.name}`);
+      run.via = host;
+      if (host.dryRun) return;
+      const superAdmin = parseKubeconfig(run.plan.files[run.first].find((f) => f.path.endsWith('/super-admin.conf'))!.content);
+      const admin = clientThrough(host, viaAddress(run), { caPem: superAdmin.caPem, certPem: superAdmin.clientCertPem, keyPem: superAdmin.clientKeyPem });
+      await waitFor(`the API server on ${host.name} to be ready (/readyz)`, 60_000, 2000, async () => ((await admin.request('GET', '/readyz')).status === 200 ? true : undefined)).catch((err) => {
+        run.via = undefined;
+        throw new HostError(host.name, (err as Error).message, { step: 'API access' });
+      });
+      run.admin = admin;
+    },
+  };
+}
+
 /** Cluster objects (RBAC, token, cluster-info, configs, addons), then mark the control plane. */
 export function clusterObjectsPhase(run: ClusterRun): Phase {
   return {
     title: 'Cluster objects',
-    select: firstMaster(run),
+    select: viaMaster(run),
     async runHost(host) {
       if (host.dryRun) {
         for (const name of Object.keys(run.plan.objects)) host.changes.push(`apply ${name}`);
@@ -202,7 +238,7 @@ export function clusterObjectsPhase(run: ClusterRun): Phase {
  * with the token and its CA checked against the pinned hash, then fetched again over verified TLS), then the
  * kubelet's TLS bootstrap. Hosts whose kubelet already has kubelet.conf are left alone.
  */
-export function joinPhase(run: ClusterRun, firstHost: () => Host | undefined): Phase {
+export function joinPhase(run: ClusterRun): Phase {
   return {
     title: 'Join nodes',
     select: (ctx) => ctx.hosts.filter((h) => !h.failed && !h.spec.controlPlane),
@@ -219,9 +255,9 @@ export function joinPhase(run: ClusterRun, firstHost: () => Host | undefined): P
         host.changes.push(`join the cluster at ${run.plan.endpoint} (bootstrap token ${run.plan.token.id})`);
         return;
       }
-      const master = firstHost();
-      if (!master || master.failed) throw new HostError(host.name, 'the first control-plane host is not available to join through', { step: 'join' });
-      const address = run.nodes[run.first].advertiseAddress;
+      const master = run.via;
+      if (!master || master.failed) throw new HostError(host.name, 'no control-plane host is available to join through', { step: 'join' });
+      const address = viaAddress(run);
       // Discovery exactly as kubeadm does it: trust nothing until the token's signature and the CA pin check out.
       const anonymous = clientThrough(master, address, { insecure: true });
       const info = await waitFor(`cluster-info signed for token ${run.plan.token.id}`, 5 * 60_000, 5000, async () => {
@@ -255,7 +291,7 @@ export function joinPhase(run: ClusterRun, firstHost: () => Host | undefined): P
 export function nodesReadyPhase(run: ClusterRun, timeoutMs: number): Phase {
   return {
     title: 'Nodes Ready',
-    select: firstMaster(run),
+    select: viaMaster(run),
     async runHost(host, ctx) {
       if (host.dryRun) return;
       const names = ctx.hosts.filter((h) => !h.failed).map((h) => h.spec.nodeName);

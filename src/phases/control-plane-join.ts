@@ -7,7 +7,7 @@ import { initialClusterFor, initialClusterInManifest, memberByPeerUrl, peerUrlOf
 import { ETCD_CLIENT_PORT, KUBELET_CONFIG, KUBERNETES_DIR, MANIFESTS_DIR, PKI_DIR } from '../kubeadm/constants.js';
 import type { FileSpec } from '../kubeadm/plan.js';
 import type { Host } from '../host/host.js';
-import { awaitTlsBootstrap, clientThrough, ensureKubelet, filesFor, markControlPlane, waitFor, type ClusterRun } from './cluster.js';
+import { awaitTlsBootstrap, clientThrough, ensureKubelet, filesFor, markControlPlane, viaAddress, waitFor, type ClusterRun } from './cluster.js';
 import type { Phase } from './phase.js';
 
 const ETCD_MANIFEST = `${MANIFESTS_DIR}/etcd.yaml`;
@@ -24,10 +24,10 @@ function serialQueue() {
   };
 }
 
-/** An etcd client as the API server's etcd identity, through the first master's SSH connection. */
+/** An etcd client as the API server's etcd identity, to the etcd of the master that carries API traffic. */
 function etcdThrough(run: ClusterRun, master: Host): EtcdClient {
   const file = (path: string) => run.plan.files[run.first].find((f) => f.path === path)!.content;
-  const address = run.nodes[run.first].advertiseAddress;
+  const address = viaAddress(run);
   const creds = { caPem: file(`${PKI_DIR}/etcd/ca.crt`), certPem: file(`${PKI_DIR}/apiserver-etcd-client.crt`), keyPem: file(`${PKI_DIR}/apiserver-etcd-client.key`) };
   return new EtcdClient(new KubeClient(() => master.conn.forward(address, ETCD_CLIENT_PORT), creds, address));
 }
@@ -50,7 +50,7 @@ async function promoteWhenSynced(etcd: EtcdClient, member: EtcdMember, host: Hos
  * MemberAdd as a learner, its static pod, promotion once in sync; then the API server, controller-manager and
  * scheduler (leader-elected), /readyz on the new API server, and mark-control-plane.
  */
-export function controlPlaneJoinPhase(run: ClusterRun, firstHost: () => Host | undefined): Phase {
+export function controlPlaneJoinPhase(run: ClusterRun): Phase {
   const oneAtATime = serialQueue();
   return {
     title: 'Join control-plane nodes',
@@ -74,7 +74,7 @@ export function controlPlaneJoinPhase(run: ClusterRun, firstHost: () => Host | u
         await ensureKubelet(host, changed);
         if (host.dryRun) return;
         // Finish a join that stopped between MemberAdd and promotion.
-        const master = firstHost();
+        const master = run.via;
         if (master && !master.failed) {
           const etcd = etcdThrough(run, master);
           const self = memberByPeerUrl(await etcd.members(), peerUrl);
@@ -89,8 +89,8 @@ export function controlPlaneJoinPhase(run: ClusterRun, firstHost: () => Host | u
         host.changes.push(`join the control plane at ${run.plan.endpoint}: add etcd member ${node.name} (${peerUrl}) as a learner, promote it, start the API server, controller-manager and scheduler`);
         return;
       }
-      const master = firstHost();
-      if (!master || master.failed) throw new HostError(host.name, 'the first control-plane host is not available to join through', { step: 'join control plane' });
+      const master = run.via;
+      if (!master || master.failed) throw new HostError(host.name, 'no control-plane host is available to join through', { step: 'join control plane' });
 
       // 1. Certificates, kubeconfigs and the kubelet, which bootstraps its client certificate with the token.
       const early = planned.filter((f) => f.path !== ETCD_MANIFEST && !CONTROL_PLANE_MANIFESTS.includes(f.path));
@@ -102,7 +102,7 @@ export function controlPlaneJoinPhase(run: ClusterRun, firstHost: () => Host | u
       await oneAtATime(async () => {
         const etcd = etcdThrough(run, master);
         const members = await etcd.members().catch((err) => {
-          throw new HostError(host.name, `cannot reach etcd on ${run.first}: ${(err as Error).message}`, { step: 'etcd member list' });
+          throw new HostError(host.name, `cannot reach etcd on ${master.name}: ${(err as Error).message}`, { step: 'etcd member list' });
         });
         let self = memberByPeerUrl(members, peerUrl);
         let all = members;

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kprov } from '../helpers/cli.js';
 import type { Lab } from '../../src/lab/lab.js';
@@ -129,5 +131,40 @@ describe('day two', () => {
     const again = await kprov(['init', inventory], env);
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(kjson('get', 'nodes').items).toHaveLength(4);
+  });
+});
+
+describe('air-gapped registry mirror', () => {
+  let registry: ChildProcess | undefined;
+  let registryLog = '';
+  afterAll(() => registry?.kill());
+
+  it('registry_mirrors sends pulls of registry.k8s.io images to a local HTTP registry, without restarting containerd', async () => {
+    // Debian's docker-registry (the CNCF distribution), on this machine, reached by the lab over its network gateway.
+    const dir = mkdtempSync(join(tmpdir(), 'kprov-registry-'));
+    const port = 5123;
+    writeFileSync(join(dir, 'config.yml'), `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: :${port}\n`);
+    registry = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    registry.stdout!.on('data', (d) => (registryLog += d));
+    registry.stderr!.on('data', (d) => (registryLog += d));
+    await eventually('the registry to answer', () => execFileSync('curl', ['-sf', `http://127.0.0.1:${port}/v2/`], { encoding: 'utf8' }), 30_000);
+    // An image no lab host has: the pause image under a name only the registry knows.
+    docker('tag', 'registry.k8s.io/pause:3.10', `127.0.0.1:${port}/kprov-e2e/pause:mirror`);
+    docker('push', '-q', `127.0.0.1:${port}/kprov-e2e/pause:mirror`);
+    const gateway = docker('network', 'inspect', lab.network, '-f', '{{(index .IPAM.Config 0).Gateway}}').trim();
+
+    inventory = e2e.inventory(['master1', 'worker1', 'worker2', 'worker3'], { registry_mirrors: { 'registry.k8s.io': `http://${gateway}:${port}` } });
+    const r = await kprov(['init', inventory], env);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('create /etc/containerd/certs.d/registry.k8s.io/hosts.toml');
+    expect(r.stdout).not.toContain('restart containerd');
+
+    kubectl('run', 'mirrored', '--image=registry.k8s.io/kprov-e2e/pause:mirror', '--overrides', JSON.stringify({ spec: { nodeName: 'worker2' } }));
+    kubectl('wait', '--for=condition=Ready', 'pod/mirrored', '--timeout=120s');
+    // containerd asked the mirror on behalf of registry.k8s.io (the ?ns= it adds), and now holds the image.
+    // (The registry's output arrives through the event loop, which the synchronous kubectl calls above held up.)
+    await eventually('the mirror to log the pull', () => expect(registryLog).toMatch(/"(GET|HEAD) \/v2\/kprov-e2e\/pause\/manifests\/mirror\?ns=registry\.k8s\.io/), 15_000);
+    console.log(registryLog.split('\n').filter((l) => /^\S+ - - .*manifests\/mirror/.test(l) && !l.startsWith('127.0.0.1')).join('\n'));
+    expect(docker('exec', `kprov-${LAB}-worker2`, 'ctr', '-n', 'k8s.io', 'images', 'ls', '-q')).toContain('registry.k8s.io/kprov-e2e/pause:mirror');
   });
 });

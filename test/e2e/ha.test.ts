@@ -89,6 +89,18 @@ describe('losing a master', () => {
     }
     await eventually('every node Ready again', () => expect((kjson('get', 'nodes').items as any[]).every(isReady)).toBe(true));
   });
+
+  it('with the first master down, a re-run reaches the cluster through another master and reports only that host', async () => {
+    docker('pause', `kprov-${LAB}-master1`);
+    try {
+      const r = await kprov(['init', inventory, '--connect-timeout', '3'], e2e.env);
+      expect(r.code).toBe(1);
+      expect(statuses(r.stdout)).toEqual({ master1: 'FAILED', master2: 'unchanged', master3: 'unchanged', worker1: 'unchanged' });
+      expect(r.stdout + r.stderr).toContain('master1 is not available: reaching the cluster through master2');
+    } finally {
+      docker('unpause', `kprov-${LAB}-master1`);
+    }
+  });
 });
 
 describe('replacing a master', () => {

@@ -44,8 +44,8 @@ export interface E2eLab {
   lab: Lab;
   home: string;
   env: Record<string, string>;
-  /** Write the lab's inventory with the bundle and only these hosts; returns its path (always the same file). */
-  inventory(hosts: string[]): string;
+  /** Write the lab's inventory with the bundle, only these hosts and extra vars; returns its path (always the same file). */
+  inventory(hosts: string[], vars?: Record<string, unknown>): string;
   down(): Promise<void>;
 }
 
@@ -62,9 +62,9 @@ export async function startLab(name: string, masters: number, workers: number, b
     lab,
     home,
     env,
-    inventory(hosts) {
+    inventory(hosts, vars = {}) {
       const doc = parse(readFileSync(lab.inventory, 'utf8'));
-      doc.all.vars.artifacts_dir = bundle;
+      Object.assign(doc.all.vars, { artifacts_dir: bundle }, vars);
       for (const group of Object.values(doc.all.children) as { hosts: Record<string, unknown> }[]) {
         for (const h of Object.keys(group.hosts)) if (!hosts.includes(h)) delete group.hosts[h];
       }
