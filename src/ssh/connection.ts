@@ -186,8 +186,13 @@ export class SshConnection {
         client.on('error', (err) => this.log.write(this.name, `connection error: ${err.message}`));
         resolve(client);
       });
-      client.once('error', (err) => {
-        client.end();
+      // on, not once: a host that accepts TCP but never speaks SSH (hung, paused) errors twice, first the
+      // handshake timeout, then "connection lost" when the socket closes; a second unheard error would crash kprov.
+      let failed = false;
+      client.on('error', (err) => {
+        if (failed) return;
+        failed = true;
+        client.destroy();
         reject(hostKeyError ?? err);
       });
       try {

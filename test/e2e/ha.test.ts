@@ -79,7 +79,14 @@ describe('losing a master', () => {
     try {
       // Until haproxy's health check drops the paused master (about 4 s), a request may hang on it: bound each one.
       await eventually('the API through the load balancer', () => kubectl('get', '--raw', '/readyz', '--request-timeout=10s'), 120_000);
-      kubectl('create', 'deployment', 'web', '--image=kprov.local/nginx:1', '--replicas=2');
+      // etcd may be electing a new leader too (the paused master may have led it): retry until the write lands.
+      await eventually('the deployment to be created', () => {
+        try {
+          kubectl('create', 'deployment', 'web', '--image=kprov.local/nginx:1', '--replicas=2', '--request-timeout=20s');
+        } catch (err) {
+          if (!/already exists/.test(String((err as { stderr?: string }).stderr))) throw err;
+        }
+      }, 120_000);
       await eventually('a new controller-manager leader', () => expect(leaseHolder('kube-controller-manager')).not.toBe(leader), 180_000);
       await eventually('the deployment available without that master', () => expect(kjson('get', 'deployment', 'web').status.availableReplicas).toBe(2), 240_000);
       const pods = kjson('get', 'pods', '-l', 'app=web').items as any[];

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { createServer, type Socket } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RunLog } from '../log/logger.js';
+import { SshConnection } from './connection.js';
+
+describe('SSH connect to a host that accepts TCP but never speaks SSH (hung or paused)', () => {
+  it('fails with a clear timeout after its attempts instead of crashing on the late "connection lost" error', async () => {
+    const sockets: Socket[] = [];
+    // Accept, say nothing, then drop the connection a little after the client gives up: the second error.
+    const server = createServer((s) => {
+      sockets.push(s);
+      setTimeout(() => s.destroy(), 400);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const dir = mkdtempSync(join(tmpdir(), 'kprov-ssh-'));
+    writeFileSync(join(dir, 'known_hosts'), '');
+    const conn = new SshConnection({ name: 'hung', host: '127.0.0.1', port, user: 'root', knownHostsFile: join(dir, 'known_hosts'), hostKeyChecking: 'strict' }, new RunLog(undefined));
+    try {
+      await expect(conn.connect({ connectTimeoutMs: 200, connectAttempts: 2 })).rejects.toThrow(/cannot connect to root@127\.0\.0\.1:\d+: timed out after 0\.2s \(2 attempts\)/);
+      // Give the dropped sockets time to deliver their late errors: the process must still be here.
+      await new Promise((r) => setTimeout(r, 800));
+      expect(sockets.length).toBe(2);
+    } finally {
+      server.close();
+    }
+  });
+});
