@@ -227,8 +227,9 @@ export function clusterObjectsPhase(run: ClusterRun): Phase {
           }
         }
       }
-      // mark-control-plane: labels and taints once the kubelet has registered the node.
-      await markControlPlane(run, host, run.first);
+      // mark-control-plane: labels and taints once the kubelet has registered the node (not while the first master
+      // is down and the API is reached through another one: its node may not exist then).
+      if (host.spec.nodeName === run.first) await markControlPlane(run, host, run.first);
     },
   };
 }
