@@ -1,14 +1,16 @@
 /**
  * kprov benchmarks (npm run bench): wall-clock figures for the issue notes, never asserted in tests.
  *   - full cluster PKI + render for 3 masters + 3 workers (RSA-2048 and ECDSA-P256, cold and warm);
- *   - with --lab: `kprov prepare` on 1 and 3 lab hosts, first run and re-run (needs Docker).
+ *   - with --lab: `kprov prepare` on 1 and 3 lab hosts, first run and re-run (needs Docker);
+ *   - when the e2e bundle is built (npm run test:e2e): loading and checking it, first time and with the check cache.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MemoryStore } from '../pki/store.js';
+import { loadBundle } from '../artifacts/bundle.js';
 import { planCluster } from '../kubeadm/plan.js';
 import type { ClusterConfig, NodeConfig } from '../kubeadm/config.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
@@ -76,6 +78,24 @@ function labBench(): void {
   }
 }
 
+/** The offline bundle's SHA256SUMS check: every byte hashed the first time, size/mtime/inode after that. */
+function bundleBench(): void {
+  const dir = join(process.env.KPROV_E2E_CACHE ?? join(homedir(), '.cache', 'kprov-e2e'), 'v1.32.4', 'bundle');
+  if (!existsSync(join(dir, 'SHA256SUMS'))) {
+    console.log(`(no e2e bundle at ${dir}: run npm run test:e2e once for the bundle check figures)`);
+    return;
+  }
+  const cache = join(mkdtempSync(join(tmpdir(), 'kprov-bench-')), 'checked.json');
+  const bytes = readdirSync(join(dir, 'images')).reduce((n, f) => n + statSync(join(dir, 'images', f)).size, 0) + ['kubelet', 'kubectl'].reduce((n, f) => n + statSync(join(dir, 'bin', f)).size, 0);
+  const cold = Date.now();
+  loadBundle(dir, cache);
+  const coldMs = Date.now() - cold;
+  const warm = Date.now();
+  loadBundle(dir, cache);
+  console.log(`artifact bundle check (${(bytes / 1e9).toFixed(2)} GB): first ${coldMs} ms, again ${Date.now() - warm} ms`);
+}
+
 await pkiBench();
+bundleBench();
 if (process.argv.includes('--lab')) labBench();
 else console.log('(add --lab for kprov prepare timings on lab hosts: npm run bench -- --lab)');
