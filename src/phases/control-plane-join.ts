@@ -9,6 +9,7 @@ import type { FileSpec } from '../kubeadm/plan.js';
 import type { Host } from '../host/host.js';
 import { awaitTlsBootstrap, clientThrough, ensureKubelet, filesFor, markControlPlane, viaAddress, waitFor, type ClusterRun } from './cluster.js';
 import type { Phase } from './phase.js';
+import type { RunLog } from '../log/logger.js';
 
 const ETCD_MANIFEST = `${MANIFESTS_DIR}/etcd.yaml`;
 const CONTROL_PLANE_MANIFESTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => `${MANIFESTS_DIR}/${c}.yaml`);
@@ -33,14 +34,24 @@ function etcdThrough(run: ClusterRun, master: Host): EtcdClient {
 }
 
 /** Promote a learner once it has caught up (etcd says no until then). */
-async function promoteWhenSynced(etcd: EtcdClient, member: EtcdMember, host: Host): Promise<void> {
+async function promoteWhenSynced(etcd: EtcdClient, member: EtcdMember, host: Host, log: RunLog): Promise<void> {
+  const started = Date.now();
+  let said = '';
   await waitFor(`etcd learner ${host.spec.nodeName} to catch up and be promoted`, 4 * 60_000, 2000, async () => {
-    await etcd.promote(member.ID);
+    try {
+      await etcd.promote(member.ID);
+    } catch (err) {
+      // Into the run log when etcd's answer changes, so a slow join can be explained afterwards.
+      const message = (err as Error).message;
+      if (message !== said) log.write(host.name, `etcd promote not yet (${Math.round((Date.now() - started) / 1000)}s): ${(said = message)}`);
+      throw err;
+    }
     return true;
   }).catch((err) => {
     throw new HostError(host.name, `${(err as Error).message}. Check: crictl logs $(crictl ps -q --name etcd) on ${host.name}`, { step: 'etcd promote' });
   });
   host.changes.push(`promote etcd member ${host.spec.nodeName} to voter`);
+  log.write(host.name, `etcd member promoted after ${Math.round((Date.now() - started) / 1000)}s as a learner`);
 }
 
 /**
@@ -55,7 +66,7 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
   return {
     title: 'Join control-plane nodes',
     select: (ctx) => ctx.hosts.filter((h) => !h.failed && h.spec.controlPlane && h.spec.nodeName !== run.first),
-    async runHost(host) {
+    async runHost(host, ctx) {
       const node = run.nodes[host.spec.nodeName];
       const peerUrl = peerUrlOf(node.advertiseAddress);
       const planned = filesFor(run, host);
@@ -78,7 +89,7 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
         if (master && !master.failed) {
           const etcd = etcdThrough(run, master);
           const self = memberByPeerUrl(await etcd.members(), peerUrl);
-          if (self?.isLearner) await promoteWhenSynced(etcd, self, host);
+          if (self?.isLearner) await promoteWhenSynced(etcd, self, host, ctx.log);
         }
         // Without the first master's API (it failed and is reported) there is nothing more to check here.
         if (run.admin) await markControlPlane(run, host, node.name);
@@ -117,7 +128,7 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
         }
         const initialCluster = initialClusterFor(all, { name: node.name, peerUrl });
         await host.ensureFiles([{ ...planned.find((f) => f.path === ETCD_MANIFEST)!, content: toYaml(etcdManifest(run.cfg, node, { initialCluster })) }]);
-        if (self.isLearner) await promoteWhenSynced(etcd, self, host);
+        if (self.isLearner) await promoteWhenSynced(etcd, self, host, ctx.log);
       });
 
       // 3. The rest of the control plane, now that its etcd is a voting member.
