@@ -6,7 +6,7 @@ import { parseYamlInventory } from '../config/inventory-yaml.js';
 import { resolveInventory } from '../config/inventory.js';
 import { resolveSettings } from '../config/settings.js';
 import { UserError, UserErrors } from '../errors/index.js';
-import { containerdFiles } from './runtime.js';
+import { containerdFiles, MANAGED_MARK } from './runtime.js';
 
 const home = mkdtempSync(join(tmpdir(), 'kprov-home-'));
 mkdirSync(join(home, '.ssh'));
@@ -28,6 +28,12 @@ describe('containerd registry configuration', () => {
     const hub = files['/etc/containerd/certs.d/docker.io/hosts.toml'];
     expect(hub).toContain('server = "https://registry-1.docker.io"');
     expect(hub).toMatch(/\[host\."https:\/\/10\.0\.0\.6:5443"\]\n {2}capabilities = \["pull", "resolve"\]\n {2}skip_verify = true/);
+  });
+
+  it('marks every hosts.toml it writes, so a registry dropped from the inventory can be removed safely', () => {
+    const files = hostsToml(`    registry_mirrors:\n      registry.k8s.io: http://10.0.0.5:5000\n    insecure_registries: [10.0.0.7:5000]`);
+    expect(Object.keys(files)).toHaveLength(2);
+    for (const content of Object.values(files)) expect(String(content).startsWith(MANAGED_MARK)).toBe(true);
   });
 
   it('keeps a plain insecure registry as its own HTTP host', () => {

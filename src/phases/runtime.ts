@@ -3,6 +3,8 @@ import { installCommand, missingPackagesCommand, packageNames } from '../os/pack
 import { HostError } from '../errors/index.js';
 import { pauseImage } from '../kubeadm/images.js';
 import type { Phase } from './phase.js';
+import type { Host } from '../host/host.js';
+import { shq } from '../ssh/quote.js';
 import type { DesiredFile } from '../ssh/files.js';
 import type { ClusterSettings } from '../config/settings.js';
 import type { Facts } from '../host/facts.js';
@@ -31,6 +33,17 @@ export function containerdFiles(cluster: ClusterSettings, facts: Pick<Facts, 'ca
   return files;
 }
 
+const CERTS_D = '/etc/containerd/certs.d';
+export const MANAGED_MARK = '# Managed by kprov';
+
+/** A registry dropped from the inventory loses its hosts.toml too; files kprov did not write are left alone. */
+async function removeStaleRegistryFiles(host: Host, wanted: string[]): Promise<void> {
+  const r = await host.sudo(`for f in ${CERTS_D}/*/hosts.toml; do [ -f "$f" ] && head -n 1 "$f" | grep -q ${shq(`^${MANAGED_MARK}`)} && echo "$f"; done; true`, { step: 'inspect registry config' });
+  for (const stale of r.stdout.split('\n').filter((f) => f && !wanted.includes(f))) {
+    await host.change(`remove ${stale} (registry no longer in the inventory)`, () => host.sudo(`rm -f ${shq(stale)} && rmdir --ignore-fail-on-non-empty ${shq(stale.replace(/\/hosts\.toml$/, ''))}`, { step: 'remove registry config' }));
+  }
+}
+
 /** containerd + runc from the distribution, systemd cgroups, the cluster's pause image; running and answering. */
 export const runtimePhase: Phase = {
   title: 'Container runtime',
@@ -41,7 +54,9 @@ export const runtimePhase: Phase = {
     if (missing.length > 0) {
       await host.change(`install ${missing.join(', ')}`, () => host.sudo(installCommand(facts, missing), { step: 'install packages', timeoutMs: ctx.commandTimeoutMs }));
     }
-    const changedFiles = await host.ensureFiles(containerdFiles(ctx.resolved.cluster, facts));
+    const wanted = containerdFiles(ctx.resolved.cluster, facts);
+    const changedFiles = await host.ensureFiles(wanted);
+    await removeStaleRegistryFiles(host, wanted.map((f) => f.path));
     const svc = await host.sudo(`systemctl is-enabled containerd 2>/dev/null; systemctl is-active containerd 2>/dev/null; true`, { step: 'inspect containerd' });
     const [enabled, active] = svc.stdout.trim().split('\n');
     if (enabled !== 'enabled') await host.change('enable containerd', () => host.sudo('systemctl enable containerd', { step: 'enable containerd' }));

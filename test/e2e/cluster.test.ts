@@ -165,6 +165,13 @@ describe('air-gapped registry mirror', () => {
     // (The registry's output arrives through the event loop, which the synchronous kubectl calls above held up.)
     await eventually('the mirror to log the pull', () => expect(registryLog).toMatch(/"(GET|HEAD) \/v2\/kprov-e2e\/pause\/manifests\/mirror\?ns=registry\.k8s\.io/), 15_000);
     console.log(registryLog.split('\n').filter((l) => /^\S+ - - .*manifests\/mirror/.test(l) && !l.startsWith('127.0.0.1')).join('\n'));
+
+    // Dropped from the inventory, the mirror's containerd file goes too; nothing else changes.
+    inventory = e2e.inventory(['master1', 'worker1', 'worker2', 'worker3']);
+    const again = await kprov(['init', inventory], env);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(again.stdout).toContain('remove /etc/containerd/certs.d/registry.k8s.io/hosts.toml (registry no longer in the inventory)');
+    expect(docker('exec', `kprov-${LAB}-worker2`, 'sh', '-c', 'ls /etc/containerd/certs.d | wc -l')).toBe('0\n');
     expect(docker('exec', `kprov-${LAB}-worker2`, 'ctr', '-n', 'k8s.io', 'images', 'ls', '-q')).toContain('registry.k8s.io/kprov-e2e/pause:mirror');
   });
 });
