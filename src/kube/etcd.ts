@@ -1,12 +1,17 @@
 import type { EtcdMember } from '../kubeadm/etcd-members.js';
-import type { KubeClient } from './client.js';
+import { KubeClient, type Credentials, type Dialer } from './client.js';
 
 /**
  * etcd's v3 cluster API through its JSON gateway (POST /v3/cluster/...), over the same TLS-over-any-dialer
  * client kprov uses for the API server, so it reaches etcd through the SSH connection to a master.
  */
 export class EtcdClient {
-  constructor(private readonly http: KubeClient) {}
+  private readonly http: KubeClient;
+
+  /** dial reaches etcd's client port at address (the name its server certificate is checked against). */
+  constructor(dial: Dialer, creds: Credentials, address: string) {
+    this.http = new KubeClient(dial, creds, address);
+  }
 
   private async call(path: string, body: unknown): Promise<any> {
     const r = await this.http.request('POST', `/v3/cluster/${path}`, body);

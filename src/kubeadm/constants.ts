@@ -2,6 +2,7 @@
 export const KUBERNETES_DIR = '/etc/kubernetes';
 export const PKI_DIR = '/etc/kubernetes/pki';
 export const MANIFESTS_DIR = '/etc/kubernetes/manifests';
+export const ETCD_MANIFEST = `${MANIFESTS_DIR}/etcd.yaml`;
 export const KUBELET_DIR = '/var/lib/kubelet';
 export const KUBELET_CONFIG = '/var/lib/kubelet/config.yaml';
 export const KUBELET_FLAGS_ENV = '/var/lib/kubelet/kubeadm-flags.env';

@@ -6,7 +6,7 @@ import { verifyClusterInfo } from '../kubeadm/discovery.js';
 import { bootstrapKubeconfig } from '../kubeadm/kubeconfig.js';
 import { formatToken } from '../kubeadm/token.js';
 import { controlPlaneNodePatch } from '../kubeadm/cluster-objects.js';
-import { ANNOTATION_CRI_SOCKET, API_PORT, KUBELET_CONFIG, KUBELET_DROPIN, KUBELET_FLAGS_ENV, KUBERNETES_DIR, PKI_DIR } from '../kubeadm/constants.js';
+import { ANNOTATION_CRI_SOCKET, API_PORT, ETCD_MANIFEST, KUBELET_CONFIG, KUBELET_DROPIN, KUBELET_FLAGS_ENV, KUBERNETES_DIR, PKI_DIR } from '../kubeadm/constants.js';
 import type { ClusterConfig, NodeConfig } from '../kubeadm/config.js';
 import type { ClusterPlan, FileSpec } from '../kubeadm/plan.js';
 import { kubeletFlagsEnv } from '../kubeadm/kubelet.js';
@@ -64,6 +64,23 @@ export function clientThrough(host: Host, address: string, creds: ConstructorPar
   return new KubeClient(() => host.conn.forward(address, API_PORT), creds, address);
 }
 
+/** A super-admin API client to the API server at address, through host's SSH connection. */
+export function superAdminThrough(run: ClusterRun, host: Host, address: string): KubeClient {
+  const k = parseKubeconfig(run.plan.files[run.first].find((f) => f.path.endsWith('/super-admin.conf'))!.content);
+  return clientThrough(host, address, { caPem: k.caPem, certPem: k.clientCertPem, keyPem: k.clientKeyPem });
+}
+
+/** Wait until an API server answers /readyz with 200; a timeout is host's error, with where to look. */
+export async function awaitReadyz(api: KubeClient, host: Host, what: string, timeoutMs: number): Promise<void> {
+  await waitFor(`${what} to be ready (/readyz)`, timeoutMs, 2000, async () => {
+    const r = await api.request('GET', '/readyz');
+    if (r.status === 200) return true;
+    throw new Error(`/readyz answered ${r.status}: ${r.text.slice(0, 300)}`);
+  }).catch((err) => {
+    throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet, crictl ps -a`, { step: 'wait for API server' });
+  });
+}
+
 /** Start (or restart, when its config changed) and enable the kubelet. */
 export async function ensureKubelet(host: Host, changed: string[]): Promise<void> {
   const state = await host.sudo('systemctl is-enabled kubelet 2>/dev/null; systemctl is-active kubelet 2>/dev/null; true', { step: 'inspect kubelet' });
@@ -100,14 +117,13 @@ export function clusterIdentityPhase(run: ClusterRun, pkiDir: string): Phase {
   };
 }
 
-const ETCD_MANIFEST_PATH = `${KUBERNETES_DIR}/manifests/etcd.yaml`;
 
 /**
  * The first master of the inventory is where kprov runs init. If it has no etcd yet but another master does
  * (say the first one was reset, or the inventory was reordered), init would start a second, separate cluster.
  */
 async function refuseSecondCluster(run: ClusterRun, host: Host, ctx: RunContext): Promise<void> {
-  const hasEtcd = async (h: Host) => (await h.sudo(`[ -f ${ETCD_MANIFEST_PATH} ] && echo yes || true`, { step: 'inspect control plane' })).stdout.includes('yes');
+  const hasEtcd = async (h: Host) => (await h.sudo(`[ -f ${ETCD_MANIFEST} ] && echo yes || true`, { step: 'inspect control plane' })).stdout.includes('yes');
   if (await hasEtcd(host)) return;
   // Hosts that failed an earlier step but are connected count too (one with another cluster's CA, say).
   const others = ctx.hosts.filter((h) => h.facts && h.spec.controlPlane && h !== host);
@@ -135,16 +151,8 @@ export function controlPlanePhase(run: ClusterRun): Phase {
       await ensureKubelet(host, changed);
       run.via = host;
       if (host.dryRun) return;
-      const superAdmin = parseKubeconfig(run.plan.files[host.spec.nodeName].find((f) => f.path.endsWith('/super-admin.conf'))!.content);
-      const address = run.nodes[run.first].advertiseAddress;
-      run.admin = clientThrough(host, address, { caPem: superAdmin.caPem, certPem: superAdmin.clientCertPem, keyPem: superAdmin.clientKeyPem });
-      await waitFor('the API server to be ready (/readyz)', 4 * 60_000, 2000, async () => {
-        const r = await run.admin!.request('GET', '/readyz');
-        if (r.status === 200) return true;
-        throw new Error(`/readyz answered ${r.status}: ${r.text.slice(0, 300)}`);
-      }).catch((err) => {
-        throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet, crictl ps -a`, { step: 'wait for API server' });
-      });
+      run.admin = superAdminThrough(run, host, viaAddress(run));
+      await awaitReadyz(run.admin, host, 'the API server', 4 * 60_000);
     },
   };
 }
@@ -186,16 +194,15 @@ export function apiThroughAnotherMasterPhase(run: ClusterRun): Phase {
       return ctx.hosts.filter((h) => !h.failed && h.spec.controlPlane && h !== first).slice(0, 1);
     },
     async runHost(host, ctx) {
-      const running = await host.sudo(`[ -f ${ETCD_MANIFEST_PATH} ] && [ -f ${KUBERNETES_DIR}/kubelet.conf ] && echo yes || true`, { step: 'inspect control plane' });
+      const running = await host.sudo(`[ -f ${ETCD_MANIFEST} ] && [ -f ${KUBERNETES_DIR}/kubelet.conf ] && echo yes || true`, { step: 'inspect control plane' });
       if (!running.stdout.includes('yes')) return;
       ctx.warn(`${run.first} is not available: reaching the cluster through ${host.name}`);
       run.via = host;
       if (host.dryRun) return;
-      const superAdmin = parseKubeconfig(run.plan.files[run.first].find((f) => f.path.endsWith('/super-admin.conf'))!.content);
-      const admin = clientThrough(host, viaAddress(run), { caPem: superAdmin.caPem, certPem: superAdmin.clientCertPem, keyPem: superAdmin.clientKeyPem });
-      await waitFor(`the API server on ${host.name} to be ready (/readyz)`, 60_000, 2000, async () => ((await admin.request('GET', '/readyz')).status === 200 ? true : undefined)).catch((err) => {
+      const admin = superAdminThrough(run, host, viaAddress(run));
+      await awaitReadyz(admin, host, `the API server on ${host.name}`, 60_000).catch((err) => {
         run.via = undefined;
-        throw new HostError(host.name, (err as Error).message, { step: 'API access' });
+        throw err;
       });
       run.admin = admin;
     },

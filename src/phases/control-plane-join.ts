@@ -1,19 +1,16 @@
 import { HostError } from '../errors/index.js';
-import { KubeClient } from '../kube/client.js';
 import { EtcdClient } from '../kube/etcd.js';
-import { parseKubeconfig } from '../kubeadm/kubeconfig.js';
 import { etcdManifest, toYaml } from '../kubeadm/manifests.js';
 import { initialClusterFor, initialClusterInManifest, memberByPeerUrl, peerUrlOf, type EtcdMember } from '../kubeadm/etcd-members.js';
-import { ETCD_CLIENT_PORT, KUBELET_CONFIG, KUBERNETES_DIR, MANIFESTS_DIR, PKI_DIR } from '../kubeadm/constants.js';
+import { BOOTSTRAP_KUBELET_CONF, ETCD_CLIENT_PORT, ETCD_MANIFEST, KUBELET_CONFIG, KUBERNETES_DIR, MANIFESTS_DIR, PKI_DIR } from '../kubeadm/constants.js';
 import type { FileSpec } from '../kubeadm/plan.js';
 import type { Host } from '../host/host.js';
-import { awaitTlsBootstrap, clientThrough, ensureKubelet, filesFor, markControlPlane, viaAddress, waitFor, type ClusterRun } from './cluster.js';
+import { awaitReadyz, awaitTlsBootstrap, ensureKubelet, filesFor, markControlPlane, superAdminThrough, viaAddress, waitFor, type ClusterRun } from './cluster.js';
 import type { Phase } from './phase.js';
 import type { RunLog } from '../log/logger.js';
 
-const ETCD_MANIFEST = `${MANIFESTS_DIR}/etcd.yaml`;
 const CONTROL_PLANE_MANIFESTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => `${MANIFESTS_DIR}/${c}.yaml`);
-const BOOTSTRAP_CONF = `${KUBERNETES_DIR}/bootstrap-kubelet.conf`;
+const BOOTSTRAP_CONF = `${KUBERNETES_DIR}/${BOOTSTRAP_KUBELET_CONF}`;
 
 /** Run one task at a time, in call order: etcd takes one learner at a time, and each new member changes the next one's --initial-cluster. */
 function serialQueue() {
@@ -30,7 +27,7 @@ function etcdThrough(run: ClusterRun, master: Host): EtcdClient {
   const file = (path: string) => run.plan.files[run.first].find((f) => f.path === path)!.content;
   const address = viaAddress(run);
   const creds = { caPem: file(`${PKI_DIR}/etcd/ca.crt`), certPem: file(`${PKI_DIR}/apiserver-etcd-client.crt`), keyPem: file(`${PKI_DIR}/apiserver-etcd-client.key`) };
-  return new EtcdClient(new KubeClient(() => master.conn.forward(address, ETCD_CLIENT_PORT), creds, address));
+  return new EtcdClient(() => master.conn.forward(address, ETCD_CLIENT_PORT), creds, address);
 }
 
 /** Promote a learner once it has caught up (etcd says no until then). */
@@ -70,6 +67,8 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
       const node = run.nodes[host.spec.nodeName];
       const peerUrl = peerUrlOf(node.advertiseAddress);
       const planned = filesFor(run, host);
+      // The plan's etcd manifest assumes inventory order; the real one carries what etcd said at MemberAdd.
+      const etcdFile = (initialCluster: string): FileSpec => ({ ...planned.find((f) => f.path === ETCD_MANIFEST)!, content: toYaml(etcdManifest(run.cfg, node, { initialCluster })) });
       const state = await host.sudo(
         `[ -f ${KUBERNETES_DIR}/kubelet.conf ] && echo kubelet; [ -f ${ETCD_MANIFEST} ] && echo etcd; systemctl is-active kubelet >/dev/null && echo active; cat ${ETCD_MANIFEST} 2>/dev/null || true`,
         { step: 'inspect control plane' },
@@ -80,8 +79,7 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
         // Already a member: converge its files, keeping the --initial-cluster it joined with (etcd ignores it from
         // now on, so rewriting it would only restart etcd).
         const initialCluster = initialClusterInManifest(state.stdout) ?? `${node.name}=${peerUrl}`;
-        const etcdFile: FileSpec = { ...planned.find((f) => f.path === ETCD_MANIFEST)!, content: toYaml(etcdManifest(run.cfg, node, { initialCluster })) };
-        const changed = await host.ensureFiles([...planned.filter((f) => f.path !== BOOTSTRAP_CONF && f.path !== ETCD_MANIFEST), etcdFile]);
+        const changed = await host.ensureFiles([...planned.filter((f) => f.path !== BOOTSTRAP_CONF && f.path !== ETCD_MANIFEST), etcdFile(initialCluster)]);
         await ensureKubelet(host, changed);
         if (host.dryRun) return;
         // Finish a join that stopped between MemberAdd and promotion.
@@ -127,21 +125,13 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
           host.changes.push(`add etcd member ${node.name} (${peerUrl}) as a learner`);
         }
         const initialCluster = initialClusterFor(all, { name: node.name, peerUrl });
-        await host.ensureFiles([{ ...planned.find((f) => f.path === ETCD_MANIFEST)!, content: toYaml(etcdManifest(run.cfg, node, { initialCluster })) }]);
+        await host.ensureFiles([etcdFile(initialCluster)]);
         if (self.isLearner) await promoteWhenSynced(etcd, self, host, ctx.log);
       });
 
       // 3. The rest of the control plane, now that its etcd is a voting member.
       await host.ensureFiles(planned.filter((f) => CONTROL_PLANE_MANIFESTS.includes(f.path)));
-      const superAdmin = parseKubeconfig(run.plan.files[run.first].find((f) => f.path.endsWith('/super-admin.conf'))!.content);
-      const local = clientThrough(host, node.advertiseAddress, { caPem: superAdmin.caPem, certPem: superAdmin.clientCertPem, keyPem: superAdmin.clientKeyPem });
-      await waitFor(`the API server on ${node.name} to be ready (/readyz)`, 4 * 60_000, 2000, async () => {
-        const r = await local.request('GET', '/readyz');
-        if (r.status === 200) return true;
-        throw new Error(`/readyz answered ${r.status}: ${r.text.slice(0, 300)}`);
-      }).catch((err) => {
-        throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet, crictl ps -a`, { step: 'wait for API server' });
-      });
+      await awaitReadyz(superAdminThrough(run, host, node.advertiseAddress), host, `the API server on ${node.name}`, 4 * 60_000);
       await markControlPlane(run, host, node.name);
       run.joined.push(host.name);
     },
