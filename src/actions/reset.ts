@@ -36,7 +36,7 @@ export async function resetHosts(resolved: Resolved, opts: RunOptions & { target
     const [ca, cert, key] = [pki('etcd/ca.crt'), pki(`nodes/${via.nodeName}/apiserver-etcd-client.crt`), pki(`nodes/${via.nodeName}/apiserver-etcd-client.key`)];
     if (!master || ![ca, cert, key].every(existsSync)) return undefined;
     const creds = { caPem: readFileSync(ca, 'utf8'), certPem: readFileSync(cert, 'utf8'), keyPem: readFileSync(key, 'utf8') };
-    return new EtcdClient(() => master.conn.forward(address, ETCD_CLIENT_PORT), creds, address);
+    return new EtcdClient((to) => master.conn.forward(to, ETCD_CLIENT_PORT), creds, address);
   };
   const reset = resetPhase(api, etcd, (host) => peerUrlOf(nodeConfigFrom(host.spec).advertiseAddress));
   const phases = [connectPhase, factsPhase, { ...reset, select: (ctx: { hosts: Host[] }) => ctx.hosts.filter((h) => !h.failed && targets.has(h.name)) }];

@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { isTransientNetworkError, retryTransient, TRANSIENT_ETCD, TRANSIENT_HTTP } from '../util/retry.js';
 
 /** How to reach the API server: a fresh byte stream per request (direct TCP or an SSH tunnel). */
 export type Dialer = () => Promise<Duplex>;
@@ -50,15 +51,56 @@ export function objectPath(obj: { apiVersion: string; kind: string; metadata: { 
  * A small Kubernetes API client: TLS with the cluster CA (and a client certificate or token), over any
  * dialer, so kprov can talk to the API through the SSH connection it already has (bastions, firewalls).
  */
+/** A response worth asking again for: throttled, unavailable, or etcd busy behind the server. */
+export function isTransientResponse(r: KubeResponse): boolean {
+  return TRANSIENT_HTTP.has(r.status) || (r.status >= 500 && TRANSIENT_ETCD.test(r.text));
+}
+
+class TransientResponse extends Error {
+  constructor(readonly response: KubeResponse) {
+    super(`HTTP ${response.status}: ${response.text.slice(0, 200)}`);
+  }
+}
+
+export interface RequestOptions {
+  /** Ask again on transient failures until this many ms have passed (0: one attempt). */
+  retryMs?: number;
+}
+
 export class KubeClient {
   constructor(
     private readonly dial: Dialer,
     private readonly creds: Credentials | { insecure: true },
     private readonly serverName: string,
     private readonly timeoutMs = 60_000,
+    /** How long one call keeps retrying transient failures (network errors, 429/502/503/504, etcd timeouts). */
+    private readonly retryMs = 60_000,
+    private readonly onRetry?: (what: string) => void,
   ) {}
 
-  async request(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<KubeResponse> {
+  /**
+   * One API call; transient failures are retried with backoff within retryMs. After that the last transient
+   * response is returned (the caller decides), and a network error is thrown.
+   */
+  async request(method: string, path: string, body?: unknown, contentType = 'application/json', opts: RequestOptions = {}): Promise<KubeResponse> {
+    const attempt = async () => {
+      const r = await this.requestOnce(method, path, body, contentType);
+      if (isTransientResponse(r)) throw new TransientResponse(r);
+      return r;
+    };
+    try {
+      return await retryTransient(attempt, {
+        deadlineMs: opts.retryMs ?? this.retryMs,
+        isTransient: (err) => err instanceof TransientResponse || isTransientNetworkError(err),
+        onRetry: (err, n, pause) => this.onRetry?.(`${method} ${path}: ${(err as Error).message} (attempt ${n}, again in ${pause}ms)`),
+      });
+    } catch (err) {
+      if (err instanceof TransientResponse) return err.response;
+      throw err;
+    }
+  }
+
+  private async requestOnce(method: string, path: string, body: unknown, contentType: string): Promise<KubeResponse> {
     const raw = await this.dial();
     const tlsOptions =
       'insecure' in this.creds

@@ -13,6 +13,9 @@ import { kubeletFlagsEnv } from '../kubeadm/kubelet.js';
 import type { Host } from '../host/host.js';
 import { KUBELET_UNIT } from './kubernetes.js';
 import type { Phase, RunContext } from './phase.js';
+import type { RunLog } from '../log/logger.js';
+import { waitUntil } from '../util/wait.js';
+import { kubeletProbe } from '../host/probes.js';
 
 export interface ClusterRun {
   cfg: ClusterConfig;
@@ -27,23 +30,12 @@ export interface ClusterRun {
   joined: string[];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits on hosts last while they make progress (see waitUntil); these bound how long nothing may change. */
+export const WAIT = { stallMs: 3 * 60_000, deadlineMs: 15 * 60_000 } as const;
 
-/** Poll until check returns a value, or fail after timeoutMs with the last error in the message. */
-export async function waitFor<T>(what: string, timeoutMs: number, everyMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${what}${last ? ` (last error: ${last})` : ''}`);
-    await sleep(everyMs);
-  }
-}
+/** Run-log lines as a wait's observation changes, so a slow step can be explained afterwards. */
+export const logProgress = (log: RunLog, host: Host, what: string) => (observation: string, elapsedMs: number) =>
+  log.write(host.name, `waiting for ${what} (${Math.round(elapsedMs / 1000)}s): ${observation}`);
 
 /**
  * The plan is made before any host is reached; once facts are in, the kubelet's flags learn the real host
@@ -70,14 +62,35 @@ export function superAdminThrough(run: ClusterRun, host: Host, address: string):
   return clientThrough(host, address, { caPem: k.caPem, certPem: k.clientCertPem, keyPem: k.clientKeyPem });
 }
 
-/** Wait until an API server answers /readyz with 200; a timeout is host's error, with where to look. */
-export async function awaitReadyz(api: KubeClient, host: Host, what: string, timeoutMs: number): Promise<void> {
-  await waitFor(`${what} to be ready (/readyz)`, timeoutMs, 2000, async () => {
-    const r = await api.request('GET', '/readyz');
-    if (r.status === 200) return true;
-    throw new Error(`/readyz answered ${r.status}: ${r.text.slice(0, 300)}`);
+/** Wait until an API server answers /readyz with 200, while it or its kubelet makes progress; a timeout is host's error. */
+export async function awaitReadyz(api: KubeClient, host: Host, what: string, log: RunLog): Promise<void> {
+  const waitingFor = `${what} to be ready (/readyz)`;
+  await waitUntil({
+    what: waitingFor,
+    ...WAIT,
+    check: async () => {
+      const r = await api.request('GET', '/readyz', undefined, undefined, { retryMs: 0 });
+      if (r.status === 200) return true;
+      throw new Error(`/readyz answered ${r.status}: ${r.text.slice(0, 300)}`);
+    },
+    probe: () => kubeletProbe(host),
+    onChange: logProgress(log, host, waitingFor),
   }).catch((err) => {
     throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet, crictl ps -a`, { step: 'wait for API server' });
+  });
+}
+
+/** Wait for the kubelet on host to register node nodeName (through api). */
+export async function awaitNodeRegistered(api: KubeClient, host: Host, nodeName: string, log: RunLog): Promise<any> {
+  const waitingFor = `node ${nodeName} to register`;
+  return waitUntil({
+    what: waitingFor,
+    ...WAIT,
+    check: () => api.get(`/api/v1/nodes/${nodeName}`),
+    probe: () => kubeletProbe(host),
+    onChange: logProgress(log, host, waitingFor),
+  }).catch((err) => {
+    throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet on ${host.name}`, { step: 'node registration' });
   });
 }
 
@@ -152,16 +165,16 @@ export function controlPlanePhase(run: ClusterRun): Phase {
       run.via = host;
       if (host.dryRun) return;
       run.admin = superAdminThrough(run, host, viaAddress(run));
-      await awaitReadyz(run.admin, host, 'the API server', 4 * 60_000);
+      await awaitReadyz(run.admin, host, 'the API server', ctx.log);
     },
   };
 }
 
 /** kubeadm's mark-control-plane: the control-plane label and taint and the CRI socket annotation, once the node has registered. */
-export async function markControlPlane(run: ClusterRun, host: Host, nodeName: string): Promise<void> {
+export async function markControlPlane(run: ClusterRun, host: Host, nodeName: string, log: RunLog): Promise<void> {
   const api = run.admin;
   if (!api) throw new HostError(host.name, 'the API server on the first control-plane host is not available', { step: 'mark control plane' });
-  const node = await waitFor(`node ${nodeName} to register`, 3 * 60_000, 2000, () => api.get(`/api/v1/nodes/${nodeName}`));
+  const node = await awaitNodeRegistered(api, host, nodeName, log);
   const want = controlPlaneNodePatch(run.nodes[nodeName], run.cfg.criSocket);
   const existing = (node.spec?.taints ?? []) as { key: string; effect: string }[];
   const taints = [...existing.filter((t) => !want.spec.taints.some((w) => w.key === t.key && w.effect === t.effect)), ...want.spec.taints];
@@ -174,8 +187,15 @@ export async function markControlPlane(run: ClusterRun, host: Host, nodeName: st
 }
 
 /** Wait for the kubelet's TLS bootstrap to write kubelet.conf, then drop the bootstrap kubeconfig and its token. */
-export async function awaitTlsBootstrap(host: Host): Promise<void> {
-  await waitFor('the kubelet TLS bootstrap (kubelet.conf)', 5 * 60_000, 2000, async () => ((await host.sudo(`[ -f ${KUBERNETES_DIR}/kubelet.conf ] && echo yes || true`)).stdout.includes('yes') ? true : undefined)).catch((err) => {
+export async function awaitTlsBootstrap(host: Host, log: RunLog): Promise<void> {
+  const waitingFor = 'the kubelet TLS bootstrap (kubelet.conf)';
+  await waitUntil({
+    what: waitingFor,
+    ...WAIT,
+    check: async () => ((await host.sudo(`[ -f ${KUBERNETES_DIR}/kubelet.conf ] && echo yes || true`)).stdout.includes('yes') ? true : undefined),
+    probe: () => kubeletProbe(host),
+    onChange: logProgress(log, host, waitingFor),
+  }).catch((err) => {
     throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet`, { step: 'TLS bootstrap' });
   });
   await host.sudo(`rm -f ${KUBERNETES_DIR}/bootstrap-kubelet.conf`, { step: 'remove bootstrap kubeconfig' });
@@ -200,7 +220,7 @@ export function apiThroughAnotherMasterPhase(run: ClusterRun): Phase {
       run.via = host;
       if (host.dryRun) return;
       const admin = superAdminThrough(run, host, viaAddress(run));
-      await awaitReadyz(admin, host, `the API server on ${host.name}`, 60_000).catch((err) => {
+      await awaitReadyz(admin, host, `the API server on ${host.name}`, ctx.log).catch((err) => {
         run.via = undefined;
         throw err;
       });
@@ -214,7 +234,7 @@ export function clusterObjectsPhase(run: ClusterRun): Phase {
   return {
     title: 'Cluster objects',
     select: viaMaster(run),
-    async runHost(host) {
+    async runHost(host, ctx) {
       if (host.dryRun) {
         for (const name of Object.keys(run.plan.objects)) host.changes.push(`apply ${name}`);
         return;
@@ -236,7 +256,7 @@ export function clusterObjectsPhase(run: ClusterRun): Phase {
       }
       // mark-control-plane: labels and taints once the kubelet has registered the node (not while the first master
       // is down and the API is reached through another one: its node may not exist then).
-      if (host.spec.nodeName === run.first) await markControlPlane(run, host, run.first);
+      if (host.spec.nodeName === run.first) await markControlPlane(run, host, run.first, ctx.log);
     },
   };
 }
@@ -268,10 +288,18 @@ export function joinPhase(run: ClusterRun): Phase {
       const address = viaAddress(run);
       // Discovery exactly as kubeadm does it: trust nothing until the token's signature and the CA pin check out.
       const anonymous = clientThrough(master, address, { insecure: true });
-      const info = await waitFor(`cluster-info signed for token ${run.plan.token.id}`, 5 * 60_000, 5000, async () => {
-        const cm = await anonymous.get('/api/v1/namespaces/kube-public/configmaps/cluster-info');
-        if (!cm?.data?.[`jws-kubeconfig-${run.plan.token.id}`]) throw new Error('no JWS signature for the token yet');
-        return cm.data as Record<string, string>;
+      // The bootstrap signer adds the token's signature shortly after the token Secret is created.
+      const info = await waitUntil({
+        what: `cluster-info signed for token ${run.plan.token.id}`,
+        ...WAIT,
+        everyMs: 3000,
+        check: async () => {
+          const cm = await anonymous.get('/api/v1/namespaces/kube-public/configmaps/cluster-info');
+          if (!cm?.data?.[`jws-kubeconfig-${run.plan.token.id}`]) throw new Error('no JWS signature for the token yet');
+          return cm.data as Record<string, string>;
+        },
+      }).catch((err) => {
+        throw new HostError(host.name, `${(err as Error).message}. Check the bootstrap signer: kube-controller-manager logs`, { step: 'discovery' });
       });
       const discovered = verifyClusterInfo(info, run.plan.token, [run.plan.caCertHash]);
       const verified = clientThrough(master, address, { caPem: discovered.caPem });
@@ -285,8 +313,8 @@ export function joinPhase(run: ClusterRun): Phase {
         ...kubeletFiles,
       ]);
       await ensureKubelet(host, [...changed, KUBELET_CONFIG]);
-      await awaitTlsBootstrap(host);
-      const apiNode = await waitFor(`node ${node.name} to register`, 2 * 60_000, 2000, () => run.admin!.get(`/api/v1/nodes/${node.name}`));
+      await awaitTlsBootstrap(host, ctx.log);
+      const apiNode = await awaitNodeRegistered(run.admin!, host, node.name, ctx.log);
       if (apiNode.metadata.annotations?.[ANNOTATION_CRI_SOCKET] !== run.cfg.criSocket) {
         await run.admin!.patch(`/api/v1/nodes/${node.name}`, { metadata: { annotations: { [ANNOTATION_CRI_SOCKET]: run.cfg.criSocket } } }, 'merge');
       }
@@ -303,12 +331,22 @@ export function nodesReadyPhase(run: ClusterRun, timeoutMs: number): Phase {
     async runHost(host, ctx) {
       if (host.dryRun) return;
       const names = ctx.hosts.filter((h) => !h.failed).map((h) => h.spec.nodeName);
-      await waitFor(`nodes ${names.join(', ')} to be Ready`, timeoutMs, 3000, async () => {
-        const list = await run.admin!.get('/api/v1/nodes');
-        const ready = new Set((list.items as any[]).filter((n) => n.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')).map((n) => n.metadata.name));
-        const notReady = names.filter((n) => !ready.has(n));
-        if (notReady.length === 0) return true;
-        throw new Error(`not Ready yet: ${notReady.join(', ')}`);
+      // Progress is a node turning Ready or its Ready condition's message changing (CNI coming up, say).
+      await waitUntil({
+        what: `nodes ${names.join(', ')} to be Ready`,
+        stallMs: timeoutMs,
+        deadlineMs: timeoutMs,
+        everyMs: 3000,
+        check: async () => {
+          const list = await run.admin!.get('/api/v1/nodes');
+          const ready = (n: any) => n.status?.conditions?.find((c: any) => c.type === 'Ready');
+          const byName = new Map<string, any>((list.items as any[]).map((n) => [n.metadata.name, n]));
+          const notReady = names.filter((n) => ready(byName.get(n))?.status !== 'True');
+          if (notReady.length === 0) return true;
+          const why = (n: string) => (byName.has(n) ? ready(byName.get(n))?.message || 'no Ready condition yet' : 'not registered');
+          throw new Error(`not Ready yet: ${notReady.map((n) => `${n} (${why(n)})`).join(', ')}`);
+        },
+        onChange: logProgress(ctx.log, host, 'nodes Ready'),
       }).catch((err) => {
         throw new HostError(host.name, (err as Error).message, { step: 'nodes Ready' });
       });

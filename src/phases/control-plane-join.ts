@@ -5,7 +5,8 @@ import { initialClusterFor, initialClusterInManifest, memberByPeerUrl, peerUrlOf
 import { BOOTSTRAP_KUBELET_CONF, ETCD_CLIENT_PORT, ETCD_MANIFEST, KUBELET_CONFIG, KUBERNETES_DIR, MANIFESTS_DIR, PKI_DIR } from '../kubeadm/constants.js';
 import type { FileSpec } from '../kubeadm/plan.js';
 import type { Host } from '../host/host.js';
-import { awaitReadyz, awaitTlsBootstrap, ensureKubelet, filesFor, markControlPlane, superAdminThrough, viaAddress, waitFor, type ClusterRun } from './cluster.js';
+import { awaitReadyz, awaitTlsBootstrap, ensureKubelet, filesFor, logProgress, markControlPlane, superAdminThrough, viaAddress, WAIT, type ClusterRun } from './cluster.js';
+import { waitUntil, type Clock } from '../util/wait.js';
 import type { Phase } from './phase.js';
 import type { RunLog } from '../log/logger.js';
 
@@ -23,32 +24,65 @@ function serialQueue() {
 }
 
 /** An etcd client as the API server's etcd identity, to the etcd of the master that carries API traffic. */
-function etcdThrough(run: ClusterRun, master: Host): EtcdClient {
+function etcdThrough(run: ClusterRun, master: Host, log: RunLog): EtcdClient {
   const file = (path: string) => run.plan.files[run.first].find((f) => f.path === path)!.content;
-  const address = viaAddress(run);
   const creds = { caPem: file(`${PKI_DIR}/etcd/ca.crt`), certPem: file(`${PKI_DIR}/apiserver-etcd-client.crt`), keyPem: file(`${PKI_DIR}/apiserver-etcd-client.key`) };
-  return new EtcdClient(() => master.conn.forward(address, ETCD_CLIENT_PORT), creds, address);
+  return new EtcdClient((address) => master.conn.forward(address, ETCD_CLIENT_PORT), creds, viaAddress(run), {
+    onRetry: (what) => log.write(master.name, `etcd busy, retrying: ${what}`),
+  });
 }
 
-/** Promote a learner once it has caught up (etcd says no until then). */
-async function promoteWhenSynced(etcd: EtcdClient, member: EtcdMember, host: Host, log: RunLog): Promise<void> {
+/** The learner's applied raft index: while it grows the learner is catching up, which is progress. */
+async function learnerProgress(etcd: EtcdClient, address: string): Promise<string> {
+  const s = await etcd.at(address).status(0);
+  return `learner at raft index ${s.raftAppliedIndex ?? s.raftIndex ?? '?'} (term ${s.raftTerm ?? '?'})`;
+}
+
+/** Promote a learner once it has caught up (etcd says no until then), waiting while it makes progress. */
+async function promoteWhenSynced(etcd: EtcdClient, member: EtcdMember, host: Host, address: string, log: RunLog): Promise<void> {
   const started = Date.now();
-  let said = '';
-  await waitFor(`etcd learner ${host.spec.nodeName} to catch up and be promoted`, 4 * 60_000, 2000, async () => {
-    try {
+  const what = `etcd learner ${host.spec.nodeName} to catch up and be promoted`;
+  await waitUntil({
+    what,
+    ...WAIT,
+    check: async () => {
       await etcd.promote(member.ID);
-    } catch (err) {
-      // Into the run log when etcd's answer changes, so a slow join can be explained afterwards.
-      const message = (err as Error).message;
-      if (message !== said) log.write(host.name, `etcd promote not yet (${Math.round((Date.now() - started) / 1000)}s): ${(said = message)}`);
-      throw err;
-    }
-    return true;
+      return true;
+    },
+    probe: () => learnerProgress(etcd, address),
+    onChange: logProgress(log, host, what),
   }).catch((err) => {
     throw new HostError(host.name, `${(err as Error).message}. Check: crictl logs $(crictl ps -q --name etcd) on ${host.name}`, { step: 'etcd promote' });
   });
   host.changes.push(`promote etcd member ${host.spec.nodeName} to voter`);
   log.write(host.name, `etcd member promoted after ${Math.round((Date.now() - started) / 1000)}s as a learner`);
+}
+
+/**
+ * MemberAdd as kubeadm does it: first every voter must answer with a leader (a member still catching up makes
+ * etcd refuse with "unhealthy cluster", and adding beside it risks quorum), then add the learner. A MemberAdd
+ * that timed out may have been applied, so each attempt first looks for the member by its peer URL.
+ */
+export async function addLearnerWhenHealthy(etcd: EtcdClient, host: Host, name: string, peerUrl: string, log: RunLog, clock?: Clock) {
+  const what = `etcd to be healthy and accept member ${name}`;
+  return waitUntil({
+    what,
+    ...WAIT,
+    everyMs: 3000,
+    clock,
+    check: async () => {
+      const unhealthy = await etcd.unhealthyVoters();
+      if (unhealthy.length > 0) throw new Error(`not every voter is healthy: ${unhealthy.join('; ')}`);
+      const members = await etcd.members();
+      const existing = memberByPeerUrl(members, peerUrl);
+      if (existing) return { member: existing, members, added: false };
+      const added = await etcd.addLearner(peerUrl);
+      return { ...added, added: true };
+    },
+    onChange: logProgress(log, host, what),
+  }).catch((err) => {
+    throw new HostError(host.name, (err as Error).message, { step: 'etcd member add' });
+  });
 }
 
 /**
@@ -85,12 +119,12 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
         // Finish a join that stopped between MemberAdd and promotion.
         const master = run.via;
         if (master && !master.failed) {
-          const etcd = etcdThrough(run, master);
+          const etcd = etcdThrough(run, master, ctx.log);
           const self = memberByPeerUrl(await etcd.members(), peerUrl);
-          if (self?.isLearner) await promoteWhenSynced(etcd, self, host, ctx.log);
+          if (self?.isLearner) await promoteWhenSynced(etcd, self, host, node.advertiseAddress, ctx.log);
         }
         // Without the first master's API (it failed and is reported) there is nothing more to check here.
-        if (run.admin) await markControlPlane(run, host, node.name);
+        if (run.admin) await markControlPlane(run, host, node.name, ctx.log);
         return;
       }
 
@@ -105,34 +139,22 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
       const early = planned.filter((f) => f.path !== ETCD_MANIFEST && !CONTROL_PLANE_MANIFESTS.includes(f.path));
       const changed = await host.ensureFiles(early);
       await ensureKubelet(host, [...changed, KUBELET_CONFIG]);
-      await awaitTlsBootstrap(host);
+      await awaitTlsBootstrap(host, ctx.log);
 
       // 2. etcd: add a learner (or find the one an interrupted run added), start it, promote it once in sync.
       await oneAtATime(async () => {
-        const etcd = etcdThrough(run, master);
-        const members = await etcd.members().catch((err) => {
-          throw new HostError(host.name, `cannot reach etcd on ${master.name}: ${(err as Error).message}`, { step: 'etcd member list' });
-        });
-        let self = memberByPeerUrl(members, peerUrl);
-        let all = members;
-        if (!self) {
-          // etcd refuses a member while a newly promoted one is not yet counted healthy ("unhealthy cluster"): retry.
-          const added = await waitFor(`etcd to accept member ${node.name}`, 2 * 60_000, 3000, () => etcd.addLearner(peerUrl)).catch((err) => {
-            throw new HostError(host.name, (err as Error).message, { step: 'etcd member add' });
-          });
-          self = added.member;
-          all = added.members;
-          host.changes.push(`add etcd member ${node.name} (${peerUrl}) as a learner`);
-        }
+        const etcd = etcdThrough(run, master, ctx.log);
+        const { member: self, members: all, added } = await addLearnerWhenHealthy(etcd, host, node.name, peerUrl, ctx.log);
+        if (added) host.changes.push(`add etcd member ${node.name} (${peerUrl}) as a learner`);
         const initialCluster = initialClusterFor(all, { name: node.name, peerUrl });
         await host.ensureFiles([etcdFile(initialCluster)]);
-        if (self.isLearner) await promoteWhenSynced(etcd, self, host, ctx.log);
+        if (self.isLearner) await promoteWhenSynced(etcd, self, host, node.advertiseAddress, ctx.log);
       });
 
       // 3. The rest of the control plane, now that its etcd is a voting member.
       await host.ensureFiles(planned.filter((f) => CONTROL_PLANE_MANIFESTS.includes(f.path)));
-      await awaitReadyz(superAdminThrough(run, host, node.advertiseAddress), host, `the API server on ${node.name}`, 4 * 60_000);
-      await markControlPlane(run, host, node.name);
+      await awaitReadyz(superAdminThrough(run, host, node.advertiseAddress), host, `the API server on ${node.name}`, ctx.log);
+      await markControlPlane(run, host, node.name, ctx.log);
       run.joined.push(host.name);
     },
   };
