@@ -11,8 +11,15 @@ let inventory: string;
 let kubeconfig: string;
 const { kubectl, kjson } = kubectlWith(() => kubeconfig);
 
-/** etcd's member list, asked of the etcd on a master with curl (not through kprov). */
-function etcdMembers(master: string): { name?: string; isLearner?: boolean; peerURLs: string[] }[] {
+/**
+ * etcd's member list, asked of the etcd on a master with curl (not through kprov). Right after a membership
+ * change etcd may answer "request timed out" for a moment: ask again for up to a minute.
+ */
+function etcdMembers(master: string): Promise<{ name?: string; isLearner?: boolean; peerURLs: string[] }[]> {
+  return eventually(`etcd's member list on ${master}`, () => etcdMembersOnce(master), 60_000);
+}
+
+function etcdMembersOnce(master: string): { name?: string; isLearner?: boolean; peerURLs: string[] }[] {
   const pki = '/etc/kubernetes/pki/etcd';
   const out = docker('exec', `kprov-${LAB}-${master}`, 'curl', '-sf', '--cacert', `${pki}/ca.crt`, '--cert', `${pki}/healthcheck-client.crt`, '--key', `${pki}/healthcheck-client.key`, '-X', 'POST', '-d', '{}', 'https://127.0.0.1:2379/v3/cluster/member/list');
   return JSON.parse(out).members;
@@ -44,7 +51,7 @@ describe('kprov init on 3 masters + 1 worker', () => {
   });
 
   it('runs stacked etcd with three voting members and the whole control plane on every master', async () => {
-    const members = etcdMembers('master2');
+    const members = await etcdMembers('master2');
     expect(members.map((m) => m.name).sort()).toEqual(MASTERS);
     for (const m of members) expect(m.isLearner ?? false, m.name).toBe(false);
     await eventually('control-plane pods Running and ready on every master', () => {
@@ -115,7 +122,7 @@ describe('replacing a master', () => {
     const reset = await kprov(['reset', inventory, '--hosts', 'master3'], e2e.env);
     expect(reset.code, reset.stdout + reset.stderr).toBe(0);
     expect(reset.stdout).toContain('remove etcd member master3');
-    expect(etcdMembers('master1').map((m) => m.name).sort()).toEqual(['master1', 'master2']);
+    expect((await etcdMembers('master1')).map((m) => m.name).sort()).toEqual(['master1', 'master2']);
     expect((kjson('get', 'nodes').items as any[]).map((n) => n.metadata.name)).not.toContain('master3');
 
     const join = await kprov(['join', inventory, '--hosts', 'master3'], e2e.env);
@@ -123,7 +130,7 @@ describe('replacing a master', () => {
     expect(join.code, join.stdout + join.stderr).toBe(0);
     expect(join.stdout).toMatch(/add etcd member master3 \(https:\/\/[0-9.]+:2380\) as a learner/);
     expect(join.stdout).toContain('promote etcd member master3 to voter');
-    const members = etcdMembers('master1');
+    const members = await etcdMembers('master1');
     expect(members.map((m) => m.name).sort()).toEqual(MASTERS);
     for (const m of members) expect(m.isLearner ?? false, m.name).toBe(false);
     await eventually('master3 Ready', () => expect(isReady(kjson('get', 'node', 'master3'))).toBe(true));
@@ -137,6 +144,6 @@ describe('replacing a master', () => {
     expect(r.stdout).toMatch(/master1: \[init\] master2, master3 already run the control plane but master1, the first master of the inventory, does not/);
     // Nothing was started on master1.
     expect(docker('exec', `kprov-${LAB}-master1`, 'sh', '-c', 'ls /etc/kubernetes/manifests | wc -l')).toBe('0\n');
-    expect(etcdMembers('master2').map((m) => m.name).sort()).toEqual(['master2', 'master3']);
+    expect((await etcdMembers('master2')).map((m) => m.name).sort()).toEqual(['master2', 'master3']);
   });
 });
