@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { statusMessage, type KubeObject, type ObjectRef } from './types.js';
 import { isTransientNetworkError, retryTransient, TRANSIENT_ETCD, TRANSIENT_HTTP } from '../util/retry.js';
 
 /** How to reach the API server: a fresh byte stream per request (direct TCP or an SSH tunnel). */
@@ -16,7 +17,7 @@ export interface Credentials {
 
 export interface KubeResponse {
   status: number;
-  body: any;
+  body: unknown;
   text: string;
 }
 
@@ -39,7 +40,7 @@ const PLURALS: Record<string, string> = {
 };
 
 /** REST path of an object: /api/v1/... for the core group, /apis/<group>/<version>/... otherwise. */
-export function objectPath(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): string {
+export function objectPath(obj: ObjectRef): string {
   const plural = PLURALS[obj.kind];
   if (!plural) throw new Error(`kprov does not know the resource for kind ${obj.kind}`);
   const base = obj.apiVersion.includes('/') ? `/apis/${obj.apiVersion}` : `/api/${obj.apiVersion}`;
@@ -51,6 +52,8 @@ export function objectPath(obj: { apiVersion: string; kind: string; metadata: { 
  * A small Kubernetes API client: TLS with the cluster CA (and a client certificate or token), over any
  * dialer, so kprov can talk to the API through the SSH connection it already has (bastions, firewalls).
  */
+const reasonOf = (r: KubeResponse) => statusMessage(r.body) ?? r.text.slice(0, 200);
+
 /** A response worth asking again for: throttled, unavailable, or etcd busy behind the server. */
 export function isTransientResponse(r: KubeResponse): boolean {
   return TRANSIENT_HTTP.has(r.status) || (r.status >= 500 && TRANSIENT_ETCD.test(r.text));
@@ -120,7 +123,7 @@ export class KubeClient {
         res.on('data', (d) => (text += d));
         res.on('end', () => {
           socket.destroy();
-          let parsed: unknown = undefined;
+          let parsed: unknown;
           try {
             parsed = text ? JSON.parse(text) : undefined;
           } catch {
@@ -139,30 +142,31 @@ export class KubeClient {
     });
   }
 
-  async get(path: string): Promise<any | undefined> {
+  /** An object, or undefined when there is none (404). T is what the caller expects at that path. */
+  async get<T = KubeObject>(path: string): Promise<T | undefined> {
     const r = await this.request('GET', path);
     if (r.status === 404) return undefined;
-    if (r.status >= 300) throw new KubeApiError(r.status, 'GET', path, r.body?.message ?? r.text.slice(0, 200));
-    return r.body;
+    if (r.status >= 300) throw new KubeApiError(r.status, 'GET', path, reasonOf(r));
+    return r.body as T;
   }
 
   /** Server-side apply: create or update to exactly these fields, owned by kprov. Returns the stored object. */
-  async apply(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): Promise<any> {
+  async apply(obj: ObjectRef): Promise<KubeObject> {
     const path = `${objectPath(obj)}?fieldManager=kprov&force=true`;
     const r = await this.request('PATCH', path, obj, 'application/apply-patch+yaml');
-    if (r.status >= 300) throw new KubeApiError(r.status, 'PATCH', path, r.body?.message ?? r.text.slice(0, 200));
-    return r.body;
+    if (r.status >= 300) throw new KubeApiError(r.status, 'PATCH', path, reasonOf(r));
+    return r.body as KubeObject;
   }
 
-  async patch(path: string, patch: unknown, type: 'merge' | 'strategic' = 'strategic'): Promise<any> {
+  async patch(path: string, patch: unknown, type: 'merge' | 'strategic' = 'strategic'): Promise<KubeObject> {
     const ct = type === 'merge' ? 'application/merge-patch+json' : 'application/strategic-merge-patch+json';
     const r = await this.request('PATCH', path, patch, ct);
-    if (r.status >= 300) throw new KubeApiError(r.status, 'PATCH', path, r.body?.message ?? r.text.slice(0, 200));
-    return r.body;
+    if (r.status >= 300) throw new KubeApiError(r.status, 'PATCH', path, reasonOf(r));
+    return r.body as KubeObject;
   }
 
   async delete(path: string): Promise<void> {
     const r = await this.request('DELETE', path);
-    if (r.status >= 300 && r.status !== 404) throw new KubeApiError(r.status, 'DELETE', path, r.body?.message ?? r.text.slice(0, 200));
+    if (r.status >= 300 && r.status !== 404) throw new KubeApiError(r.status, 'DELETE', path, reasonOf(r));
   }
 }

@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { EtcdMember } from '../kubeadm/etcd-members.js';
 import { isTransientNetworkError, retryTransient, TRANSIENT_ETCD, TRANSIENT_HTTP } from '../util/retry.js';
 import { KubeClient, type Credentials } from './client.js';
+import { statusMessage } from './types.js';
 
 /** A fresh byte stream to etcd's client port on address (direct TCP, or an SSH tunnel through a master). */
 export type EtcdDialer = (address: string) => Promise<Duplex>;
@@ -36,6 +37,10 @@ export interface EtcdStatus {
   errors?: string[];
   isLearner?: boolean;
   header?: { member_id?: string };
+}
+
+interface MemberList {
+  members?: EtcdMember[];
 }
 
 export interface EtcdClientOptions {
@@ -73,18 +78,18 @@ export class EtcdClient {
     return new EtcdClient(this.dialTo, this.creds, address, this.opts);
   }
 
-  private async callOnce(path: string, body: unknown): Promise<any> {
+  private async callOnce<T>(path: string, body: unknown): Promise<T> {
     const r = await this.http.request('POST', `/v3/${path}`, body);
     // uint64 IDs must stay exact: should a gateway ever send them as numbers, read them as strings.
-    const parsed = r.text ? JSON.parse(r.text.replace(/"(ID|leader|member_id|cluster_id)":\s*(\d+)/g, '"$1":"$2"')) : {};
-    if (r.status !== 200) throw new EtcdError(path, r.status, parsed.message ?? parsed.error ?? r.text.slice(0, 200));
-    return parsed;
+    const parsed: unknown = r.text ? JSON.parse(r.text.replace(/"(ID|leader|member_id|cluster_id)":\s*(\d+)/g, '"$1":"$2"')) : {};
+    if (r.status !== 200) throw new EtcdError(path, r.status, statusMessage(parsed) ?? r.text.slice(0, 200));
+    return parsed as T;
   }
 
   /** retryMs: how long transient failures are retried (0: one attempt); the client's default otherwise. */
-  private call(path: string, body: unknown, retryMs = this.opts.retryMs ?? 60_000): Promise<any> {
-    if (retryMs <= 0) return this.callOnce(path, body);
-    return retryTransient(() => this.callOnce(path, body), {
+  private call<T>(path: string, body: unknown, retryMs = this.opts.retryMs ?? 60_000): Promise<T> {
+    if (retryMs <= 0) return this.callOnce<T>(path, body);
+    return retryTransient(() => this.callOnce<T>(path, body), {
       deadlineMs: retryMs,
       isTransient: isTransientEtcdError,
       onRetry: (err, n, pause) => this.opts.onRetry?.(`${(err as Error).message} (attempt ${n}, again in ${pause}ms)`),
@@ -92,7 +97,7 @@ export class EtcdClient {
   }
 
   async members(): Promise<EtcdMember[]> {
-    return (await this.call('cluster/member/list', { linearizable: true })).members ?? [];
+    return (await this.call<MemberList>('cluster/member/list', { linearizable: true })).members ?? [];
   }
 
   /**
@@ -100,7 +105,7 @@ export class EtcdClient {
    * up. Not retried here: a timed-out add may have been applied, so callers list members before trying again.
    */
   async addLearner(peerUrl: string): Promise<{ member: EtcdMember; members: EtcdMember[] }> {
-    const r = await this.call('cluster/member/add', { peerURLs: [peerUrl], isLearner: true }, 0);
+    const r = await this.call<MemberList & { member: EtcdMember }>('cluster/member/add', { peerURLs: [peerUrl], isLearner: true }, 0);
     return { member: r.member, members: r.members ?? [] };
   }
 
@@ -145,6 +150,6 @@ export class EtcdClient {
 
   /** This member's status: its leader, raft term and index, DB size and alarms-as-errors. */
   async status(retryMs?: number): Promise<EtcdStatus> {
-    return this.call('maintenance/status', {}, retryMs);
+    return this.call<EtcdStatus>('maintenance/status', {}, retryMs);
   }
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { HostError } from '../errors/index.js';
 import { KubeClient, objectPath } from '../kube/client.js';
+import { readyCondition, type ConfigMap, type List, type Node, type ObjectRef } from '../kube/types.js';
 import { parseKubeconfig } from '../kubeadm/kubeconfig.js';
 import { verifyClusterInfo } from '../kubeadm/discovery.js';
 import { bootstrapKubeconfig } from '../kubeadm/kubeconfig.js';
@@ -81,12 +82,12 @@ export async function awaitReadyz(api: KubeClient, host: Host, what: string, log
 }
 
 /** Wait for the kubelet on host to register node nodeName (through api). */
-export async function awaitNodeRegistered(api: KubeClient, host: Host, nodeName: string, log: RunLog): Promise<any> {
+export async function awaitNodeRegistered(api: KubeClient, host: Host, nodeName: string, log: RunLog): Promise<Node> {
   const waitingFor = `node ${nodeName} to register`;
   return waitUntil({
     what: waitingFor,
     ...WAIT,
-    check: () => api.get(`/api/v1/nodes/${nodeName}`),
+    check: () => api.get<Node>(`/api/v1/nodes/${nodeName}`),
     probe: () => kubeletProbe(host),
     onChange: logProgress(log, host, waitingFor),
   }).catch((err) => {
@@ -135,7 +136,7 @@ export function clusterIdentityPhase(run: ClusterRun, pkiDir: string): Phase {
  * The first master of the inventory is where kprov runs init. If it has no etcd yet but another master does
  * (say the first one was reset, or the inventory was reordered), init would start a second, separate cluster.
  */
-async function refuseSecondCluster(run: ClusterRun, host: Host, ctx: RunContext): Promise<void> {
+async function refuseSecondCluster(host: Host, ctx: RunContext): Promise<void> {
   const hasEtcd = async (h: Host) => (await h.sudo(`[ -f ${ETCD_MANIFEST} ] && echo yes || true`, { step: 'inspect control plane' })).stdout.includes('yes');
   if (await hasEtcd(host)) return;
   // Hosts that failed an earlier step but are connected count too (one with another cluster's CA, say).
@@ -159,7 +160,7 @@ export function controlPlanePhase(run: ClusterRun): Phase {
     title: 'Control plane (init)',
     select: firstMaster(run),
     async runHost(host, ctx) {
-      await refuseSecondCluster(run, host, ctx);
+      await refuseSecondCluster(host, ctx);
       const changed = await host.ensureFiles(filesFor(run, host));
       await ensureKubelet(host, changed);
       run.via = host;
@@ -176,7 +177,7 @@ export async function markControlPlane(run: ClusterRun, host: Host, nodeName: st
   if (!api) throw new HostError(host.name, 'the API server on the first control-plane host is not available', { step: 'mark control plane' });
   const node = await awaitNodeRegistered(api, host, nodeName, log);
   const want = controlPlaneNodePatch(run.nodes[nodeName], run.cfg.criSocket);
-  const existing = (node.spec?.taints ?? []) as { key: string; effect: string }[];
+  const existing = node.spec?.taints ?? [];
   const taints = [...existing.filter((t) => !want.spec.taints.some((w) => w.key === t.key && w.effect === t.effect)), ...want.spec.taints];
   const labelsOk = Object.keys(want.metadata.labels).every((k) => node.metadata.labels?.[k] === '');
   const taintsOk = want.spec.taints.every((w) => existing.some((t) => t.key === w.key && t.effect === w.effect));
@@ -241,7 +242,7 @@ export function clusterObjectsPhase(run: ClusterRun): Phase {
       }
       const api = run.admin!;
       for (const [name, objects] of Object.entries(run.plan.objects)) {
-        for (const obj of objects as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }[]) {
+        for (const obj of objects as ObjectRef[]) {
           // Created once: re-applying would push the token's expiry forward, and re-encrypt the uploaded
           // certificates (a fresh nonce each time) on every run.
           const createOnce = name === '01-bootstrap-token' || name === '08-kubeadm-certs';
@@ -294,7 +295,7 @@ export function joinPhase(run: ClusterRun): Phase {
         ...WAIT,
         everyMs: 3000,
         check: async () => {
-          const cm = await anonymous.get('/api/v1/namespaces/kube-public/configmaps/cluster-info');
+          const cm = await anonymous.get<ConfigMap>('/api/v1/namespaces/kube-public/configmaps/cluster-info');
           if (!cm?.data?.[`jws-kubeconfig-${run.plan.token.id}`]) throw new Error('no JWS signature for the token yet');
           return cm.data as Record<string, string>;
         },
@@ -303,7 +304,7 @@ export function joinPhase(run: ClusterRun): Phase {
       });
       const discovered = verifyClusterInfo(info, run.plan.token, [run.plan.caCertHash]);
       const verified = clientThrough(master, address, { caPem: discovered.caPem });
-      const again = await verified.get('/api/v1/namespaces/kube-public/configmaps/cluster-info');
+      const again = await verified.get<ConfigMap>('/api/v1/namespaces/kube-public/configmaps/cluster-info');
       if (again?.data?.kubeconfig !== info.kubeconfig) throw new HostError(host.name, 'cluster-info changed between the insecure and the verified fetch', { step: 'discovery' });
       ctx.log.write(host.name, `discovery: cluster-info verified with token ${run.plan.token.id} and CA pin ${run.plan.caCertHash}`);
 
@@ -338,12 +339,11 @@ export function nodesReadyPhase(run: ClusterRun, timeoutMs: number): Phase {
         deadlineMs: timeoutMs,
         everyMs: 3000,
         check: async () => {
-          const list = await run.admin!.get('/api/v1/nodes');
-          const ready = (n: any) => n.status?.conditions?.find((c: any) => c.type === 'Ready');
-          const byName = new Map<string, any>((list.items as any[]).map((n) => [n.metadata.name, n]));
-          const notReady = names.filter((n) => ready(byName.get(n))?.status !== 'True');
+          const list = await run.admin!.get<List<Node>>('/api/v1/nodes');
+          const byName = new Map((list?.items ?? []).map((n) => [n.metadata.name, n]));
+          const notReady = names.filter((n) => readyCondition(byName.get(n))?.status !== 'True');
           if (notReady.length === 0) return true;
-          const why = (n: string) => (byName.has(n) ? ready(byName.get(n))?.message || 'no Ready condition yet' : 'not registered');
+          const why = (n: string) => (byName.has(n) ? readyCondition(byName.get(n))?.message || 'no Ready condition yet' : 'not registered');
           throw new Error(`not Ready yet: ${notReady.map((n) => `${n} (${why(n)})`).join(', ')}`);
         },
         onChange: logProgress(ctx.log, host, 'nodes Ready'),

@@ -1,5 +1,6 @@
 import { KUBERNETES_DIR } from '../kubeadm/constants.js';
 import type { KubeClient } from '../kube/client.js';
+import type { List, Pod } from '../kube/types.js';
 import type { EtcdClient } from '../kube/etcd.js';
 import { memberByPeerUrl } from '../kubeadm/etcd-members.js';
 import { HostError } from '../errors/index.js';
@@ -61,17 +62,17 @@ export function resetPhase(api: () => KubeClient | undefined, etcd: () => EtcdCl
         if (existing) {
           await host.change(`drain and delete node ${node}`, async () => {
             await client.patch(`/api/v1/nodes/${node}`, { spec: { unschedulable: true } }, 'merge');
-            const pods = await client.get(`/api/v1/pods?fieldSelector=spec.nodeName=${node}`);
-            for (const p of (pods?.items ?? []) as any[]) {
-              if (p.metadata.ownerReferences?.some((o: any) => o.kind === 'DaemonSet')) continue;
+            const pods = await client.get<List<Pod>>(`/api/v1/pods?fieldSelector=spec.nodeName=${node}`);
+            for (const p of pods?.items ?? []) {
+              if (p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet')) continue;
               if (p.metadata.annotations?.['kubernetes.io/config.mirror']) continue;
               await client.request('POST', `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}/eviction`, { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: p.metadata.name, namespace: p.metadata.namespace } });
             }
             await client.delete(`/api/v1/nodes/${node}`);
             // DaemonSet pods stay bound to the name; if the host joins again before the pod GC runs, the kubelet
             // would restart them without their init containers (flannel's CNI config). Remove them now.
-            const left = await client.get(`/api/v1/pods?fieldSelector=spec.nodeName=${node}`);
-            for (const p of (left?.items ?? []) as any[]) await client.delete(`/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}?gracePeriodSeconds=0`);
+            const left = await client.get<List<Pod>>(`/api/v1/pods?fieldSelector=spec.nodeName=${node}`);
+            for (const p of left?.items ?? []) await client.delete(`/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}?gracePeriodSeconds=0`);
           });
         } else {
           ctx.log.write(host.name, `node ${node} is not in the cluster; cleaning the host only`);
