@@ -22,7 +22,8 @@ export function registerLabCommands(program: Command): void {
     .description('remove the lab: containers, volumes, network and its state')
     .option('--name <name>', 'lab name', 'lab')
     .action(async (o: { name: string }) => {
-      await labDown(o.name);
+      const stateDirs = await labDown(o.name);
+      for (const d of stateDirs) process.stderr.write(`removed the lab's cluster state ${d}\n`);
       process.stderr.write(`lab "${o.name}" removed\n`);
     });
   lab

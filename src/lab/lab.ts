@@ -1,5 +1,4 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { $ } from 'zx';
@@ -7,6 +6,7 @@ import { stringify } from 'yaml';
 import { UserError } from '../errors/index.js';
 import { ensureLabImage } from './image.js';
 import { render } from '../templates/render.js';
+import { clusterStateDirsOf, kprovHome } from '../config/state-dir.js';
 
 const q = $({ quiet: true });
 
@@ -28,7 +28,20 @@ export interface Lab {
   nodes: LabNode[];
 }
 
-export const labsRoot = () => join(process.env.KPROV_HOME ?? join(homedir(), '.kprov'), 'labs');
+export const labsRoot = () => join(kprovHome(), 'labs');
+/** Where a lab's inventory is written: also the key of the cluster state kprov init keeps for it. */
+export const labInventoryPath = (name: string) => join(labsRoot(), name, 'inventory.yaml');
+
+/**
+ * Remove the cluster state (PKI, admin.conf) kprov saved for the lab's inventory: it belongs to the lab's
+ * containers, and a new lab of the same name reuses the inventory path with other addresses. Returns what it removed.
+ */
+export function removeLabClusterState(name: string): string[] {
+  validateLabName(name);
+  const dirs = clusterStateDirsOf(labInventoryPath(name));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  return dirs;
+}
 const LABEL = 'io.kprov.lab';
 
 /**
@@ -74,6 +87,9 @@ export async function labUp(opts: { name: string; masters: number; workers: numb
   await requireDocker();
   const dir = join(labsRoot(), opts.name);
   if (existsSync(join(dir, 'lab.json'))) throw new UserError(`lab "${opts.name}" already exists (${dir}); run: kprov lab down --name ${opts.name}`);
+  // No lab by this name exists, so cluster state saved for its inventory path is a removed lab's (kept by
+  // an older kprov's lab down): its PKI names other addresses and would make kprov init refuse.
+  for (const d of removeLabClusterState(opts.name)) progress(`removed cluster state of an earlier lab "${opts.name}": ${d}`);
   const image = await ensureLabImage(progress);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   try {
@@ -112,7 +128,7 @@ async function createLab(opts: { name: string; masters: number; workers: number 
 
   const knownHosts = join(dir, 'known_hosts');
   writeFileSync(knownHosts, nodes.map((n) => `${n.ip} ${n.hostKey}`).join('\n') + '\n', { mode: 0o600 });
-  const lab: Lab = { name: opts.name, dir, inventory: join(dir, 'inventory.yaml'), privateKey, knownHosts, network, nodes: nodes.map(({ hostKey: _k, ...n }) => n) };
+  const lab: Lab = { name: opts.name, dir, inventory: labInventoryPath(opts.name), privateKey, knownHosts, network, nodes: nodes.map(({ hostKey: _k, ...n }) => n) };
   writeFileSync(lab.inventory, labInventory(lab), { mode: 0o600 });
   writeFileSync(join(dir, 'lab.json'), JSON.stringify(lab, null, 2) + '\n');
   return lab;
@@ -193,8 +209,11 @@ export function readLab(name: string): Lab {
   return JSON.parse(readFileSync(file, 'utf8')) as Lab;
 }
 
-/** Remove every container, volume and network the lab created, then its state directory. */
-export async function labDown(name: string): Promise<void> {
+/**
+ * Remove every container, volume and network the lab created, then its state directory and the cluster state
+ * kprov init saved for its inventory. Returns the cluster state directories it removed.
+ */
+export async function labDown(name: string): Promise<string[]> {
   validateLabName(name);
   await requireDocker();
   const ids = (await q`docker ps -aq --filter ${`label=${LABEL}=${name}`}`).stdout.split('\n').filter(Boolean);
@@ -204,6 +223,7 @@ export async function labDown(name: string): Promise<void> {
   const networks = (await q`docker network ls -q --filter ${`label=${LABEL}=${name}`}`).stdout.split('\n').filter(Boolean);
   if (networks.length > 0) await q`docker network rm ${networks}`;
   rmSync(join(labsRoot(), name), { recursive: true, force: true });
+  return removeLabClusterState(name);
 }
 
 export async function labList(): Promise<{ name: string; nodes: number; running: number; inventory: string }[]> {
