@@ -1,10 +1,19 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 
 /** Where kprov keeps its state on the operator's machine (KPROV_HOME, default ~/.kprov). */
 export const kprovHome = () => process.env.KPROV_HOME ?? join(homedir(), '.kprov');
+
+/** Where kprov lab up keeps its labs, and where it writes a lab's inventory. */
+export const labsRoot = () => join(kprovHome(), 'labs');
+export const labInventoryPath = (name: string) => join(labsRoot(), name, 'inventory.yaml');
+
+/** The lab whose inventory this file is (kprov lab up wrote it), if it is one. */
+export function labOfInventory(inventoryFile: string): string | undefined {
+  return /^([a-z][a-z0-9-]{0,30})\/inventory\.yaml$/.exec(relative(resolve(labsRoot()), resolve(inventoryFile)))?.[1];
+}
 
 /** The suffix of a cluster state directory's name: it is kept per inventory file path. */
 export function inventoryStateId(inventoryFile: string): string {

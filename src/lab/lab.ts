@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { UserError } from '../errors/index.js';
 import { ensureLabImage } from './image.js';
 import { render } from '../templates/render.js';
-import { clusterStateDirsOf, kprovHome } from '../config/state-dir.js';
+import { clusterStateDirsOf, labInventoryPath, labsRoot } from '../config/state-dir.js';
 
 const q = $({ quiet: true });
 
@@ -28,9 +28,8 @@ export interface Lab {
   nodes: LabNode[];
 }
 
-export const labsRoot = () => join(kprovHome(), 'labs');
-/** Where a lab's inventory is written: also the key of the cluster state kprov init keeps for it. */
-export const labInventoryPath = (name: string) => join(labsRoot(), name, 'inventory.yaml');
+// The lab's inventory path is also the key of the cluster state kprov init keeps for it.
+export { labsRoot, labInventoryPath };
 
 /**
  * Remove the cluster state (PKI, admin.conf) kprov saved for the lab's inventory: it belongs to the lab's
