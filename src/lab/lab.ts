@@ -5,6 +5,7 @@ import { $ } from 'zx';
 import { stringify } from 'yaml';
 import { UserError } from '../errors/index.js';
 import { ensureLabImage } from './image.js';
+import { ensureInotifyLimits } from './host-limits.js';
 import { render } from '../templates/render.js';
 import { clusterStateDirsOf, labInventoryPath, labsRoot } from '../config/state-dir.js';
 
@@ -80,12 +81,21 @@ async function requireDocker(): Promise<void> {
   if (r.exitCode !== 0) throw new UserError(`the lab needs a running Docker engine: ${r.stderr.trim().split('\n').pop()}`);
 }
 
-export async function labUp(opts: { name: string; masters: number; workers: number }, progress: (m: string) => void = () => {}): Promise<Lab> {
+export interface LabUpOptions {
+  name: string;
+  masters: number;
+  workers: number;
+  /** Raise the machine's inotify limits when the lab would exhaust them (instead of stopping with the command). */
+  fixHostLimits?: boolean;
+}
+
+export async function labUp(opts: LabUpOptions, progress: (m: string) => void = () => {}): Promise<Lab> {
   validateLabName(opts.name);
   if (opts.masters < 1) throw new UserError('--masters must be at least 1');
   await requireDocker();
   const dir = join(labsRoot(), opts.name);
   if (existsSync(join(dir, 'lab.json'))) throw new UserError(`lab "${opts.name}" already exists (${dir}); run: kprov lab down --name ${opts.name}`);
+  await checkHostLimits(opts, progress);
   // No lab by this name exists, so cluster state saved for its inventory path is a removed lab's (kept by
   // an older kprov's lab down): its PKI names other addresses and would make kprov init refuse.
   for (const d of removeLabClusterState(opts.name)) progress(`removed cluster state of an earlier lab "${opts.name}": ${d}`);
@@ -100,13 +110,23 @@ export async function labUp(opts: { name: string; masters: number; workers: numb
   }
 }
 
+/** The lab's nodes and every other running lab's, against the inotify limits of the engine's machine. */
+async function checkHostLimits(opts: LabUpOptions, progress: (m: string) => void): Promise<void> {
+  // Only a local engine shares this machine's /proc/sys limits.
+  const dockerHost = process.env.DOCKER_HOST;
+  if (dockerHost && !dockerHost.startsWith('unix://')) return;
+  const running = (await q`docker ps -q --filter ${`label=${LABEL}`}`).stdout.split('\n').filter(Boolean).length;
+  const newNodes = opts.masters + opts.workers + (opts.masters > 1 ? 1 : 0);
+  ensureInotifyLimits({ newNodes, otherLabNodes: running, fix: opts.fixHostLimits ?? false }, progress);
+}
+
 /** The useful part of a failed docker/zx command: its command line and stderr. */
 function dockerMessage(err: unknown): string {
   const e = err as { stderr?: string; message?: string };
   return (e.stderr?.trim() || e.message || String(err)).split('\n').slice(-3).join(' ');
 }
 
-async function createLab(opts: { name: string; masters: number; workers: number }, dir: string, image: string, progress: (m: string) => void): Promise<Lab> {
+async function createLab(opts: LabUpOptions, dir: string, image: string, progress: (m: string) => void): Promise<Lab> {
 
   const privateKey = join(dir, 'id_ed25519');
   await q`ssh-keygen -q -t ed25519 -N ${''} -C ${`kprov-lab-${opts.name}`} -f ${privateKey}`;
