@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Resolved } from '../config/settings.js';
 import { loadBundle, type Bundle } from '../artifacts/bundle.js';
@@ -15,13 +13,13 @@ import { controlPlaneJoinPhase } from '../phases/control-plane-join.js';
 import type { Phase } from '../phases/phase.js';
 import type { Host } from '../host/host.js';
 import { UserError } from '../errors/index.js';
+import { clusterStateDirFor, kprovHome } from '../config/state-dir.js';
 
-export const kprovHome = () => process.env.KPROV_HOME ?? join(homedir(), '.kprov');
+export { kprovHome };
 
 /** Where kprov keeps a cluster's PKI and admin kubeconfig on the operator's machine. */
 export function clusterStateDir(resolved: Resolved): string {
-  const id = createHash('sha256').update(resolve(resolved.inventory.file)).digest('hex').slice(0, 8);
-  return join(kprovHome(), 'clusters', `${resolved.cluster.clusterName}-${id}`);
+  return clusterStateDirFor(resolved.inventory.file, resolved.cluster.clusterName);
 }
 
 export interface InitResult {

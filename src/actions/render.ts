@@ -7,6 +7,8 @@ import { clusterConfigFrom, nodeConfigFrom, type ClusterConfig, type NodeConfig 
 import { loadKubeadmConfig } from '../kubeadm/kubeadm-config.js';
 import { planCluster, objectsToYaml, type ClusterPlan } from '../kubeadm/plan.js';
 import { DirStore } from '../pki/store.js';
+import { clusterStateDirFor, labOfInventory } from '../config/state-dir.js';
+import { shq } from '../ssh/quote.js';
 
 export interface RenderOptions {
   out: string;
@@ -26,9 +28,27 @@ export async function planFromInventory(resolved: Resolved, pkiDir: string, conf
   }
   const plan = await planCluster(new DirStore(pkiDir), cfg, nodes, { token: fileConfig.token?.token, tokenTtlMs: fileConfig.token?.ttlMs, tokenDescription: fileConfig.token?.description });
   if (plan.problems.length > 0) {
-    throw new UserError(`existing PKI in ${pkiDir} does not match the configuration:\n  ${plan.problems.join('\n  ')}`);
+    const problems = plan.problems.join('\n  ');
+    const hint = startOver(resolved, pkiDir);
+    throw new UserError(`existing PKI in ${pkiDir} does not match the configuration:\n  ${problems}\n${hint}`);
   }
   return { plan, cfg };
+}
+
+/** The one command that discards PKI made for a cluster that is gone (the files above fix a cluster that is not). */
+function startOver(resolved: Resolved, pkiDir: string): string {
+  const state = clusterStateDirFor(resolved.inventory.file, resolved.cluster.clusterName);
+  const inState = resolve(pkiDir) === join(state, 'pki');
+  const lab = labOfInventory(resolved.inventory.file);
+  if (inState && lab) {
+    const masters = resolved.hosts.filter((h) => h.controlPlane).length;
+    const workers = resolved.hosts.filter((h) => !h.controlPlane).length;
+    return `This is lab "${lab}"'s inventory; to start the lab over (lab down also removes its saved cluster state):\n`
+      + `  kprov lab down --name ${lab} && kprov lab up --name ${lab} --masters ${masters} --workers ${workers}`;
+  }
+  return 'To keep a running cluster, act on the lines above; if the cluster this PKI was made for no longer exists,'
+    + ` remove ${inState ? 'its saved state' : 'it'} and run again:\n`
+    + `  rm -rf ${shq(inState ? state : resolve(pkiDir))}`;
 }
 
 function writeWithMode(path: string, content: string, mode: number, dirMode?: number): void {

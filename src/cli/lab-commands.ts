@@ -10,7 +10,8 @@ export function registerLabCommands(program: Command): void {
     .option('--masters <n>', 'control-plane hosts', positiveInt, 1)
     .option('--workers <n>', 'worker hosts', nonNegativeInt, 2)
     .option('--name <name>', 'lab name', 'lab')
-    .action(async (o: { masters: number; workers: number; name: string }) => {
+    .option('--fix-host-limits', 'raise fs.inotify limits (sysctl, needs root) if the lab would exhaust them', false)
+    .action(async (o: { masters: number; workers: number; name: string; fixHostLimits: boolean }) => {
       const started = Date.now();
       const l = await labUp(o, (m) => process.stderr.write(`lab: ${m}\n`));
       for (const n of l.nodes) process.stderr.write(`  ${n.name.padEnd(10)} ${n.role.padEnd(7)} ${n.ip}\n`);
@@ -22,7 +23,8 @@ export function registerLabCommands(program: Command): void {
     .description('remove the lab: containers, volumes, network and its state')
     .option('--name <name>', 'lab name', 'lab')
     .action(async (o: { name: string }) => {
-      await labDown(o.name);
+      const stateDirs = await labDown(o.name);
+      for (const d of stateDirs) process.stderr.write(`removed the lab's cluster state ${d}\n`);
       process.stderr.write(`lab "${o.name}" removed\n`);
     });
   lab

@@ -1,12 +1,13 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { $ } from 'zx';
 import { stringify } from 'yaml';
 import { UserError } from '../errors/index.js';
 import { ensureLabImage } from './image.js';
+import { ensureInotifyLimits } from './host-limits.js';
 import { render } from '../templates/render.js';
+import { clusterStateDirsOf, labInventoryPath, labsRoot } from '../config/state-dir.js';
 
 const q = $({ quiet: true });
 
@@ -28,7 +29,19 @@ export interface Lab {
   nodes: LabNode[];
 }
 
-export const labsRoot = () => join(process.env.KPROV_HOME ?? join(homedir(), '.kprov'), 'labs');
+// The lab's inventory path is also the key of the cluster state kprov init keeps for it.
+export { labsRoot, labInventoryPath };
+
+/**
+ * Remove the cluster state (PKI, admin.conf) kprov saved for the lab's inventory: it belongs to the lab's
+ * containers, and a new lab of the same name reuses the inventory path with other addresses. Returns what it removed.
+ */
+export function removeLabClusterState(name: string): string[] {
+  validateLabName(name);
+  const dirs = clusterStateDirsOf(labInventoryPath(name));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  return dirs;
+}
 const LABEL = 'io.kprov.lab';
 
 /**
@@ -68,12 +81,24 @@ async function requireDocker(): Promise<void> {
   if (r.exitCode !== 0) throw new UserError(`the lab needs a running Docker engine: ${r.stderr.trim().split('\n').pop()}`);
 }
 
-export async function labUp(opts: { name: string; masters: number; workers: number }, progress: (m: string) => void = () => {}): Promise<Lab> {
+export interface LabUpOptions {
+  name: string;
+  masters: number;
+  workers: number;
+  /** Raise the machine's inotify limits when the lab would exhaust them (instead of stopping with the command). */
+  fixHostLimits?: boolean;
+}
+
+export async function labUp(opts: LabUpOptions, progress: (m: string) => void = () => {}): Promise<Lab> {
   validateLabName(opts.name);
   if (opts.masters < 1) throw new UserError('--masters must be at least 1');
   await requireDocker();
   const dir = join(labsRoot(), opts.name);
   if (existsSync(join(dir, 'lab.json'))) throw new UserError(`lab "${opts.name}" already exists (${dir}); run: kprov lab down --name ${opts.name}`);
+  await checkHostLimits(opts, progress);
+  // No lab by this name exists, so cluster state saved for its inventory path is a removed lab's (kept by
+  // an older kprov's lab down): its PKI names other addresses and would make kprov init refuse.
+  for (const d of removeLabClusterState(opts.name)) progress(`removed cluster state of an earlier lab "${opts.name}": ${d}`);
   const image = await ensureLabImage(progress);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   try {
@@ -85,13 +110,23 @@ export async function labUp(opts: { name: string; masters: number; workers: numb
   }
 }
 
+/** The lab's nodes and every other running lab's, against the inotify limits of the engine's machine. */
+async function checkHostLimits(opts: LabUpOptions, progress: (m: string) => void): Promise<void> {
+  // Only a local engine shares this machine's /proc/sys limits.
+  const dockerHost = process.env.DOCKER_HOST;
+  if (dockerHost && !dockerHost.startsWith('unix://')) return;
+  const running = (await q`docker ps -q --filter ${`label=${LABEL}`}`).stdout.split('\n').filter(Boolean).length;
+  const newNodes = opts.masters + opts.workers + (opts.masters > 1 ? 1 : 0);
+  ensureInotifyLimits({ newNodes, otherLabNodes: running, fix: opts.fixHostLimits ?? false }, progress);
+}
+
 /** The useful part of a failed docker/zx command: its command line and stderr. */
 function dockerMessage(err: unknown): string {
   const e = err as { stderr?: string; message?: string };
   return (e.stderr?.trim() || e.message || String(err)).split('\n').slice(-3).join(' ');
 }
 
-async function createLab(opts: { name: string; masters: number; workers: number }, dir: string, image: string, progress: (m: string) => void): Promise<Lab> {
+async function createLab(opts: LabUpOptions, dir: string, image: string, progress: (m: string) => void): Promise<Lab> {
 
   const privateKey = join(dir, 'id_ed25519');
   await q`ssh-keygen -q -t ed25519 -N ${''} -C ${`kprov-lab-${opts.name}`} -f ${privateKey}`;
@@ -112,7 +147,7 @@ async function createLab(opts: { name: string; masters: number; workers: number 
 
   const knownHosts = join(dir, 'known_hosts');
   writeFileSync(knownHosts, nodes.map((n) => `${n.ip} ${n.hostKey}`).join('\n') + '\n', { mode: 0o600 });
-  const lab: Lab = { name: opts.name, dir, inventory: join(dir, 'inventory.yaml'), privateKey, knownHosts, network, nodes: nodes.map(({ hostKey: _k, ...n }) => n) };
+  const lab: Lab = { name: opts.name, dir, inventory: labInventoryPath(opts.name), privateKey, knownHosts, network, nodes: nodes.map(({ hostKey: _k, ...n }) => n) };
   writeFileSync(lab.inventory, labInventory(lab), { mode: 0o600 });
   writeFileSync(join(dir, 'lab.json'), JSON.stringify(lab, null, 2) + '\n');
   return lab;
@@ -193,8 +228,11 @@ export function readLab(name: string): Lab {
   return JSON.parse(readFileSync(file, 'utf8')) as Lab;
 }
 
-/** Remove every container, volume and network the lab created, then its state directory. */
-export async function labDown(name: string): Promise<void> {
+/**
+ * Remove every container, volume and network the lab created, then its state directory and the cluster state
+ * kprov init saved for its inventory. Returns the cluster state directories it removed.
+ */
+export async function labDown(name: string): Promise<string[]> {
   validateLabName(name);
   await requireDocker();
   const ids = (await q`docker ps -aq --filter ${`label=${LABEL}=${name}`}`).stdout.split('\n').filter(Boolean);
@@ -204,6 +242,7 @@ export async function labDown(name: string): Promise<void> {
   const networks = (await q`docker network ls -q --filter ${`label=${LABEL}=${name}`}`).stdout.split('\n').filter(Boolean);
   if (networks.length > 0) await q`docker network rm ${networks}`;
   rmSync(join(labsRoot(), name), { recursive: true, force: true });
+  return removeLabClusterState(name);
 }
 
 export async function labList(): Promise<{ name: string; nodes: number; running: number; inventory: string }[]> {
