@@ -8,7 +8,8 @@ import { PREPARE_PHASES } from './prepare.js';
 import { planFromInventory } from './render.js';
 import { runOnHosts, type RunOptions } from './session.js';
 import { binariesPhase, imagesPhase } from '../phases/kubernetes.js';
-import { apiThroughAnotherMasterPhase, clusterIdentityPhase, clusterObjectsPhase, controlPlanePhase, joinPhase, nodesReadyPhase, type ClusterRun } from '../phases/cluster.js';
+import { ClusterAccess } from '../kube/cluster-access.js';
+import { planCredentials, apiThroughAnotherMasterPhase, clusterIdentityPhase, clusterObjectsPhase, controlPlanePhase, joinPhase, nodesReadyPhase, type ClusterRun } from '../phases/cluster.js';
 import { controlPlaneJoinPhase } from '../phases/control-plane-join.js';
 import type { Phase } from '../phases/phase.js';
 import type { Host } from '../host/host.js';
@@ -58,7 +59,7 @@ export async function initCluster(resolved: Resolved, opts: RunOptions & { pkiDi
   const bundle: Bundle | undefined = artifacts ? loadBundle(artifacts, join(kprovHome(), 'cache', 'bundle-checked.json')) : undefined;
   const nodes = Object.fromEntries(resolved.hosts.map((h) => [h.nodeName, nodeConfigFrom(h)]));
   const first = resolved.hosts.find((h) => h.controlPlane)!;
-  const run: ClusterRun = { cfg, plan, nodes, first: first.nodeName, joined: [] };
+  const run: ClusterRun = { cfg, plan, nodes, first: first.nodeName, joined: [], access: new ClusterAccess(planCredentials(plan, first.nodeName)) };
   const [connect, facts, validate, ...prepare] = PREPARE_PHASES;
   const phases: Phase[] = [
     connect,

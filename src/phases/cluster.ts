@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { HostError } from '../errors/index.js';
-import { KubeClient, objectPath } from '../kube/client.js';
+import { type KubeClient, objectPath } from '../kube/client.js';
+import type { AccessCredentials, ClusterAccess } from '../kube/cluster-access.js';
 import { readyCondition, type ConfigMap, type List, type Node, type ObjectRef } from '../kube/types.js';
 import { parseKubeconfig } from '../kubeadm/kubeconfig.js';
 import { verifyClusterInfo } from '../kubeadm/discovery.js';
@@ -23,10 +24,8 @@ export interface ClusterRun {
   plan: ClusterPlan;
   nodes: Record<string, NodeConfig>;
   first: string;
-  /** A client for the API as the cluster's super admin, tunnelled through a master's SSH connection. */
-  admin?: KubeClient;
-  /** The master whose SSH connection carries API and etcd traffic: the first one, or another when it is down. */
-  via?: Host;
+  /** The cluster's API and etcd, through the first master, or through another one when it is down. */
+  access: ClusterAccess;
   /** Hosts joined in this run (for the summary and waiting). */
   joined: string[];
 }
@@ -49,18 +48,18 @@ export function filesFor(run: ClusterRun, host: Host): FileSpec[] {
 
 const firstMaster = (run: ClusterRun) => (ctx: RunContext) => ctx.hosts.filter((h) => h.spec.nodeName === run.first && !h.failed);
 /** The master that carries API traffic, while it has not failed. */
-const viaMaster = (run: ClusterRun) => () => (run.via && !run.via.failed ? [run.via] : []);
-/** The address of the via master's API server and etcd. */
-export const viaAddress = (run: ClusterRun) => run.nodes[run.via!.spec.nodeName].advertiseAddress;
+const viaMaster = (run: ClusterRun) => () => (run.access.via ? [run.access.via] : []);
+/** The address of a host's API server and etcd. */
+export const addressOf = (run: ClusterRun, host: Host) => run.nodes[host.spec.nodeName].advertiseAddress;
 
-export function clientThrough(host: Host, address: string, creds: ConstructorParameters<typeof KubeClient>[1]): KubeClient {
-  return new KubeClient(() => host.conn.forward(address, API_PORT), creds, address);
-}
-
-/** A super-admin API client to the API server at address, through host's SSH connection. */
-export function superAdminThrough(run: ClusterRun, host: Host, address: string): KubeClient {
-  const k = parseKubeconfig(run.plan.files[run.first].find((f) => f.path.endsWith('/super-admin.conf'))!.content);
-  return clientThrough(host, address, { caPem: k.caPem, certPem: k.clientCertPem, keyPem: k.clientKeyPem });
+/** What kprov uses to reach a cluster it creates: the super-admin kubeconfig and the API server's etcd client. */
+export function planCredentials(plan: ClusterPlan, first: string): AccessCredentials {
+  const file = (path: string) => plan.files[first].find((f) => f.path === path)!.content;
+  const k = parseKubeconfig(plan.files[first].find((f) => f.path.endsWith('/super-admin.conf'))!.content);
+  return {
+    api: { caPem: k.caPem, certPem: k.clientCertPem!, keyPem: k.clientKeyPem! },
+    etcd: { caPem: file(`${PKI_DIR}/etcd/ca.crt`), certPem: file(`${PKI_DIR}/apiserver-etcd-client.crt`), keyPem: file(`${PKI_DIR}/apiserver-etcd-client.key`) },
+  };
 }
 
 /** Wait until an API server answers /readyz with 200, while it or its kubelet makes progress; a timeout is host's error. */
@@ -163,18 +162,16 @@ export function controlPlanePhase(run: ClusterRun): Phase {
       await refuseSecondCluster(host, ctx);
       const changed = await host.ensureFiles(filesFor(run, host));
       await ensureKubelet(host, changed);
-      run.via = host;
+      run.access.useMaster(host, addressOf(run, host), ctx.log);
       if (host.dryRun) return;
-      run.admin = superAdminThrough(run, host, viaAddress(run));
-      await awaitReadyz(run.admin, host, 'the API server', ctx.log);
+      await awaitReadyz(run.access.api(host, 'init'), host, 'the API server', ctx.log);
     },
   };
 }
 
 /** kubeadm's mark-control-plane: the control-plane label and taint and the CRI socket annotation, once the node has registered. */
 export async function markControlPlane(run: ClusterRun, host: Host, nodeName: string, log: RunLog): Promise<void> {
-  const api = run.admin;
-  if (!api) throw new HostError(host.name, 'the API server on the first control-plane host is not available', { step: 'mark control plane' });
+  const api = run.access.api(host, 'mark control plane');
   const node = await awaitNodeRegistered(api, host, nodeName, log);
   const want = controlPlaneNodePatch(run.nodes[nodeName], run.cfg.criSocket);
   const existing = node.spec?.taints ?? [];
@@ -211,21 +208,19 @@ export function apiThroughAnotherMasterPhase(run: ClusterRun): Phase {
     title: 'API access',
     select: (ctx) => {
       const first = ctx.hosts.find((h) => h.spec.nodeName === run.first);
-      if (run.via || !first?.failed) return [];
+      if (run.access.via || !first?.failed) return [];
       return ctx.hosts.filter((h) => !h.failed && h.spec.controlPlane && h !== first).slice(0, 1);
     },
     async runHost(host, ctx) {
       const running = await host.sudo(`[ -f ${ETCD_MANIFEST} ] && [ -f ${KUBERNETES_DIR}/kubelet.conf ] && echo yes || true`, { step: 'inspect control plane' });
       if (!running.stdout.includes('yes')) return;
       ctx.warn(`${run.first} is not available: reaching the cluster through ${host.name}`);
-      run.via = host;
+      run.access.useMaster(host, addressOf(run, host), ctx.log);
       if (host.dryRun) return;
-      const admin = superAdminThrough(run, host, viaAddress(run));
-      await awaitReadyz(admin, host, `the API server on ${host.name}`, ctx.log).catch((err) => {
-        run.via = undefined;
+      await awaitReadyz(run.access.api(host, 'API access'), host, `the API server on ${host.name}`, ctx.log).catch((err) => {
+        run.access.drop(host);
         throw err;
       });
-      run.admin = admin;
     },
   };
 }
@@ -240,7 +235,7 @@ export function clusterObjectsPhase(run: ClusterRun): Phase {
         for (const name of Object.keys(run.plan.objects)) host.changes.push(`apply ${name}`);
         return;
       }
-      const api = run.admin!;
+      const api = run.access.api(host, 'cluster objects');
       for (const [name, objects] of Object.entries(run.plan.objects)) {
         for (const obj of objects as ObjectRef[]) {
           // Created once: re-applying would push the token's expiry forward, and re-encrypt the uploaded
@@ -284,11 +279,9 @@ export function joinPhase(run: ClusterRun): Phase {
         host.changes.push(`join the cluster at ${run.plan.endpoint} (bootstrap token ${run.plan.token.id})`);
         return;
       }
-      const master = run.via;
-      if (!master || master.failed) throw new HostError(host.name, 'no control-plane host is available to join through', { step: 'join' });
-      const address = viaAddress(run);
+      const api = run.access.api(host, 'join');
       // Discovery exactly as kubeadm does it: trust nothing until the token's signature and the CA pin check out.
-      const anonymous = clientThrough(master, address, { insecure: true });
+      const anonymous = run.access.discoveryClient(host, { insecure: true });
       // The bootstrap signer adds the token's signature shortly after the token Secret is created.
       const info = await waitUntil({
         what: `cluster-info signed for token ${run.plan.token.id}`,
@@ -303,7 +296,7 @@ export function joinPhase(run: ClusterRun): Phase {
         throw new HostError(host.name, `${(err as Error).message}. Check the bootstrap signer: kube-controller-manager logs`, { step: 'discovery' });
       });
       const discovered = verifyClusterInfo(info, run.plan.token, [run.plan.caCertHash]);
-      const verified = clientThrough(master, address, { caPem: discovered.caPem });
+      const verified = run.access.discoveryClient(host, { caPem: discovered.caPem });
       const again = await verified.get<ConfigMap>('/api/v1/namespaces/kube-public/configmaps/cluster-info');
       if (again?.data?.kubeconfig !== info.kubeconfig) throw new HostError(host.name, 'cluster-info changed between the insecure and the verified fetch', { step: 'discovery' });
       ctx.log.write(host.name, `discovery: cluster-info verified with token ${run.plan.token.id} and CA pin ${run.plan.caCertHash}`);
@@ -315,9 +308,9 @@ export function joinPhase(run: ClusterRun): Phase {
       ]);
       await ensureKubelet(host, [...changed, KUBELET_CONFIG]);
       await awaitTlsBootstrap(host, ctx.log);
-      const apiNode = await awaitNodeRegistered(run.admin!, host, node.name, ctx.log);
+      const apiNode = await awaitNodeRegistered(api, host, node.name, ctx.log);
       if (apiNode.metadata.annotations?.[ANNOTATION_CRI_SOCKET] !== run.cfg.criSocket) {
-        await run.admin!.patch(`/api/v1/nodes/${node.name}`, { metadata: { annotations: { [ANNOTATION_CRI_SOCKET]: run.cfg.criSocket } } }, 'merge');
+        await api.patch(`/api/v1/nodes/${node.name}`, { metadata: { annotations: { [ANNOTATION_CRI_SOCKET]: run.cfg.criSocket } } }, 'merge');
       }
       run.joined.push(host.name);
     },
@@ -332,6 +325,7 @@ export function nodesReadyPhase(run: ClusterRun, timeoutMs: number): Phase {
     async runHost(host, ctx) {
       if (host.dryRun) return;
       const names = ctx.hosts.filter((h) => !h.failed).map((h) => h.spec.nodeName);
+      const api = run.access.api(host, 'nodes Ready');
       // Progress is a node turning Ready or its Ready condition's message changing (CNI coming up, say).
       await waitUntil({
         what: `nodes ${names.join(', ')} to be Ready`,
@@ -339,7 +333,7 @@ export function nodesReadyPhase(run: ClusterRun, timeoutMs: number): Phase {
         deadlineMs: timeoutMs,
         everyMs: 3000,
         check: async () => {
-          const list = await run.admin!.get<List<Node>>('/api/v1/nodes');
+          const list = await api.get<List<Node>>('/api/v1/nodes');
           const byName = new Map((list?.items ?? []).map((n) => [n.metadata.name, n]));
           const notReady = names.filter((n) => readyCondition(byName.get(n))?.status !== 'True');
           if (notReady.length === 0) return true;

@@ -1,11 +1,11 @@
 import { HostError } from '../errors/index.js';
-import { EtcdClient } from '../kube/etcd.js';
+import type { EtcdClient } from '../kube/etcd.js';
 import { etcdManifest, toYaml } from '../kubeadm/manifests.js';
 import { initialClusterFor, initialClusterInManifest, memberByPeerUrl, peerUrlOf, type EtcdMember } from '../kubeadm/etcd-members.js';
 import { BOOTSTRAP_KUBELET_CONF, ETCD_CLIENT_PORT, ETCD_MANIFEST, KUBELET_CONFIG, KUBERNETES_DIR, MANIFESTS_DIR, PKI_DIR } from '../kubeadm/constants.js';
 import type { FileSpec } from '../kubeadm/plan.js';
 import type { Host } from '../host/host.js';
-import { awaitReadyz, awaitTlsBootstrap, ensureKubelet, filesFor, logProgress, markControlPlane, superAdminThrough, viaAddress, WAIT, type ClusterRun } from './cluster.js';
+import { awaitReadyz, awaitTlsBootstrap, ensureKubelet, filesFor, logProgress, markControlPlane, WAIT, type ClusterRun } from './cluster.js';
 import { waitUntil, type Clock } from '../util/wait.js';
 import type { Phase } from './phase.js';
 import type { RunLog } from '../log/logger.js';
@@ -21,15 +21,6 @@ function serialQueue() {
     tail = next.catch(() => undefined);
     return next;
   };
-}
-
-/** An etcd client as the API server's etcd identity, to the etcd of the master that carries API traffic. */
-function etcdThrough(run: ClusterRun, master: Host, log: RunLog): EtcdClient {
-  const file = (path: string) => run.plan.files[run.first].find((f) => f.path === path)!.content;
-  const creds = { caPem: file(`${PKI_DIR}/etcd/ca.crt`), certPem: file(`${PKI_DIR}/apiserver-etcd-client.crt`), keyPem: file(`${PKI_DIR}/apiserver-etcd-client.key`) };
-  return new EtcdClient((address) => master.conn.forward(address, ETCD_CLIENT_PORT), creds, viaAddress(run), {
-    onRetry: (what) => log.write(master.name, `etcd busy, retrying: ${what}`),
-  });
 }
 
 /** The learner's applied raft index: while it grows the learner is catching up, which is progress. */
@@ -117,14 +108,13 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
         await ensureKubelet(host, changed);
         if (host.dryRun) return;
         // Finish a join that stopped between MemberAdd and promotion.
-        const master = run.via;
-        if (master && !master.failed) {
-          const etcd = etcdThrough(run, master, ctx.log);
+        if (run.access.hasEtcd) {
+          const etcd = run.access.etcd(host, 'etcd promote');
           const self = memberByPeerUrl(await etcd.members(), peerUrl);
           if (self?.isLearner) await promoteWhenSynced(etcd, self, host, node.advertiseAddress, ctx.log);
         }
         // Without the first master's API (it failed and is reported) there is nothing more to check here.
-        if (run.admin) await markControlPlane(run, host, node.name, ctx.log);
+        if (run.access.via) await markControlPlane(run, host, node.name, ctx.log);
         return;
       }
 
@@ -132,8 +122,7 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
         host.changes.push(`join the control plane at ${run.plan.endpoint}: add etcd member ${node.name} (${peerUrl}) as a learner, promote it, start the API server, controller-manager and scheduler`);
         return;
       }
-      const master = run.via;
-      if (!master || master.failed) throw new HostError(host.name, 'no control-plane host is available to join through', { step: 'join control plane' });
+      run.access.requireVia(host, 'join control plane');
 
       // 1. Certificates, kubeconfigs and the kubelet, which bootstraps its client certificate with the token.
       const early = planned.filter((f) => f.path !== ETCD_MANIFEST && !CONTROL_PLANE_MANIFESTS.includes(f.path));
@@ -143,7 +132,7 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
 
       // 2. etcd: add a learner (or find the one an interrupted run added), start it, promote it once in sync.
       await oneAtATime(async () => {
-        const etcd = etcdThrough(run, master, ctx.log);
+        const etcd = run.access.etcd(host, 'etcd member add');
         const { member: self, members: all, added } = await addLearnerWhenHealthy(etcd, host, node.name, peerUrl, ctx.log);
         if (added) host.changes.push(`add etcd member ${node.name} (${peerUrl}) as a learner`);
         const initialCluster = initialClusterFor(all, { name: node.name, peerUrl });
@@ -153,7 +142,7 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
 
       // 3. The rest of the control plane, now that its etcd is a voting member.
       await host.ensureFiles(planned.filter((f) => CONTROL_PLANE_MANIFESTS.includes(f.path)));
-      await awaitReadyz(superAdminThrough(run, host, node.advertiseAddress), host, `the API server on ${node.name}`, ctx.log);
+      await awaitReadyz(run.access.apiServerOn(host, node.advertiseAddress), host, `the API server on ${node.name}`, ctx.log);
       await markControlPlane(run, host, node.name, ctx.log);
       run.joined.push(host.name);
     },

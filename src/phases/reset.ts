@@ -1,7 +1,6 @@
 import { KUBERNETES_DIR } from '../kubeadm/constants.js';
-import type { KubeClient } from '../kube/client.js';
+import type { ClusterAccess } from '../kube/cluster-access.js';
 import type { List, Pod } from '../kube/types.js';
-import type { EtcdClient } from '../kube/etcd.js';
 import { memberByPeerUrl } from '../kubeadm/etcd-members.js';
 import { HostError } from '../errors/index.js';
 import type { Host } from '../host/host.js';
@@ -29,11 +28,12 @@ export const RESET_SCRIPT = [
  * kubeadm reset's remove-etcd-member: a control-plane host leaves etcd before its data is wiped, so the others
  * keep their quorum and the host can join again as a new member. The last member is left alone.
  */
-async function removeEtcdMember(host: Host, etcd: EtcdClient | undefined, peerUrl: string, ctx: RunContext): Promise<void> {
-  if (!etcd) {
+async function removeEtcdMember(host: Host, access: ClusterAccess, peerUrl: string, ctx: RunContext): Promise<void> {
+  if (!access.hasEtcd) {
     ctx.warn(`${host.name}: etcd is not reachable through another master; if ${peerUrl} is still an etcd member, remove it by hand (etcdctl member remove)`);
     return;
   }
+  const etcd = access.etcd(host, 'remove etcd member');
   const members = await etcd.members().catch((err) => {
     throw new HostError(host.name, `cannot list etcd members: ${(err as Error).message}`, { step: 'remove etcd member' });
   });
@@ -51,13 +51,13 @@ async function removeEtcdMember(host: Host, etcd: EtcdClient | undefined, peerUr
 }
 
 /** Drain and delete the node through the API when the cluster answers, then clean the host. */
-export function resetPhase(api: () => KubeClient | undefined, etcd: () => EtcdClient | undefined, peerUrl: (host: Host) => string): Phase {
+export function resetPhase(access: ClusterAccess, peerUrl: (host: Host) => string): Phase {
   return {
     title: 'Reset',
     async runHost(host, ctx) {
       const node = host.spec.nodeName;
-      const client = api();
-      if (client) {
+      if (access.hasApi) {
+        const client = access.api(host, 'drain');
         const existing = await client.get(`/api/v1/nodes/${node}`).catch(() => undefined);
         if (existing) {
           await host.change(`drain and delete node ${node}`, async () => {
@@ -78,7 +78,7 @@ export function resetPhase(api: () => KubeClient | undefined, etcd: () => EtcdCl
           ctx.log.write(host.name, `node ${node} is not in the cluster; cleaning the host only`);
         }
       }
-      if (host.spec.controlPlane) await removeEtcdMember(host, etcd(), peerUrl(host), ctx);
+      if (host.spec.controlPlane) await removeEtcdMember(host, access, peerUrl(host), ctx);
       const state = await host.sudo(`[ -e ${KUBERNETES_DIR}/kubelet.conf ] || [ -e ${KUBERNETES_DIR}/bootstrap-kubelet.conf ] || [ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ] || [ -n "$(ls -A /var/lib/kubelet 2>/dev/null)" ] || systemctl is-active kubelet >/dev/null 2>&1 && echo dirty || true`, { step: 'inspect' });
       if (state.stdout.includes('dirty')) await host.change('stop the kubelet and remove Kubernetes state, containers, CNI config and iptables rules', () => host.sudo(RESET_SCRIPT, { step: 'reset', timeoutMs: 300_000 }));
     },
