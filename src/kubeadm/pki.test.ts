@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryStore } from '../pki/store.js';
@@ -63,6 +63,32 @@ describe.each(['RSA-2048', 'ECDSA-P256'] as KeyAlgorithm[])('PKI with %s', (alg)
     }
   });
 
+  // Regression (issue 12.1): every RSA CA carried SKI da39a3ee… (SHA-1 of nothing), so with two CAs in one
+  // trust bundle (a CA rotation) openssl picked the wrong issuer and failed the leaf.
+  it('CA key identifiers are the SHA-1 of the key bits, as openssl computes them', () => {
+    const skis = new Set<string>();
+    for (const name of ['ca', 'front-proxy-ca', 'etcd/ca']) {
+      const ca = result.pki.cas[name];
+      const ours = openssl('x509', '-noout', '-ext', 'subjectKeyIdentifier', '-in', file(`${alg}-ski-${name}.crt`, ca.certPem));
+      const key = file(`${alg}-ski-${name}.key`, ca.keyPem);
+      const reference = openssl('req', '-new', '-x509', '-key', key, '-subj', '/CN=ref', '-days', '1', '-addext', 'subjectKeyIdentifier=hash');
+      const theirs = openssl('x509', '-noout', '-ext', 'subjectKeyIdentifier', '-in', file(`${alg}-ski-ref-${name}.crt`, reference));
+      expect(ours.split('\n')[1].trim(), name).toBe(theirs.split('\n')[1].trim());
+      expect(ours).not.toContain('DA:39:A3:EE');
+      skis.add(ours);
+    }
+    expect(skis.size).toBe(3);
+  });
+
+  it('a leaf verifies against a trust bundle holding two CAs (as during a CA rotation)', async () => {
+    const other = await ensurePki(new MemoryStore(), testConfig({ encryptionAlgorithm: alg }), [master]);
+    const bundle = file(`${alg}-two-cas.crt`, result.pki.cas.ca.certPem + other.pki.cas.ca.certPem);
+    for (const pki of [result.pki, other.pki]) {
+      const leaf = file(`${alg}-rotation-leaf.crt`, pki.leaves.master1.apiserver.certPem);
+      expect(openssl('verify', '-CAfile', bundle, leaf).trim()).toBe(`${leaf}: OK`);
+    }
+  });
+
   it('CN, O, SANs and usages match the fact sheet', () => {
     for (const [base, want] of Object.entries(EXPECTED)) {
       const info = inspectCertificate(result.pki.leaves.master1[base].certPem);
@@ -117,6 +143,21 @@ describe.each(['RSA-2048', 'ECDSA-P256'] as KeyAlgorithm[])('PKI with %s', (alg)
 });
 
 describe('PKI reuse rules', () => {
+  // kprov before the fix gave RSA CAs the key identifier da39a3ee…; their new leaves must still name exactly that.
+  it('signs leaves of an existing CA with the authority key identifier that CA carries', async () => {
+    const key = file('old-ca.key', openssl('genrsa', '2048'));
+    const oldSki = 'DA:39:A3:EE:5E:6B:4B:0D:32:55:BF:EF:95:60:18:90:AF:D8:07:09';
+    const ca = openssl('req', '-new', '-x509', '-key', key, '-subj', '/CN=kubernetes', '-days', '3650', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign', '-addext', `subjectKeyIdentifier=${oldSki.replace(/:/g, '')}`, '-addext', 'authorityKeyIdentifier=none');
+    const store = new MemoryStore();
+    store.write('ca.crt', ca, 0o644);
+    store.write('ca.key', readFileSync(key, 'utf8'), 0o600);
+    const { pki } = await ensurePki(store, testConfig(), [master]);
+    expect(pki.cas.ca.certPem).toBe(ca);
+    const leaf = file('old-ca-leaf.crt', pki.leaves.master1.apiserver.certPem);
+    expect(openssl('x509', '-noout', '-ext', 'authorityKeyIdentifier', '-in', leaf)).toContain(oldSki);
+    expect(openssl('verify', '-CAfile', file('old-ca.crt', ca), leaf).trim()).toBe(`${leaf}: OK`);
+  });
+
   it('reports a certificate that no longer matches the configuration instead of replacing it', async () => {
     const store = new MemoryStore();
     await ensurePki(store, testConfig(), [master]);

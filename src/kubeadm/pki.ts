@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { generateKey, keyPairFromPem, publicKeyPem, type KeyAlgorithm, type KeyPair } from '../pki/keys.js';
-import { createCertificate, randomSerial, type KeyUsage } from '../pki/x509.js';
+import { createCertificate, randomSerial, subjectKeyIdOfCert, type KeyUsage } from '../pki/x509.js';
 import { inspectCertificate, keyMatchesCert, normalizeIp, publicKeyDerOfCert, verifiesAgainst } from '../pki/inspect.js';
 import type { PkiStore } from '../pki/store.js';
 import { CA_SPECS, LEAF_SPECS, type CertSpec } from './certlist.js';
@@ -60,7 +60,12 @@ export function certDifferences(certPem: string, w: ReturnType<typeof want>): st
 
 function signer(ca: CertKey) {
   const info = inspectCertificate(ca.certPem);
-  return { subject: { commonName: info.commonName, organizations: info.organizations }, privateKeyPem: ca.keyPem, publicKeyDer: publicKeyDerOfCert(ca.certPem) };
+  return {
+    subject: { commonName: info.commonName, organizations: info.organizations },
+    privateKeyPem: ca.keyPem,
+    publicKeyDer: publicKeyDerOfCert(ca.certPem),
+    subjectKeyId: subjectKeyIdOfCert(ca.certPem),
+  };
 }
 
 function issue(spec: CertSpec, cfg: ClusterConfig, node: NodeConfig, key: KeyPair, ca: CertKey | undefined, now: Date): string {

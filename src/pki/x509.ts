@@ -46,6 +46,11 @@ export interface Signer {
   subject: Subject;
   privateKeyPem: string;
   publicKeyDer: Buffer;
+  /**
+   * The signer certificate's own subject key identifier, when it has one: leaves must name exactly that as
+   * their authority key identifier (as Go does), even for a CA made before kprov derived it from the key.
+   */
+  subjectKeyId?: Buffer;
 }
 
 /** A random serial in [1, 2^63-1), as kubeadm's pkiutil does. */
@@ -56,9 +61,17 @@ export function randomSerial(): bigint {
   return n;
 }
 
+/** forge's fromDer takes options (its typings know only the boolean form): keep BIT STRINGs as raw bytes. */
+const fromDerKeepingBits = (bytes: forge.util.ByteStringBuffer) =>
+  (asn1.fromDer as unknown as (b: forge.util.ByteStringBuffer, o: { decodeBitStrings: boolean }) => forge.asn1.Asn1)(bytes, {
+    decodeBitStrings: false,
+  });
+
 /** Subject key identifier: SHA-1 of the subjectPublicKey bits (RFC 5280 method 1), as Go computes it. */
 export function subjectKeyId(publicKeyDer: Buffer): Buffer {
-  const spki = asn1.fromDer(forge.util.createBuffer(publicKeyDer.toString('binary')));
+  // Keep the BIT STRING as bytes: by default forge decodes an RSA key's bits as nested ASN.1 (the modulus and
+  // exponent), which left nothing to hash and gave every RSA CA the SHA-1 of empty input.
+  const spki = fromDerKeepingBits(forge.util.createBuffer(publicKeyDer.toString('binary')));
   const bitString = (spki.value as forge.asn1.Asn1[])[1].value as string;
   return createHash('sha1').update(Buffer.from(bitString, 'binary').subarray(1)).digest();
 }
@@ -140,7 +153,10 @@ export function createCertificate(req: CertificateRequest, signer: Signer | unde
   if (req.extKeyUsage.length > 0) extensions.push(extension(OID.extKeyUsage, false, seq(req.extKeyUsage.map((u) => oid(OID[u])))));
   extensions.push(extension(OID.basicConstraints, true, seq(req.isCA ? [bool(true)] : [])));
   if (req.isCA) extensions.push(extension(OID.subjectKeyIdentifier, false, octets(ski)));
-  if (signer) extensions.push(extension(OID.authorityKeyIdentifier, false, seq([asn1.create(C.CONTEXT_SPECIFIC, 0, false, bin(subjectKeyId(signer.publicKeyDer)))])));
+  if (signer) {
+    const aki = signer.subjectKeyId ?? subjectKeyId(signer.publicKeyDer);
+    extensions.push(extension(OID.authorityKeyIdentifier, false, seq([asn1.create(C.CONTEXT_SPECIFIC, 0, false, bin(aki))])));
+  }
   if (req.dnsNames.length + req.ipAddresses.length > 0) {
     const names = [
       ...req.dnsNames.map((d) => asn1.create(C.CONTEXT_SPECIFIC, 2, false, d)),
@@ -169,4 +185,22 @@ export function createCertificate(req: CertificateRequest, signer: Signer | unde
 export function toPem(label: string, der: Buffer): string {
   const body = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
   return `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
+}
+
+/** The subject key identifier extension of a certificate, if present. */
+export function subjectKeyIdOfCert(certPem: string): Buffer | undefined {
+  const der = forge.pem.decode(certPem)[0]?.body;
+  if (!der) return undefined;
+  const cert = fromDerKeepingBits(forge.util.createBuffer(der));
+  const tbs = (cert.value as forge.asn1.Asn1[])[0];
+  // Extensions are the [3] EXPLICIT field of tbsCertificate: a SEQUENCE of (OID, critical?, OCTET STRING).
+  const tagged = (tbs.value as forge.asn1.Asn1[]).find((f) => f.tagClass === C.CONTEXT_SPECIFIC && f.type === 3);
+  const list = tagged ? ((tagged.value as forge.asn1.Asn1[])[0].value as forge.asn1.Asn1[]) : [];
+  for (const ext of list) {
+    const parts = ext.value as forge.asn1.Asn1[];
+    if (asn1.derToOid(forge.util.createBuffer(parts[0].value as string)) !== OID.subjectKeyIdentifier) continue;
+    const inner = asn1.fromDer(forge.util.createBuffer(parts[parts.length - 1].value as string));
+    return Buffer.from(inner.value as string, 'binary');
+  }
+  return undefined;
 }
