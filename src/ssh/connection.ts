@@ -67,6 +67,8 @@ const HOST_KEY_ALGORITHMS: Record<string, string[]> = {
 export class SshConnection {
   private client: Client | undefined;
   private sftpSession: Promise<SFTPWrapper> | undefined;
+  /** Uploads and root-only staging directories that exist on the host until their install step removes them. */
+  private readonly staging = new Set<string>();
 
   constructor(
     readonly endpoint: Endpoint,
@@ -277,6 +279,7 @@ export class SshConnection {
   async stage(content: Buffer): Promise<string> {
     const sftp = await this.sftp();
     const path = `/tmp/.kprov-${randomBytes(8).toString('hex')}`;
+    this.staging.add(path);
     await new Promise<void>((resolve, reject) => {
       const stream = sftp.createWriteStream(path, { mode: 0o600, flags: 'wx' });
       stream.on('error', (err: Error) => reject(new HostError(this.name, `upload to ${path} failed: ${err.message}`, { step: 'upload' })));
@@ -290,10 +293,25 @@ export class SshConnection {
   async stageFile(localPath: string): Promise<string> {
     const sftp = await this.sftp();
     const path = `/tmp/.kprov-${randomBytes(8).toString('hex')}`;
+    this.staging.add(path);
     await new Promise<void>((resolve, reject) =>
       sftp.fastPut(localPath, path, { mode: 0o600, concurrency: 16 }, (err) => (err ? reject(new HostError(this.name, `upload of ${localPath} failed: ${err.message}`, { step: 'upload' })) : resolve())),
     );
     return path;
+  }
+
+  /** Remember a staging path (an upload or a root-only directory) until untrackStaging: an aborted run removes it. */
+  trackStaging(path: string): void {
+    this.staging.add(path);
+  }
+
+  untrackStaging(path: string): void {
+    this.staging.delete(path);
+  }
+
+  /** Staging paths not yet removed. */
+  pendingStaging(): string[] {
+    return [...this.staging];
   }
 
   /** Read a remote file readable by the login user (or through sudo cat for protected files). */
