@@ -14,6 +14,7 @@ import { apiThroughAnotherMasterPhase, clusterIdentityPhase, clusterObjectsPhase
 import { controlPlaneJoinPhase } from '../phases/control-plane-join.js';
 import type { Phase } from '../phases/phase.js';
 import type { Host } from '../host/host.js';
+import type { DesiredFile } from '../ssh/files.js';
 import { UserError } from '../errors/index.js';
 
 export const kprovHome = () => process.env.KPROV_HOME ?? join(homedir(), '.kprov');
@@ -29,6 +30,11 @@ export interface InitResult {
   run: ClusterRun;
 }
 
+/** ~/.kube/config for a user: the file and its ~/.kube directory belong to the user (kubectl must read it). */
+export function kubeconfigFileFor(user: string, home: string, content: string | Buffer): DesiredFile {
+  return { path: `${home}/.kube/config`, content, mode: 0o600, owner: user, group: user, dirMode: 0o700, dirOwner: user, dirGroup: user };
+}
+
 /** The sudo user gets admin.conf as ~/.kube/config on control-plane hosts, as in the classic tutorial. */
 function kubeconfigForUser(run: ClusterRun, sudoUser: string): Phase {
   return {
@@ -39,7 +45,7 @@ function kubeconfigForUser(run: ClusterRun, sudoUser: string): Phase {
       if (!admin) return;
       const home = (await host.sudo(`getent passwd ${shq(sudoUser)} | cut -d: -f6`, { step: 'find home' })).stdout.trim();
       if (!home) return;
-      await host.ensureFiles([{ path: `${home}/.kube/config`, content: admin.content, mode: 0o600, owner: sudoUser, group: sudoUser, dirMode: 0o700 }]);
+      await host.ensureFiles([kubeconfigFileFor(sudoUser, home, admin.content)]);
     },
   };
 }

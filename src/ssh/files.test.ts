@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeConnection } from './fake-connection.testing.js';
 import { shq } from './quote.js';
+import { kubeconfigFileFor } from '../actions/init.js';
 import { applyFiles, planFiles, ROOT_STAGING_DIR, takeUpload, type DesiredFile } from './files.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -61,5 +62,37 @@ describe('installing files through a root-only copy', () => {
     await applyFiles(conn.asConnection(), [f], changes, true);
     expect(conn.execs.at(-1)!.command).toContain('[ ! -L /etc/x ]');
     expect(conn.uploads.size).toBe(0);
+  });
+});
+
+describe("a user's ~/.kube belongs to the user", () => {
+  const admin = 'apiVersion: v1\nkind: Config\n';
+  const file = kubeconfigFileFor('ubuntu', '/home/ubuntu', admin);
+
+  it('creates ~/.kube as the user, 0700', async () => {
+    const conn = new FakeConnection('m1', (cmd) => (cmd.includes('sha256sum <') && !cmd.includes('install') ? { stdout: 'dir:missing missing\n' } : undefined));
+    const changes = await planFiles(conn.asConnection(), [file], true);
+    expect(changes).toEqual([{ path: '/home/ubuntu/.kube/config', kind: 'create' }]);
+    await applyFiles(conn.asConnection(), [file], changes, true);
+    const install = conn.execs.find((e) => e.step === 'install files')!.command;
+    expect(install).toContain('mkdir -p -m 0700 /home/ubuntu/.kube; } && { [ ! -L /home/ubuntu/.kube ]');
+    expect(install).toContain('chown ubuntu:ubuntu /home/ubuntu/.kube && chmod 0700 /home/ubuntu/.kube');
+    expect(install).toContain('install -m 0600 -o ubuntu -g ubuntu');
+  });
+
+  it('a re-run fixes a root-owned ~/.kube left by an earlier run, though the file itself is right', async () => {
+    const conn = new FakeConnection('m1', (cmd) =>
+      cmd.includes('sha256sum <') ? { stdout: `dir:700:root:root 600 ubuntu ubuntu ${sha(admin)}\n` } : undefined,
+    );
+    const changes = await planFiles(conn.asConnection(), [file], true);
+    expect(changes).toEqual([{ path: '/home/ubuntu/.kube/config', kind: 'mode' }]);
+    await applyFiles(conn.asConnection(), [file], changes, true);
+    expect(conn.execs.at(-1)!.command).toContain('chown ubuntu:ubuntu /home/ubuntu/.kube && chmod 0700 /home/ubuntu/.kube');
+    expect(conn.uploads.size).toBe(0);
+  });
+
+  it('a right ~/.kube is left alone', async () => {
+    const conn = new FakeConnection('m1', () => ({ stdout: `dir:700:ubuntu:ubuntu 600 ubuntu ubuntu ${sha(admin)}\n` }));
+    expect(await planFiles(conn.asConnection(), [file], true)).toEqual([]);
   });
 });

@@ -13,6 +13,13 @@ export interface DesiredFile {
   group?: string;
   /** Mode for missing parent directories (default 0755). */
   dirMode?: number;
+  /**
+   * Owner (and group, default the owner) of the file's directory: it is created with dirMode and this owner, and an
+   * existing one is corrected to both (a user's ~/.kube belongs to the user). Without it, existing directories are
+   * left as they are and missing ones are created root-owned.
+   */
+  dirOwner?: string;
+  dirGroup?: string;
   /** A command that must accept the new file before it replaces the old one; %s is the candidate path. */
   validate?: string;
 }
@@ -31,8 +38,10 @@ const octal = (m: number) => m.toString(8).padStart(4, '0');
  */
 export async function planFiles(conn: SshConnection, files: DesiredFile[], sudo: boolean): Promise<FileChange[]> {
   if (files.length === 0) return [];
+  const dirState = (f: DesiredFile) =>
+    f.dirOwner ? `printf 'dir:%s ' "$(stat -c '%a:%U:%G' ${shq(dirname(f.path))} 2>/dev/null || echo missing)"; ` : '';
   const script = files
-    .map((f) => `if [ -f ${shq(f.path)} ]; then printf '%s %s ' "$(stat -c '%a %U %G' ${shq(f.path)})" "$(sha256sum < ${shq(f.path)} | cut -d' ' -f1)"; echo; else echo missing; fi`)
+    .map((f) => `${dirState(f)}if [ -f ${shq(f.path)} ]; then printf '%s %s ' "$(stat -c '%a %U %G' ${shq(f.path)})" "$(sha256sum < ${shq(f.path)} | cut -d' ' -f1)"; echo; else echo missing; fi`)
     .join('; ');
   const { stdout } = await conn.exec(script, { sudo, step: 'compare files' });
   const lines = stdout.trim().split('\n');
@@ -40,10 +49,12 @@ export async function planFiles(conn: SshConnection, files: DesiredFile[], sudo:
   const changes: FileChange[] = [];
   files.forEach((f, i) => {
     const fields = lines[i].trim().split(' ');
+    const dir = fields[0].startsWith('dir:') ? fields.shift()!.slice(4) : undefined;
     if (fields[0] === 'missing') return void changes.push({ path: f.path, kind: 'create' });
     const [mode, owner, group, hash] = fields;
     if (hash !== sha256(f.content)) return void changes.push({ path: f.path, kind: 'update' });
-    if (Number.parseInt(mode, 8) !== f.mode || owner !== (f.owner ?? 'root') || group !== (f.group ?? f.owner ?? 'root')) {
+    const dirWrong = f.dirOwner !== undefined && dir !== `${(f.dirMode ?? 0o755).toString(8)}:${f.dirOwner}:${f.dirGroup ?? f.dirOwner}`;
+    if (dirWrong || Number.parseInt(mode, 8) !== f.mode || owner !== (f.owner ?? 'root') || group !== (f.group ?? f.owner ?? 'root')) {
       changes.push({ path: f.path, kind: 'mode' });
     }
   });
@@ -80,6 +91,16 @@ export function takeUpload(upload: string, copy: string, sha: string, what: stri
   );
 }
 
+/** Shell: the file's directory exists; with dirOwner, with exactly that owner and mode (never through a symlink). */
+function ensureDir(f: DesiredFile): string {
+  const dir = shq(dirname(f.path));
+  const mode = octal(f.dirMode ?? 0o755);
+  const make = `{ [ -d ${dir} ] || mkdir -p -m ${mode} ${dir}; }`;
+  if (!f.dirOwner) return make;
+  const refuse = `{ echo ${shq(`${dirname(f.path)} is a symbolic link; refusing to change it`)} >&2; exit 4; }`;
+  return `${make} && { [ ! -L ${dir} ] || ${refuse}; } && chown ${shq(f.dirOwner)}:${shq(f.dirGroup ?? f.dirOwner)} ${dir} && chmod ${mode} ${dir}`;
+}
+
 /**
  * Put files in place. Uploads go over SFTP to private files of the login user; then, in one remote command as
  * root, each is copied into a root-only directory, checked against its sha256, validated there if asked, and
@@ -103,7 +124,7 @@ export async function applyFiles(
       const target = shq(f.path);
       if (change.kind === 'mode') {
         const refuse = `{ echo ${shq(`${f.path} is a symbolic link; refusing to change it`)} >&2; exit 4; }`;
-        steps.push(`{ [ ! -L ${target} ] || ${refuse}; } && chown ${owner}:${group} ${target} && chmod ${octal(f.mode)} ${target}`);
+        steps.push(`${ensureDir(f)} && { [ ! -L ${target} ] || ${refuse}; } && chown ${owner}:${group} ${target} && chmod ${octal(f.mode)} ${target}`);
         continue;
       }
       const content = Buffer.isBuffer(f.content) ? f.content : Buffer.from(f.content);
@@ -112,13 +133,12 @@ export async function applyFiles(
       needsRootDir = true;
       const copy = `${rootDir}/${i}`;
       const temp = shq(`${f.path}.kprov-new`);
-      const dir = shq(dirname(f.path));
       const validate = f.validate
         ? `{ ${f.validate.replace('%s', shq(copy))} >&2 || { echo ${shq(`validation failed for ${f.path}`)} >&2; exit 4; }; } && `
         : '';
       steps.push(
         `${takeUpload(upload, copy, sha256(content), f.path)} && ${validate}` +
-          `{ [ -d ${dir} ] || mkdir -p -m ${octal(f.dirMode ?? 0o755)} ${dir}; } && rm -f ${temp} && ` +
+          `${ensureDir(f)} && rm -f ${temp} && ` +
           `install -m ${octal(f.mode)} -o ${owner} -g ${group} ${shq(copy)} ${temp} && mv -f ${temp} ${target}`,
       );
     }
