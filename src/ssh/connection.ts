@@ -137,8 +137,29 @@ export class SshConnection {
       agent: process.env.SSH_AUTH_SOCK,
       hostVerifier: (key: Buffer) => {
         const verdict = checkHostKey(ep.knownHostsFile, ep.host, ep.port, key);
-        if (verdict.status === 'known') return true;
         const name = knownHostsName(ep.host, ep.port);
+        if (verdict.status === 'known') {
+          for (const w of verdict.warnings ?? []) this.log.write(this.name, `warning: ${w}`);
+          return true;
+        }
+        if (verdict.status === 'revoked') {
+          hostKeyError = new HostError(
+            this.name,
+            `HOST KEY REVOKED for ${name}: the host presented ${fingerprint(key)}, which ${verdict.file}:${verdict.line} ` +
+              'marks @revoked. Refusing to connect (as OpenSSH does), even if the key is also listed as known.',
+            { step: 'connect' },
+          );
+          return false;
+        }
+        if (verdict.status === 'cert-authority-only') {
+          hostKeyError = new HostError(
+            this.name,
+            `known_hosts names ${name} only in a @cert-authority line (${verdict.file}:${verdict.line}): kprov does not ` +
+              `verify host certificates. Add the host's own key (ssh-keyscan -p ${ep.port} ${ep.host}) to ${ep.knownHostsFile}.`,
+            { step: 'connect' },
+          );
+          return false;
+        }
         if (verdict.status === 'changed') {
           hostKeyError = new HostError(
             this.name,
