@@ -37,6 +37,8 @@ export interface ExecOptions {
   step?: string;
   /** Do not log the command line (it carries secrets that cannot be registered). */
   quiet?: boolean;
+  /** Run even though the run was interrupted (cleanup). */
+  afterAbort?: boolean;
 }
 
 export interface ExecResult {
@@ -69,6 +71,9 @@ export class SshConnection {
   private sftpSession: Promise<SFTPWrapper> | undefined;
   /** Uploads and root-only staging directories that exist on the host until their install step removes them. */
   private readonly staging = new Set<string>();
+  /** Commands running now: an interrupted run stops them. */
+  private readonly channels = new Set<ClientChannel>();
+  private aborted = false;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -248,6 +253,7 @@ export class SshConnection {
   }
 
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    if (this.aborted && !opts.afterAbort) throw new HostError(this.name, 'interrupted', { step: opts.step });
     const client = this.requireClient();
     const sudo = opts.sudo ?? this.become.enabled;
     const { line, stdinPrefix } = this.wrap(command, sudo);
@@ -257,6 +263,7 @@ export class SshConnection {
     const result = await new Promise<ExecResult>((resolve, reject) => {
       client.exec(line, (err, stream: ClientChannel) => {
         if (err) return reject(new HostError(this.name, `cannot start command: ${err.message}`, { step: opts.step, command: logged }));
+        this.channels.add(stream);
         let stdout = '';
         let stderr = '';
         const timer = setTimeout(() => {
@@ -267,6 +274,7 @@ export class SshConnection {
         stream.on('data', (d: Buffer) => (stdout += d.toString()));
         stream.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         stream.on('close', (code: number | null) => {
+          this.channels.delete(stream);
           clearTimeout(timer);
           resolve({ stdout, stderr, code });
         });
@@ -276,6 +284,7 @@ export class SshConnection {
       });
     });
     this.log.write(this.name, `$ ${logged}  -> exit ${result.code} in ${Date.now() - started}ms${result.stderr ? `\n  stderr: ${tail(result.stderr, 4)}` : ''}`);
+    if (this.aborted && !opts.afterAbort) throw new HostError(this.name, 'interrupted', { step: opts.step, command: this.log.redact(logged) });
     if (result.code !== 0 && !opts.allowFailure) {
       let message = `command failed with exit code ${result.code}`;
       if (sudo && this.endpoint.user !== 'root' && /a password is required|no tty present/.test(result.stderr)) {
@@ -341,6 +350,31 @@ export class SshConnection {
     if (r.code === 3) return undefined;
     if (r.code !== 0) throw new HostError(this.name, `cannot read ${path}`, { step: 'read', exitCode: r.code, stderrTail: tail(r.stderr) });
     return Buffer.from(r.stdout.replace(/\s+/g, ''), 'base64');
+  }
+
+  /**
+   * Stop for an interrupted run: no new commands start, and running ones are sent TERM and their channels closed
+   * (sudo passes the signal on; the closed channel hangs up the rest).
+   */
+  abort(): void {
+    this.aborted = true;
+    for (const ch of this.channels) {
+      try {
+        ch.signal('TERM');
+        ch.close();
+      } catch {
+        // the channel is already gone
+      }
+    }
+  }
+
+  /** Remove every upload and root-only staging directory still on the host; returns what was removed. */
+  async cleanupStaging(): Promise<string[]> {
+    const paths = this.pendingStaging();
+    if (paths.length === 0 || !this.client) return [];
+    await this.exec(`rm -rf ${paths.map(shq).join(' ')}`, { sudo: true, afterAbort: true, step: 'clean staging', timeoutMs: 15_000 });
+    for (const p of paths) this.staging.delete(p);
+    return paths;
   }
 
   close(): void {

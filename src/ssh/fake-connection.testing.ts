@@ -46,8 +46,36 @@ export class FakeConnection {
     return path;
   }
 
-  trackStaging(): void {}
-  untrackStaging(): void {}
+  readonly staged = new Set<string>();
+  aborted = false;
+  private readonly onAbort: (() => void)[] = [];
+
+  trackStaging(path: string): void {
+    this.staged.add(path);
+  }
+  untrackStaging(path: string): void {
+    this.staged.delete(path);
+  }
+  pendingStaging(): string[] {
+    return [...this.staged];
+  }
+
+  /** A command that runs until the connection is aborted (then fails, as a killed remote command does). */
+  runsUntilAborted(): Promise<never> {
+    return new Promise((_resolve, reject) => this.onAbort.push(() => reject(new Error('interrupted'))));
+  }
+
+  abort(): void {
+    this.aborted = true;
+    for (const f of this.onAbort.splice(0)) f();
+  }
+
+  async cleanupStaging(): Promise<string[]> {
+    const paths = this.pendingStaging();
+    if (paths.length) await this.exec(`rm -rf ${paths.join(' ')}`, { sudo: true, step: 'clean staging' });
+    this.staged.clear();
+    return paths;
+  }
 
   /** Every command, in order, joined: for assertions on what ran. */
   get script(): string {
