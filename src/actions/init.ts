@@ -32,7 +32,8 @@ export interface InitResult {
 
 /** ~/.kube/config for a user: the file and its ~/.kube directory belong to the user (kubectl must read it). */
 export function kubeconfigFileFor(user: string, home: string, content: string | Buffer): DesiredFile {
-  return { path: `${home}/.kube/config`, content, mode: 0o600, owner: user, group: user, dirMode: 0o700, dirOwner: user, dirGroup: user };
+  const owner = { owner: user, group: user, dirOwner: user, dirGroup: user };
+  return { path: `${home}/.kube/config`, content, mode: 0o600, dirMode: 0o700, ...owner };
 }
 
 /** The sudo user gets admin.conf as ~/.kube/config on control-plane hosts, as in the classic tutorial. */

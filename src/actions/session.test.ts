@@ -11,7 +11,16 @@ import { runAbortable } from './session.js';
 function setup(names: string[]) {
   const conns = names.map((n) => new FakeConnection(n));
   const hosts = conns.map((c) => new Host({ name: c.name } as HostSpec, c.asConnection(), false));
-  const ctx: RunContext = { resolved: {} as Resolved, log: new RunLog(undefined), dryRun: false, concurrency: 5, connectTimeoutMs: 1000, commandTimeoutMs: 1000, hosts, warn: () => {} };
+  const ctx: RunContext = {
+    resolved: {} as Resolved,
+    log: new RunLog(undefined),
+    dryRun: false,
+    concurrency: 5,
+    connectTimeoutMs: 1000,
+    commandTimeoutMs: 1000,
+    hosts,
+    warn: () => {},
+  };
   return { conns, hosts, ctx };
 }
 
@@ -34,7 +43,12 @@ describe('an interrupted run', () => {
           }
         },
       },
-      { title: 'Later', async runHost(host) { started.push(`later:${host.name}`); } },
+      {
+        title: 'Later',
+        async runHost(host) {
+          started.push(`later:${host.name}`);
+        },
+      },
     ];
     const err = await runAbortable(phases, ctx, 'silent', signals, 1000).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InterruptedError);
@@ -47,7 +61,10 @@ describe('an interrupted run', () => {
     expect(started).toEqual(['runtime:a', 'runtime:b']);
     for (const c of conns) {
       expect(c.aborted).toBe(true);
-      expect(c.execs.at(-1)).toMatchObject({ sudo: true, command: `rm -rf /tmp/.kprov-${c.name} /var/lib/kprov/staging/${c.name}` });
+      expect(c.execs.at(-1)).toMatchObject({
+        sudo: true,
+        command: `rm -rf /tmp/.kprov-${c.name} /var/lib/kprov/staging/${c.name}`,
+      });
     }
     expect(signals.listenerCount('SIGINT') + signals.listenerCount('SIGTERM')).toBe(0);
   });
@@ -55,7 +72,15 @@ describe('an interrupted run', () => {
   it('SIGTERM exits 143', async () => {
     const { conns, ctx } = setup(['a']);
     const signals = new EventEmitter();
-    const phases: Phase[] = [{ title: 'x', async runHost() { setTimeout(() => signals.emit('SIGTERM'), 10); await conns[0].runsUntilAborted(); } }];
+    const phases: Phase[] = [
+      {
+        title: 'x',
+        async runHost() {
+          setTimeout(() => signals.emit('SIGTERM'), 10);
+          await conns[0].runsUntilAborted();
+        },
+      },
+    ];
     const err = await runAbortable(phases, ctx, 'silent', signals, 1000).catch((e: unknown) => e);
     expect(describeError(err)).toMatchObject({ exitCode: 143 });
   });

@@ -105,7 +105,8 @@ export async function runAbortable(
       ctx.hosts.map(async (h) => {
         try {
           const removed = await h.conn.cleanupStaging();
-          if (removed.length) lines.push(`  ${h.name}: removed ${removed.length} staging file(s): ${removed.join(' ')}`);
+          if (removed.length === 0) return;
+          lines.push(`  ${h.name}: removed ${removed.length} staging file(s): ${removed.join(' ')}`);
         } catch (err) {
           const left = h.conn.pendingStaging();
           lines.push(`  ${h.name}: could not remove staging files ${left.join(' ')}: ${(err as Error).message}`);
@@ -121,7 +122,8 @@ export async function runAbortable(
     }
     received = sig;
     halfDone = [...ctx.inFlight!];
-    ctx.log.write('kprov', `${sig}: stopping (in progress: ${halfDone.map(([h, p]) => `${h} in ${p}`).join(', ') || 'nothing'})`);
+    const busy = halfDone.map(([h, p]) => `${h} in ${p}`).join(', ') || 'nothing';
+    ctx.log.write('kprov', `${sig}: stopping (in progress: ${busy})`);
     controller.abort();
     for (const h of ctx.hosts) h.conn.abort();
     stopped = stop();
@@ -141,7 +143,9 @@ export async function runAbortable(
     const sig = received!;
     const lines = [`interrupted by ${sig}: no further steps were started.`];
     if (halfDone.length === 0) lines.push('  no host was in the middle of a phase');
-    for (const [host, phase] of halfDone) lines.push(`  ${host}: stopped during "${phase}" (half-done; a re-run converges it)`);
+    for (const [host, phase] of halfDone) {
+      lines.push(`  ${host}: stopped during "${phase}" (half-done; a re-run converges it)`);
+    }
     lines.push(...cleaned);
     ctx.log.write('kprov', lines.join('\n'));
     throw new InterruptedError(sig, lines.join('\n'));

@@ -274,7 +274,8 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
     sudoUserPublicKey: publicKey,
     sudoUserPrivateKeyFile: privateKeyFile,
     allowSystemSudoUser: parseBool(
-      v.kprov_allow_system_sudo_user ?? false, 'kprov_allow_system_sudo_user', src('kprov_allow_system_sudo_user'), fail,
+      v.kprov_allow_system_sudo_user ?? false, 'kprov_allow_system_sudo_user',
+      src('kprov_allow_system_sudo_user'), fail,
     ),
     imageRepository,
     clusterName,

@@ -18,8 +18,19 @@ import { appliedMarker, configDigestScript, ensureServiceCurrent } from './servi
 
 const home = mkdtempSync(join(tmpdir(), 'kprov-home-'));
 mkdirSync(join(home, '.ssh'));
-writeFileSync(join(home, '.ssh', 'id_ed25519.pub'), 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9v op@laptop\n');
-const resolved = resolveSettings(resolveInventory(parseYamlInventory('all:\n  children:\n    masters:\n      hosts:\n        m1: { ansible_host: 10.0.0.1 }\n', 'inventory.yaml')), { home });
+writeFileSync(
+  join(home, '.ssh', 'id_ed25519.pub'),
+  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9v op@laptop\n',
+);
+const resolved = resolveSettings(
+  resolveInventory(
+    parseYamlInventory(
+      'all:\n  children:\n    masters:\n      hosts:\n        m1: { ansible_host: 10.0.0.1 }\n',
+      'inventory.yaml',
+    ),
+  ),
+  { home },
+);
 const facts = { packageManager: 'apt', canLowerOomScore: true, osId: 'debian' } as Facts;
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -27,7 +38,16 @@ function hostWith(responder: Responder): { host: Host; conn: FakeConnection; ctx
   const conn = new FakeConnection('m1', responder);
   const host = new Host({ name: 'm1' } as HostSpec, conn.asConnection(), false);
   host.facts = facts;
-  const ctx = { resolved, log: new RunLog(undefined), dryRun: false, concurrency: 1, connectTimeoutMs: 1000, commandTimeoutMs: 1000, hosts: [host], warn: () => {} } as RunContext;
+  const ctx = {
+    resolved,
+    log: new RunLog(undefined),
+    dryRun: false,
+    concurrency: 1,
+    connectTimeoutMs: 1000,
+    commandTimeoutMs: 1000,
+    hosts: [host],
+    warn: () => {},
+  } as RunContext;
   return { host, conn, ctx };
 }
 
@@ -35,7 +55,8 @@ function hostWith(responder: Responder): { host: Host; conn: FakeConnection; ctx
 function containerdHost(applied: string, current: string, active = 'active') {
   const files = containerdFiles(resolved.cluster, facts);
   return hostWith((cmd, opts) => {
-    if (opts.step === 'compare files') return { stdout: files.map((f) => `${f.mode.toString(8)} root root ${sha(f.content)}`).join('\n') + '\n' };
+    if (opts.step === 'compare files')
+      return { stdout: files.map((f) => `${f.mode.toString(8)} root root ${sha(f.content)}`).join('\n') + '\n' };
     if (opts.step === 'inspect containerd') return { stdout: `enabled\n${active}\n${applied}\n${current}\n` };
     if (opts.step === 'verify containerd') return { stdout: '1.6.20\ncri=ok\n' };
     if (cmd.includes('dpkg-query')) return { stdout: '' };
@@ -53,7 +74,9 @@ describe('services run with the configuration on disk', () => {
     const restart = conn.execs.find((e) => e.step === 'restart containerd')!;
     expect(restart.command).toContain('systemctl restart containerd');
     // The record is written after the restart, from the files as they are then.
-    expect(restart.command.indexOf('systemctl restart')).toBeLessThan(restart.command.indexOf(appliedMarker('containerd')));
+    expect(restart.command.indexOf('systemctl restart')).toBeLessThan(
+      restart.command.indexOf(appliedMarker('containerd')),
+    );
   });
 
   it('leaves a running containerd alone when it runs with the configuration on disk', async () => {
@@ -73,9 +96,15 @@ describe('services run with the configuration on disk', () => {
   });
 
   it('the kubelet converges the same way', async () => {
-    const { host } = hostWith((_cmd, opts) => (opts.step === 'inspect kubelet' ? { stdout: `enabled\nactive\n${'a'.repeat(64)}\n${'b'.repeat(64)}\n` } : undefined));
+    const { host } = hostWith((_cmd, opts) =>
+      opts.step === 'inspect kubelet'
+        ? { stdout: `enabled\nactive\n${'a'.repeat(64)}\n${'b'.repeat(64)}\n` }
+        : undefined,
+    );
     await ensureKubelet(host, []);
-    expect(host.changes).toEqual(['restart kubelet (it runs with an older /var/lib/kubelet/config.yaml, /var/lib/kubelet/kubeadm-flags.env, /etc/systemd/system/kubelet.service.d/10-kubeadm.conf, /etc/systemd/system/kubelet.service)']);
+    expect(host.changes).toEqual([
+      'restart kubelet (it runs with an older /var/lib/kubelet/config.yaml, /var/lib/kubelet/kubeadm-flags.env, /etc/systemd/system/kubelet.service.d/10-kubeadm.conf, /etc/systemd/system/kubelet.service)',
+    ]);
   });
 
   it('dry-run reports the restart without doing it', async () => {
@@ -89,7 +118,8 @@ describe('services run with the configuration on disk', () => {
   it('the digest covers path and content, and a missing file', () => {
     const d = mkdtempSync(join(tmpdir(), 'kprov-digest-'));
     const f = join(d, 'config.toml');
-    const digest = () => spawnSync('sh', ['-c', configDigestScript([f, join(d, 'absent')])], { encoding: 'utf8' }).stdout.trim();
+    const digest = () =>
+      spawnSync('sh', ['-c', configDigestScript([f, join(d, 'absent')])], { encoding: 'utf8' }).stdout.trim();
     writeFileSync(f, 'a');
     const one = digest();
     expect(one).toMatch(/^[0-9a-f]{64}$/);

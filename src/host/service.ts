@@ -28,7 +28,12 @@ export interface ServiceOptions {
  * writing a file and restarting (or a config edited by hand) converges on the next run, whatever changed in
  * it; clocks play no part. A service kprov never restarted (no record yet) is restarted once.
  */
-export async function ensureServiceCurrent(host: Host, unit: string, configPaths: string[], opts: ServiceOptions = {}): Promise<void> {
+export async function ensureServiceCurrent(
+  host: Host,
+  unit: string,
+  configPaths: string[],
+  opts: ServiceOptions = {},
+): Promise<void> {
   const u = shq(unit);
   const marker = shq(appliedMarker(unit));
   const state = await host.sudo(
@@ -36,15 +41,20 @@ export async function ensureServiceCurrent(host: Host, unit: string, configPaths
       `cat ${marker} 2>/dev/null || echo none; ${configDigestScript(configPaths)}`,
     { step: `inspect ${unit}` },
   );
-  const [enabled, active, applied, current] = state.stdout.trim().split('\n').map((l) => l.trim());
-  if (enabled !== 'enabled') await host.change(`enable ${unit}`, () => host.sudo(`systemctl enable ${u}`, { step: `enable ${unit}` }));
+  const [enabled, active, applied, current] = state.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.trim());
+  if (enabled !== 'enabled')
+    await host.change(`enable ${unit}`, () => host.sudo(`systemctl enable ${u}`, { step: `enable ${unit}` }));
   let why: string | undefined;
   if (active !== 'active') why = `start ${unit}`;
   else if (opts.force) why = `restart ${unit}${opts.reason ? ` (${opts.reason})` : ''}`;
   else if (applied !== current) {
-    why = applied === 'none'
-      ? `restart ${unit} (not yet started by kprov with its configuration)`
-      : `restart ${unit} (it runs with an older ${configPaths.join(', ')})`;
+    why =
+      applied === 'none'
+        ? `restart ${unit} (not yet started by kprov with its configuration)`
+        : `restart ${unit} (it runs with an older ${configPaths.join(', ')})`;
   }
   if (!why) return;
   await host.change(why, () =>

@@ -9,7 +9,14 @@ import type { RunContext } from './phase.js';
 const bastion = { host: '10.0.0.254', port: 22, user: 'jump' };
 
 function hostBehindJump(name: string, over: Partial<HostSpec> = {}): Host {
-  const spec = { name, user: 'root', jump: bastion, knownHostsFile: '/home/op/.ssh/known_hosts', hostKeyChecking: 'strict', ...over };
+  const spec = {
+    name,
+    user: 'root',
+    jump: bastion,
+    knownHostsFile: '/home/op/.ssh/known_hosts',
+    hostKeyChecking: 'strict',
+    ...over,
+  };
   return new Host(spec as HostSpec, {} as SshConnection, false);
 }
 

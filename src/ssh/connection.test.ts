@@ -52,7 +52,8 @@ describe('an aborted connection', () => {
       },
       end() {},
     };
-    const conn = new SshConnection({ name: 'm1', host: 'h', port: 22, user: 'root', knownHostsFile: '/dev/null', hostKeyChecking: 'strict' }, new RunLog(undefined));
+    const endpoint = { name: 'm1', host: 'h', port: 22, user: 'root', knownHostsFile: '/dev/null' };
+    const conn = new SshConnection({ ...endpoint, hostKeyChecking: 'strict' }, new RunLog(undefined));
     (conn as unknown as { client: unknown }).client = fakeClient;
     conn.trackStaging('/tmp/.kprov-1');
     conn.trackStaging('/var/lib/kprov/staging/abc');

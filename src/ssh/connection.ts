@@ -150,7 +150,8 @@ export class SshConnection {
         if (verdict.status === 'revoked') {
           hostKeyError = new HostError(
             this.name,
-            `HOST KEY REVOKED for ${name}: the host presented ${fingerprint(key)}, which ${verdict.file}:${verdict.line} ` +
+            `HOST KEY REVOKED for ${name}: the host presented ${fingerprint(key)}, ` +
+              `which ${verdict.file}:${verdict.line} ` +
               'marks @revoked. Refusing to connect (as OpenSSH does), even if the key is also listed as known.',
             { step: 'connect' },
           );
@@ -159,8 +160,9 @@ export class SshConnection {
         if (verdict.status === 'cert-authority-only') {
           hostKeyError = new HostError(
             this.name,
-            `known_hosts names ${name} only in a @cert-authority line (${verdict.file}:${verdict.line}): kprov does not ` +
-              `verify host certificates. Add the host's own key (ssh-keyscan -p ${ep.port} ${ep.host}) to ${ep.knownHostsFile}.`,
+            `known_hosts names ${name} only in a @cert-authority line (${verdict.file}:${verdict.line}): ` +
+              'kprov does not verify host certificates. ' +
+              `Add the host's own key (ssh-keyscan -p ${ep.port} ${ep.host}) to ${ep.knownHostsFile}.`,
             { step: 'connect' },
           );
           return false;
@@ -284,7 +286,9 @@ export class SshConnection {
       });
     });
     this.log.write(this.name, `$ ${logged}  -> exit ${result.code} in ${Date.now() - started}ms${result.stderr ? `\n  stderr: ${tail(result.stderr, 4)}` : ''}`);
-    if (this.aborted && !opts.afterAbort) throw new HostError(this.name, 'interrupted', { step: opts.step, command: this.log.redact(logged) });
+    if (this.aborted && !opts.afterAbort) {
+      throw new HostError(this.name, 'interrupted', { step: opts.step, command: this.log.redact(logged) });
+    }
     if (result.code !== 0 && !opts.allowFailure) {
       let message = `command failed with exit code ${result.code}`;
       if (sudo && this.endpoint.user !== 'root' && /a password is required|no tty present/.test(result.stderr)) {
@@ -372,7 +376,8 @@ export class SshConnection {
   async cleanupStaging(): Promise<string[]> {
     const paths = this.pendingStaging();
     if (paths.length === 0 || !this.client) return [];
-    await this.exec(`rm -rf ${paths.map(shq).join(' ')}`, { sudo: true, afterAbort: true, step: 'clean staging', timeoutMs: 15_000 });
+    const opts = { sudo: true, afterAbort: true, step: 'clean staging', timeoutMs: 15_000 };
+    await this.exec(`rm -rf ${paths.map(shq).join(' ')}`, opts);
     for (const p of paths) this.staging.delete(p);
     return paths;
   }

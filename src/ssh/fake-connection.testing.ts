@@ -23,14 +23,23 @@ export class FakeConnection {
     private readonly responder: Responder = () => undefined,
     endpoint: Partial<Endpoint> = {},
   ) {
-    this.endpoint = { name, host: '10.0.0.1', port: 22, user: 'deployer', knownHostsFile: '/dev/null', hostKeyChecking: 'strict', ...endpoint };
+    this.endpoint = {
+      name,
+      host: '10.0.0.1',
+      port: 22,
+      user: 'deployer',
+      knownHostsFile: '/dev/null',
+      hostKeyChecking: 'strict',
+      ...endpoint,
+    };
   }
 
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     this.execs.push({ command, sudo: opts.sudo ?? false, step: opts.step });
     const r = this.responder(command, opts) ?? {};
     const result = { stdout: r.stdout ?? '', stderr: r.stderr ?? '', code: r.code ?? 0 };
-    if (result.code !== 0 && !opts.allowFailure) throw new Error(`${opts.step ?? 'command'} failed: exit ${result.code}`);
+    if (result.code !== 0 && !opts.allowFailure)
+      throw new Error(`${opts.step ?? 'command'} failed: exit ${result.code}`);
     return result;
   }
 

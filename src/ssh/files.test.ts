@@ -12,9 +12,14 @@ import { applyFiles, planFiles, ROOT_STAGING_DIR, takeUpload, type DesiredFile }
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
 describe('installing files through a root-only copy', () => {
-  const sudoers: DesiredFile = { path: '/etc/sudoers.d/90-kprov-ubuntu', content: 'ubuntu ALL=(ALL) NOPASSWD:ALL\n', mode: 0o440, validate: 'visudo -cf %s' };
+  const sudoers: DesiredFile = {
+    path: '/etc/sudoers.d/90-kprov-ubuntu',
+    content: 'ubuntu ALL=(ALL) NOPASSWD:ALL\n',
+    mode: 0o440,
+    validate: 'visudo -cf %s',
+  };
 
-  it('validates and installs root\'s checked copy, never the login user\'s upload, and removes the upload', async () => {
+  it("validates and installs root's checked copy, never the login user's upload, and removes the upload", async () => {
     const conn = new FakeConnection('m1');
     await applyFiles(conn.asConnection(), [sudoers], [{ path: sudoers.path, kind: 'create' }], true);
     const [upload] = [...conn.uploads.keys()];
@@ -30,7 +35,9 @@ describe('installing files through a root-only copy', () => {
     // visudo checks the copy, and the copy is what gets installed.
     expect(install.command).toContain(`visudo -cf ${shq(`${dir}/0`)}`);
     expect(install.command).not.toMatch(new RegExp(`visudo -cf '?${upload}`));
-    expect(install.command).toContain(`install -m 0440 -o root -g root ${shq(`${dir}/0`)} /etc/sudoers.d/90-kprov-ubuntu.kprov-new`);
+    expect(install.command).toContain(
+      `install -m 0440 -o root -g root ${shq(`${dir}/0`)} /etc/sudoers.d/90-kprov-ubuntu.kprov-new`,
+    );
     expect(install.command.indexOf(`visudo`)).toBeLessThan(install.command.indexOf('install -m'));
     // No command reads the upload after the copy: its only other mention is the cleanup.
     const clean = conn.execs.find((e) => e.step === 'clean staging')!;
@@ -43,7 +50,11 @@ describe('installing files through a root-only copy', () => {
     writeFileSync(upload, 'ubuntu ALL=(ALL) NOPASSWD:ALL\n');
     // What a loop as the login user does between upload and install:
     writeFileSync(upload, 'ubuntu ALL=(ALL) NOPASSWD:ALL\nDefaults:deployer !authenticate\n');
-    const r = spawnSync('sh', ['-c', takeUpload(upload, join(d, 'copy'), sha('ubuntu ALL=(ALL) NOPASSWD:ALL\n'), 'sudoers')], { encoding: 'utf8' });
+    const r = spawnSync(
+      'sh',
+      ['-c', takeUpload(upload, join(d, 'copy'), sha('ubuntu ALL=(ALL) NOPASSWD:ALL\n'), 'sudoers')],
+      { encoding: 'utf8' },
+    );
     expect(r.status).toBe(5);
     expect(r.stderr).toContain('the upload of sudoers changed before it was installed');
     expect(existsSync(upload)).toBe(false);
@@ -55,7 +66,9 @@ describe('installing files through a root-only copy', () => {
   });
 
   it('a mode/owner fix refuses a symbolic link', async () => {
-    const conn = new FakeConnection('m1', (cmd) => (cmd.includes('sha256sum') ? { stdout: `644 root root ${sha('x')}\n` } : undefined));
+    const conn = new FakeConnection('m1', (cmd) =>
+      cmd.includes('sha256sum') ? { stdout: `644 root root ${sha('x')}\n` } : undefined,
+    );
     const f: DesiredFile = { path: '/etc/x', content: 'x', mode: 0o600 };
     const changes = await planFiles(conn.asConnection(), [f], true);
     expect(changes).toEqual([{ path: '/etc/x', kind: 'mode' }]);
@@ -70,7 +83,9 @@ describe("a user's ~/.kube belongs to the user", () => {
   const file = kubeconfigFileFor('ubuntu', '/home/ubuntu', admin);
 
   it('creates ~/.kube as the user, 0700', async () => {
-    const conn = new FakeConnection('m1', (cmd) => (cmd.includes('sha256sum <') && !cmd.includes('install') ? { stdout: 'dir:missing missing\n' } : undefined));
+    const conn = new FakeConnection('m1', (cmd) =>
+      cmd.includes('sha256sum <') && !cmd.includes('install') ? { stdout: 'dir:missing missing\n' } : undefined,
+    );
     const changes = await planFiles(conn.asConnection(), [file], true);
     expect(changes).toEqual([{ path: '/home/ubuntu/.kube/config', kind: 'create' }]);
     await applyFiles(conn.asConnection(), [file], changes, true);
@@ -87,12 +102,16 @@ describe("a user's ~/.kube belongs to the user", () => {
     const changes = await planFiles(conn.asConnection(), [file], true);
     expect(changes).toEqual([{ path: '/home/ubuntu/.kube/config', kind: 'mode' }]);
     await applyFiles(conn.asConnection(), [file], changes, true);
-    expect(conn.execs.at(-1)!.command).toContain('chown ubuntu:ubuntu /home/ubuntu/.kube && chmod 0700 /home/ubuntu/.kube');
+    expect(conn.execs.at(-1)!.command).toContain(
+      'chown ubuntu:ubuntu /home/ubuntu/.kube && chmod 0700 /home/ubuntu/.kube',
+    );
     expect(conn.uploads.size).toBe(0);
   });
 
   it('a right ~/.kube is left alone', async () => {
-    const conn = new FakeConnection('m1', () => ({ stdout: `dir:700:ubuntu:ubuntu 600 ubuntu ubuntu ${sha(admin)}\n` }));
+    const conn = new FakeConnection('m1', () => ({
+      stdout: `dir:700:ubuntu:ubuntu 600 ubuntu ubuntu ${sha(admin)}\n`,
+    }));
     expect(await planFiles(conn.asConnection(), [file], true)).toEqual([]);
   });
 });

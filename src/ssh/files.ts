@@ -40,9 +40,10 @@ export async function planFiles(conn: SshConnection, files: DesiredFile[], sudo:
   if (files.length === 0) return [];
   const dirState = (f: DesiredFile) =>
     f.dirOwner ? `printf 'dir:%s ' "$(stat -c '%a:%U:%G' ${shq(dirname(f.path))} 2>/dev/null || echo missing)"; ` : '';
-  const script = files
-    .map((f) => `${dirState(f)}if [ -f ${shq(f.path)} ]; then printf '%s %s ' "$(stat -c '%a %U %G' ${shq(f.path)})" "$(sha256sum < ${shq(f.path)} | cut -d' ' -f1)"; echo; else echo missing; fi`)
-    .join('; ');
+  const fileState = (p: string) =>
+    `if [ -f ${p} ]; then printf '%s %s ' "$(stat -c '%a %U %G' ${p})" "$(sha256sum < ${p} | cut -d' ' -f1)"; ` +
+    'echo; else echo missing; fi';
+  const script = files.map((f) => `${dirState(f)}${fileState(shq(f.path))}`).join('; ');
   const { stdout } = await conn.exec(script, { sudo, step: 'compare files' });
   const lines = stdout.trim().split('\n');
   if (lines.length !== files.length) throw new HostError(conn.name, `unexpected output comparing files (${lines.length} lines for ${files.length} files)`, { step: 'compare files' });
@@ -53,8 +54,10 @@ export async function planFiles(conn: SshConnection, files: DesiredFile[], sudo:
     if (fields[0] === 'missing') return void changes.push({ path: f.path, kind: 'create' });
     const [mode, owner, group, hash] = fields;
     if (hash !== sha256(f.content)) return void changes.push({ path: f.path, kind: 'update' });
-    const dirWrong = f.dirOwner !== undefined && dir !== `${(f.dirMode ?? 0o755).toString(8)}:${f.dirOwner}:${f.dirGroup ?? f.dirOwner}`;
-    if (dirWrong || Number.parseInt(mode, 8) !== f.mode || owner !== (f.owner ?? 'root') || group !== (f.group ?? f.owner ?? 'root')) {
+    const wantDir = `${(f.dirMode ?? 0o755).toString(8)}:${f.dirOwner}:${f.dirGroup ?? f.dirOwner}`;
+    const dirWrong = f.dirOwner !== undefined && dir !== wantDir;
+    const fileWrong = Number.parseInt(mode, 8) !== f.mode || owner !== (f.owner ?? 'root');
+    if (dirWrong || fileWrong || group !== (f.group ?? f.owner ?? 'root')) {
       changes.push({ path: f.path, kind: 'mode' });
     }
   });
@@ -98,7 +101,8 @@ function ensureDir(f: DesiredFile): string {
   const make = `{ [ -d ${dir} ] || mkdir -p -m ${mode} ${dir}; }`;
   if (!f.dirOwner) return make;
   const refuse = `{ echo ${shq(`${dirname(f.path)} is a symbolic link; refusing to change it`)} >&2; exit 4; }`;
-  return `${make} && { [ ! -L ${dir} ] || ${refuse}; } && chown ${shq(f.dirOwner)}:${shq(f.dirGroup ?? f.dirOwner)} ${dir} && chmod ${mode} ${dir}`;
+  const owner = `${shq(f.dirOwner)}:${shq(f.dirGroup ?? f.dirOwner)}`;
+  return `${make} && { [ ! -L ${dir} ] || ${refuse}; } && chown ${owner} ${dir} && chmod ${mode} ${dir}`;
 }
 
 /**
@@ -124,7 +128,8 @@ export async function applyFiles(
       const target = shq(f.path);
       if (change.kind === 'mode') {
         const refuse = `{ echo ${shq(`${f.path} is a symbolic link; refusing to change it`)} >&2; exit 4; }`;
-        steps.push(`${ensureDir(f)} && { [ ! -L ${target} ] || ${refuse}; } && chown ${owner}:${group} ${target} && chmod ${octal(f.mode)} ${target}`);
+        const fix = `chown ${owner}:${group} ${target} && chmod ${octal(f.mode)} ${target}`;
+        steps.push(`${ensureDir(f)} && { [ ! -L ${target} ] || ${refuse}; } && ${fix}`);
         continue;
       }
       const content = Buffer.isBuffer(f.content) ? f.content : Buffer.from(f.content);
@@ -134,7 +139,8 @@ export async function applyFiles(
       const copy = `${rootDir}/${i}`;
       const temp = shq(`${f.path}.kprov-new`);
       const validate = f.validate
-        ? `{ ${f.validate.replace('%s', shq(copy))} >&2 || { echo ${shq(`validation failed for ${f.path}`)} >&2; exit 4; }; } && `
+        ? `{ ${f.validate.replace('%s', shq(copy))} >&2 || ` +
+          `{ echo ${shq(`validation failed for ${f.path}`)} >&2; exit 4; }; } && `
         : '';
       steps.push(
         `${takeUpload(upload, copy, sha256(content), f.path)} && ${validate}` +

@@ -64,7 +64,8 @@ function readEntries(file: string): Entry[] {
       marker = m === '@revoked' ? 'revoked' : 'cert-authority';
     }
     if (fields.length < 3) return;
-    entries.push({ hosts: fields[0].split(','), type: fields[1], key: fields[2], line: i + 1, ...(marker ? { marker } : {}) });
+    const entry: Entry = { hosts: fields[0].split(','), type: fields[1], key: fields[2], line: i + 1 };
+    entries.push(marker ? { ...entry, marker } : entry);
   });
   return entries;
 }
@@ -91,13 +92,18 @@ export function checkHostKey(file: string, host: string, port: number, keyBlob: 
   if (revoked) return { status: 'revoked', line: revoked.line, file };
   const matching = applying.filter((e) => !e.marker);
   const authorities = applying.filter((e) => e.marker === 'cert-authority');
-  const warnings = authorities.map((e) => `${file}:${e.line}: @cert-authority lines are not supported (kprov does not verify host certificates); ignored`);
-  if (matching.some((e) => e.type === type && e.key === presented)) return warnings.length ? { status: 'known', warnings } : { status: 'known' };
+  const unsupported = '@cert-authority lines are not supported (kprov does not verify host certificates); ignored';
+  const warnings = authorities.map((e) => `${file}:${e.line}: ${unsupported}`);
+  if (matching.some((e) => e.type === type && e.key === presented)) {
+    return warnings.length ? { status: 'known', warnings } : { status: 'known' };
+  }
   const sameType = matching.find((e) => e.type === type);
   if (sameType) {
     return { status: 'changed', expected: fingerprint(Buffer.from(sameType.key, 'base64')), line: sameType.line, file };
   }
-  if (matching.length === 0 && authorities.length > 0) return { status: 'cert-authority-only', line: authorities[0].line, file };
+  if (matching.length === 0 && authorities.length > 0) {
+    return { status: 'cert-authority-only', line: authorities[0].line, file };
+  }
   return { status: 'unknown' };
 }
 
