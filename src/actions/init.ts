@@ -13,6 +13,7 @@ import { planCredentials, apiThroughAnotherMasterPhase, clusterIdentityPhase, cl
 import { controlPlaneJoinPhase } from '../phases/control-plane-join.js';
 import type { Phase } from '../phases/phase.js';
 import type { Host } from '../host/host.js';
+import type { DesiredFile } from '../ssh/files.js';
 import { UserError } from '../errors/index.js';
 import { clusterStateDirFor, kprovHome } from '../config/state-dir.js';
 
@@ -28,6 +29,12 @@ export interface InitResult {
   run: ClusterRun;
 }
 
+/** ~/.kube/config for a user: the file and its ~/.kube directory belong to the user (kubectl must read it). */
+export function kubeconfigFileFor(user: string, home: string, content: string | Buffer): DesiredFile {
+  const owner = { owner: user, group: user, dirOwner: user, dirGroup: user };
+  return { path: `${home}/.kube/config`, content, mode: 0o600, dirMode: 0o700, ...owner };
+}
+
 /** The sudo user gets admin.conf as ~/.kube/config on control-plane hosts, as in the classic tutorial. */
 function kubeconfigForUser(run: ClusterRun, sudoUser: string): Phase {
   return {
@@ -38,7 +45,7 @@ function kubeconfigForUser(run: ClusterRun, sudoUser: string): Phase {
       if (!admin) return;
       const home = (await host.sudo(`getent passwd ${shq(sudoUser)} | cut -d: -f6`, { step: 'find home' })).stdout.trim();
       if (!home) return;
-      await host.ensureFiles([{ path: `${home}/.kube/config`, content: admin.content, mode: 0o600, owner: sudoUser, group: sudoUser, dirMode: 0o700 }]);
+      await host.ensureFiles([kubeconfigFileFor(sudoUser, home, admin.content)]);
     },
   };
 }

@@ -45,6 +45,8 @@ export interface ClusterSettings {
   sudoUserPublicKey: string;
   /** The private key matching sudoUserPublicKey, when known: used to prove the new user can log in. */
   sudoUserPrivateKeyFile?: string;
+  /** kprov_allow_system_sudo_user: let sudo_user be an existing system account (uid < 1000 or no login shell). */
+  allowSystemSudoUser?: boolean;
   imageRepository: string;
   clusterName: string;
   dnsDomain: string;
@@ -271,6 +273,10 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
     sudoUser,
     sudoUserPublicKey: publicKey,
     sudoUserPrivateKeyFile: privateKeyFile,
+    allowSystemSudoUser: parseBool(
+      v.kprov_allow_system_sudo_user ?? false, 'kprov_allow_system_sudo_user',
+      src('kprov_allow_system_sudo_user'), fail,
+    ),
     imageRepository,
     clusterName,
     dnsDomain,

@@ -75,6 +75,16 @@ export class HostError extends Error {
   }
 }
 
+/** The run was stopped by SIGINT (exit 130) or SIGTERM (exit 143); the message says what was left half-done. */
+export class InterruptedError extends Error {
+  readonly exitCode: number;
+  constructor(readonly signal: 'SIGINT' | 'SIGTERM', message: string) {
+    super(message);
+    this.name = 'InterruptedError';
+    this.exitCode = signal === 'SIGINT' ? 130 : 143;
+  }
+}
+
 /** Keep the last lines of a command's error output: enough to diagnose, not a wall of text. */
 export function tail(text: string, lines = 8): string {
   const all = text.trimEnd().split('\n');
@@ -92,6 +102,7 @@ export function describeError(err: unknown): { message: string; exitCode: number
   if (err instanceof HostError) {
     return { message: `error: ${err.toString()}`, exitCode: EXIT_STEP_FAILED };
   }
+  if (err instanceof InterruptedError) return { message: err.message, exitCode: err.exitCode };
   const e = err as Error;
   return { message: `internal error: ${e?.stack ?? String(err)}`, exitCode: EXIT_STEP_FAILED };
 }

@@ -13,6 +13,7 @@ import type { ClusterConfig, NodeConfig } from '../kubeadm/config.js';
 import type { ClusterPlan, FileSpec } from '../kubeadm/plan.js';
 import { kubeletFlagsEnv } from '../kubeadm/kubelet.js';
 import type { Host } from '../host/host.js';
+import { ensureServiceCurrent } from '../host/service.js';
 import { KUBELET_UNIT } from './kubernetes.js';
 import type { Phase, RunContext } from './phase.js';
 import type { RunLog } from '../log/logger.js';
@@ -94,14 +95,15 @@ export async function awaitNodeRegistered(api: KubeClient, host: Host, nodeName:
   });
 }
 
-/** Start (or restart, when its config changed) and enable the kubelet. */
+/**
+ * Enable the kubelet and make it run with its configuration: started when not active, restarted when a file
+ * changed in this run or when its files differ from those it was last started with (an earlier run stopped
+ * between writing them and restarting). kubelet.conf counts only when kprov wrote it: the kubelet writes it too.
+ */
 export async function ensureKubelet(host: Host, changed: string[]): Promise<void> {
-  const state = await host.sudo('systemctl is-enabled kubelet 2>/dev/null; systemctl is-active kubelet 2>/dev/null; true', { step: 'inspect kubelet' });
-  const [enabled, active] = state.stdout.trim().split('\n');
-  if (enabled !== 'enabled') await host.change('enable kubelet', () => host.sudo('systemctl enable kubelet', { step: 'enable kubelet' }));
-  const restartFor = [KUBELET_CONFIG, KUBELET_FLAGS_ENV, KUBELET_DROPIN, KUBELET_UNIT, `${KUBERNETES_DIR}/kubelet.conf`];
-  if (active !== 'active') await host.change('start kubelet', () => host.sudo('systemctl daemon-reload && systemctl start kubelet', { step: 'start kubelet' }));
-  else if (changed.some((c) => restartFor.includes(c))) await host.change('restart kubelet (its configuration changed)', () => host.sudo('systemctl daemon-reload && systemctl restart kubelet', { step: 'restart kubelet' }));
+  const tracked = [KUBELET_CONFIG, KUBELET_FLAGS_ENV, KUBELET_DROPIN, KUBELET_UNIT];
+  const force = changed.some((c) => [...tracked, `${KUBERNETES_DIR}/kubelet.conf`].includes(c));
+  await ensureServiceCurrent(host, 'kubelet', tracked, { force, reason: 'its configuration changed' });
 }
 
 /**

@@ -1,10 +1,10 @@
 import { HostError } from '../errors/index.js';
-import { SshConnection } from '../ssh/connection.js';
+import { SshConnection, type Endpoint } from '../ssh/connection.js';
 import type { Host } from '../host/host.js';
 import { parseFacts, FACTS_SCRIPT, hostProblems, duplicateIdentities } from '../host/facts.js';
 import type { Phase, RunContext } from './phase.js';
 
-/** Jump-host connections are shared by every host behind the same bastion. */
+/** Jump-host connections are shared by the hosts behind the same bastion that trust it the same way. */
 const jumpConnections = new WeakMap<RunContext, Map<string, Promise<SshConnection>>>();
 
 export async function jumpFor(host: Host, ctx: RunContext): Promise<SshConnection | undefined> {
@@ -12,14 +12,24 @@ export async function jumpFor(host: Host, ctx: RunContext): Promise<SshConnectio
   if (!jump) return undefined;
   let pool = jumpConnections.get(ctx);
   if (!pool) jumpConnections.set(ctx, (pool = new Map()));
-  const user = jump.user ?? host.spec.user;
-  const key = `${user}@${jump.host}:${jump.port}`;
+  const endpoint: Endpoint = {
+    name: `${host.name} (jump ${jump.host})`,
+    host: jump.host,
+    port: jump.port,
+    user: jump.user ?? host.spec.user,
+    privateKeyFile: host.spec.privateKeyFile,
+    privateKeyPassphrase: process.env.KPROV_SSH_KEY_PASSPHRASE,
+    password: undefined,
+    knownHostsFile: host.spec.knownHostsFile,
+    hostKeyChecking: host.spec.hostKeyChecking,
+  };
+  // The whole trust policy is the key: a strict host must never ride a connection accepted under accept-new,
+  // made with another key, or checked against another known_hosts file.
+  const key = JSON.stringify([endpoint.user, endpoint.host, endpoint.port, endpoint.privateKeyFile ?? null,
+    endpoint.knownHostsFile, endpoint.hostKeyChecking]);
   let conn = pool.get(key);
   if (!conn) {
-    const c = new SshConnection(
-      { name: `${host.name} (jump ${jump.host})`, host: jump.host, port: jump.port, user, privateKeyFile: host.spec.privateKeyFile, privateKeyPassphrase: process.env.KPROV_SSH_KEY_PASSPHRASE, password: undefined, knownHostsFile: host.spec.knownHostsFile, hostKeyChecking: host.spec.hostKeyChecking },
-      ctx.log,
-    );
+    const c = new SshConnection(endpoint, ctx.log);
     conn = c.connect({ connectTimeoutMs: ctx.connectTimeoutMs, connectAttempts: 3 }).then(() => c);
     pool.set(key, conn);
   }

@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import { HostError } from '../errors/index.js';
 import type { Bundle } from '../artifacts/bundle.js';
 import { installCommand, missingPackagesCommand } from '../os/packages.js';
 import { shq } from '../ssh/quote.js';
 import { kubeletUnit } from '../kubeadm/kubelet.js';
-import type { DesiredFile } from '../ssh/files.js';
+import { makeRootStagingDir, rootStagingDir, takeUpload, type DesiredFile } from '../ssh/files.js';
 import type { Host } from '../host/host.js';
 import type { Phase } from './phase.js';
 
@@ -68,6 +69,8 @@ export function binariesPhase(version: string, bundle: Bundle | undefined): Phas
 
 /** Import the bundle's images into containerd's k8s.io namespace, skipping images already there. */
 export function imagesPhase(bundle: Bundle | undefined): Phase {
+  const hashes = new Map<string, Promise<string>>();
+  const imageSha = (file: string) => hashes.get(file) ?? (hashes.set(file, sha256File(file)), hashes.get(file)!);
   return {
     title: 'Container images',
     async runHost(host) {
@@ -77,11 +80,22 @@ export function imagesPhase(bundle: Bundle | undefined): Phase {
         if (!host.spec.controlPlane && image.refs.every((r) => CONTROL_PLANE_IMAGES.test(r))) continue;
         if (image.refs.every((r) => present.has(r))) continue;
         await host.change(`import ${image.refs.join(', ')}`, async () => {
-          const staged = await host.conn.stageFile(image.file);
+          const sha = await imageSha(image.file);
+          const upload = await host.conn.stageFile(image.file);
+          // containerd reads root's own checked copy, never the login user's upload.
+          const dir = rootStagingDir();
+          const copy = `${dir}/image.tar`;
+          host.conn.trackStaging(dir);
           try {
-            await host.sudo(`ctr -n k8s.io images import ${shq(staged)} >/dev/null`, { step: `import ${basename(image.file)}`, timeoutMs: 600_000 });
+            await host.sudo(
+              `set -e; ( ${makeRootStagingDir(dir)} ); ( ${takeUpload(upload, copy, sha, basename(image.file))} ); ` +
+                `ctr -n k8s.io images import ${shq(copy)} >/dev/null`,
+              { step: `import ${basename(image.file)}`, timeoutMs: 600_000 },
+            );
           } finally {
-            await host.run(`rm -f ${shq(staged)}`, { allowFailure: true });
+            await host.sudo(`rm -rf ${shq(upload)} ${shq(dir)}`, { allowFailure: true, step: 'clean staging' });
+            host.conn.untrackStaging(upload);
+            host.conn.untrackStaging(dir);
           }
           const after = new Set((await host.sudo('ctr -n k8s.io images ls -q', { step: 'list images' })).stdout.split('\n'));
           const still = image.refs.filter((r) => !after.has(r));
@@ -90,4 +104,14 @@ export function imagesPhase(bundle: Bundle | undefined): Phase {
       }
     },
   };
+}
+
+function sha256File(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path)
+      .on('error', reject)
+      .on('data', (d) => hash.update(d))
+      .on('end', () => resolve(hash.digest('hex')));
+  });
 }

@@ -41,6 +41,7 @@ export async function runPhases(phases: Phase[], ctx: RunContext, renderer: Rend
   const tasks: ListrTask[] = phases.map((phase) => ({
     title: phase.title,
     task: async (_c, task) => {
+      if (ctx.abort?.aborted) return void task.skip(`${phase.title}: interrupted`);
       const hosts = (phase.select ?? alive)(ctx).filter((h) => !h.failed);
       if (hosts.length === 0) {
         task.skip(`${phase.title}: no hosts`);
@@ -62,11 +63,15 @@ export async function runPhases(phases: Phase[], ctx: RunContext, renderer: Rend
         hosts.map((host) => ({
           title: host.name,
           task: async (_c2, sub) => {
+            if (ctx.abort?.aborted) return void sub.skip(`${host.name}: interrupted`);
             const started = Date.now();
             host.changes = [];
+            ctx.inFlight?.set(host.name, phase.title);
             try {
               await phase.runHost!(host, ctx);
+              ctx.inFlight?.delete(host.name);
             } catch (err) {
+              if (!ctx.abort?.aborted) ctx.inFlight?.delete(host.name);
               host.failed = asHostError(host, phase.title, err);
               reports.push({ phase: phase.title, host: host.name, status: 'failed', changes: host.changes, ms: Date.now() - started });
               ctx.log.write(host.name, `FAILED in ${phase.title}: ${host.failed.toString()}`);
@@ -90,6 +95,8 @@ export async function runPhases(phases: Phase[], ctx: RunContext, renderer: Rend
     rendererOptions: { timer: PRESET_TIMER, collapseSubtasks: false, persistentOutput: true },
     fallbackRenderer: 'simple',
     fallbackRendererOptions: { timer: PRESET_TIMER },
+    // kprov handles SIGINT/SIGTERM itself (session.ts): listr2's own handler would exit 127 before any cleanup.
+    registerSignalListeners: false,
   } as never);
   await list.run();
   return { reports, failed: ctx.hosts.filter((h) => h.failed) };

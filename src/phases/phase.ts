@@ -12,6 +12,10 @@ export interface RunContext {
   /** Every host of the run, connected or not; failed hosts carry their error. */
   hosts: Host[];
   warn(message: string): void;
+  /** Set when the run is interrupted (SIGINT/SIGTERM): no new phase or host step starts. */
+  abort?: AbortSignal;
+  /** Host name -> title of the phase it is working on now; what an interrupted run left half-done. */
+  inFlight?: Map<string, string>;
 }
 
 /**

@@ -8,6 +8,7 @@ import { shq } from '../ssh/quote.js';
 import type { DesiredFile } from '../ssh/files.js';
 import type { ClusterSettings } from '../config/settings.js';
 import type { Facts } from '../host/facts.js';
+import { ensureServiceCurrent } from '../host/service.js';
 
 export const CONTAINERD_CONFIG = '/etc/containerd/config.toml';
 export const CRI_SOCKET = 'unix:///run/containerd/containerd.sock';
@@ -55,15 +56,11 @@ export const runtimePhase: Phase = {
       await host.change(`install ${missing.join(', ')}`, () => host.sudo(installCommand(facts, missing), { step: 'install packages', timeoutMs: ctx.commandTimeoutMs }));
     }
     const wanted = containerdFiles(ctx.resolved.cluster, facts);
-    const changedFiles = await host.ensureFiles(wanted);
+    await host.ensureFiles(wanted);
     await removeStaleRegistryFiles(host, wanted.map((f) => f.path));
-    const svc = await host.sudo(`systemctl is-enabled containerd 2>/dev/null; systemctl is-active containerd 2>/dev/null; true`, { step: 'inspect containerd' });
-    const [enabled, active] = svc.stdout.trim().split('\n');
-    if (enabled !== 'enabled') await host.change('enable containerd', () => host.sudo('systemctl enable containerd', { step: 'enable containerd' }));
-    // A fresh package starts containerd with its default config, so a changed config always means a restart.
-    if (active !== 'active' || changedFiles.includes(CONTAINERD_CONFIG)) {
-      await host.change('restart containerd', () => host.sudo('systemctl restart containerd', { step: 'restart containerd' }));
-    }
+    // Converge on what runs, not on what this run changed: a run stopped after writing config.toml restarts it
+    // next time. A fresh package starts containerd with its default config, so it is restarted once too.
+    await ensureServiceCurrent(host, 'containerd', [CONTAINERD_CONFIG]);
     if (host.dryRun) return;
     // Proof: the daemon answers and its CRI plugin is loaded.
     const check = await host.sudo(

@@ -37,6 +37,8 @@ export interface ExecOptions {
   step?: string;
   /** Do not log the command line (it carries secrets that cannot be registered). */
   quiet?: boolean;
+  /** Run even though the run was interrupted (cleanup). */
+  afterAbort?: boolean;
 }
 
 export interface ExecResult {
@@ -67,6 +69,11 @@ const HOST_KEY_ALGORITHMS: Record<string, string[]> = {
 export class SshConnection {
   private client: Client | undefined;
   private sftpSession: Promise<SFTPWrapper> | undefined;
+  /** Uploads and root-only staging directories that exist on the host until their install step removes them. */
+  private readonly staging = new Set<string>();
+  /** Commands running now: an interrupted run stops them. */
+  private readonly channels = new Set<ClientChannel>();
+  private aborted = false;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -135,8 +142,31 @@ export class SshConnection {
       agent: process.env.SSH_AUTH_SOCK,
       hostVerifier: (key: Buffer) => {
         const verdict = checkHostKey(ep.knownHostsFile, ep.host, ep.port, key);
-        if (verdict.status === 'known') return true;
         const name = knownHostsName(ep.host, ep.port);
+        if (verdict.status === 'known') {
+          for (const w of verdict.warnings ?? []) this.log.write(this.name, `warning: ${w}`);
+          return true;
+        }
+        if (verdict.status === 'revoked') {
+          hostKeyError = new HostError(
+            this.name,
+            `HOST KEY REVOKED for ${name}: the host presented ${fingerprint(key)}, ` +
+              `which ${verdict.file}:${verdict.line} ` +
+              'marks @revoked. Refusing to connect (as OpenSSH does), even if the key is also listed as known.',
+            { step: 'connect' },
+          );
+          return false;
+        }
+        if (verdict.status === 'cert-authority-only') {
+          hostKeyError = new HostError(
+            this.name,
+            `known_hosts names ${name} only in a @cert-authority line (${verdict.file}:${verdict.line}): ` +
+              'kprov does not verify host certificates. ' +
+              `Add the host's own key (ssh-keyscan -p ${ep.port} ${ep.host}) to ${ep.knownHostsFile}.`,
+            { step: 'connect' },
+          );
+          return false;
+        }
         if (verdict.status === 'changed') {
           hostKeyError = new HostError(
             this.name,
@@ -225,6 +255,7 @@ export class SshConnection {
   }
 
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    if (this.aborted && !opts.afterAbort) throw new HostError(this.name, 'interrupted', { step: opts.step });
     const client = this.requireClient();
     const sudo = opts.sudo ?? this.become.enabled;
     const { line, stdinPrefix } = this.wrap(command, sudo);
@@ -234,6 +265,7 @@ export class SshConnection {
     const result = await new Promise<ExecResult>((resolve, reject) => {
       client.exec(line, (err, stream: ClientChannel) => {
         if (err) return reject(new HostError(this.name, `cannot start command: ${err.message}`, { step: opts.step, command: logged }));
+        this.channels.add(stream);
         let stdout = '';
         let stderr = '';
         const timer = setTimeout(() => {
@@ -244,6 +276,7 @@ export class SshConnection {
         stream.on('data', (d: Buffer) => (stdout += d.toString()));
         stream.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         stream.on('close', (code: number | null) => {
+          this.channels.delete(stream);
           clearTimeout(timer);
           resolve({ stdout, stderr, code });
         });
@@ -253,6 +286,9 @@ export class SshConnection {
       });
     });
     this.log.write(this.name, `$ ${logged}  -> exit ${result.code} in ${Date.now() - started}ms${result.stderr ? `\n  stderr: ${tail(result.stderr, 4)}` : ''}`);
+    if (this.aborted && !opts.afterAbort) {
+      throw new HostError(this.name, 'interrupted', { step: opts.step, command: this.log.redact(logged) });
+    }
     if (result.code !== 0 && !opts.allowFailure) {
       let message = `command failed with exit code ${result.code}`;
       if (sudo && this.endpoint.user !== 'root' && /a password is required|no tty present/.test(result.stderr)) {
@@ -277,6 +313,7 @@ export class SshConnection {
   async stage(content: Buffer): Promise<string> {
     const sftp = await this.sftp();
     const path = `/tmp/.kprov-${randomBytes(8).toString('hex')}`;
+    this.staging.add(path);
     await new Promise<void>((resolve, reject) => {
       const stream = sftp.createWriteStream(path, { mode: 0o600, flags: 'wx' });
       stream.on('error', (err: Error) => reject(new HostError(this.name, `upload to ${path} failed: ${err.message}`, { step: 'upload' })));
@@ -290,10 +327,25 @@ export class SshConnection {
   async stageFile(localPath: string): Promise<string> {
     const sftp = await this.sftp();
     const path = `/tmp/.kprov-${randomBytes(8).toString('hex')}`;
+    this.staging.add(path);
     await new Promise<void>((resolve, reject) =>
       sftp.fastPut(localPath, path, { mode: 0o600, concurrency: 16 }, (err) => (err ? reject(new HostError(this.name, `upload of ${localPath} failed: ${err.message}`, { step: 'upload' })) : resolve())),
     );
     return path;
+  }
+
+  /** Remember a staging path (an upload or a root-only directory) until untrackStaging: an aborted run removes it. */
+  trackStaging(path: string): void {
+    this.staging.add(path);
+  }
+
+  untrackStaging(path: string): void {
+    this.staging.delete(path);
+  }
+
+  /** Staging paths not yet removed. */
+  pendingStaging(): string[] {
+    return [...this.staging];
   }
 
   /** Read a remote file readable by the login user (or through sudo cat for protected files). */
@@ -302,6 +354,32 @@ export class SshConnection {
     if (r.code === 3) return undefined;
     if (r.code !== 0) throw new HostError(this.name, `cannot read ${path}`, { step: 'read', exitCode: r.code, stderrTail: tail(r.stderr) });
     return Buffer.from(r.stdout.replace(/\s+/g, ''), 'base64');
+  }
+
+  /**
+   * Stop for an interrupted run: no new commands start, and running ones are sent TERM and their channels closed
+   * (sudo passes the signal on; the closed channel hangs up the rest).
+   */
+  abort(): void {
+    this.aborted = true;
+    for (const ch of this.channels) {
+      try {
+        ch.signal('TERM');
+        ch.close();
+      } catch {
+        // the channel is already gone
+      }
+    }
+  }
+
+  /** Remove every upload and root-only staging directory still on the host; returns what was removed. */
+  async cleanupStaging(): Promise<string[]> {
+    const paths = this.pendingStaging();
+    if (paths.length === 0 || !this.client) return [];
+    const opts = { sudo: true, afterAbort: true, step: 'clean staging', timeoutMs: 15_000 };
+    await this.exec(`rm -rf ${paths.map(shq).join(' ')}`, opts);
+    for (const p of paths) this.staging.delete(p);
+    return paths;
   }
 
   close(): void {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import { HostError } from '../errors/index.js';
 import type { SshConnection } from './connection.js';
@@ -13,6 +13,13 @@ export interface DesiredFile {
   group?: string;
   /** Mode for missing parent directories (default 0755). */
   dirMode?: number;
+  /**
+   * Owner (and group, default the owner) of the file's directory: it is created with dirMode and this owner, and an
+   * existing one is corrected to both (a user's ~/.kube belongs to the user). Without it, existing directories are
+   * left as they are and missing ones are created root-owned.
+   */
+  dirOwner?: string;
+  dirGroup?: string;
   /** A command that must accept the new file before it replaces the old one; %s is the candidate path. */
   validate?: string;
 }
@@ -31,19 +38,26 @@ const octal = (m: number) => m.toString(8).padStart(4, '0');
  */
 export async function planFiles(conn: SshConnection, files: DesiredFile[], sudo: boolean): Promise<FileChange[]> {
   if (files.length === 0) return [];
-  const script = files
-    .map((f) => `if [ -f ${shq(f.path)} ]; then printf '%s %s ' "$(stat -c '%a %U %G' ${shq(f.path)})" "$(sha256sum < ${shq(f.path)} | cut -d' ' -f1)"; echo; else echo missing; fi`)
-    .join('; ');
+  const dirState = (f: DesiredFile) =>
+    f.dirOwner ? `printf 'dir:%s ' "$(stat -c '%a:%U:%G' ${shq(dirname(f.path))} 2>/dev/null || echo missing)"; ` : '';
+  const fileState = (p: string) =>
+    `if [ -f ${p} ]; then printf '%s %s ' "$(stat -c '%a %U %G' ${p})" "$(sha256sum < ${p} | cut -d' ' -f1)"; ` +
+    'echo; else echo missing; fi';
+  const script = files.map((f) => `${dirState(f)}${fileState(shq(f.path))}`).join('; ');
   const { stdout } = await conn.exec(script, { sudo, step: 'compare files' });
   const lines = stdout.trim().split('\n');
   if (lines.length !== files.length) throw new HostError(conn.name, `unexpected output comparing files (${lines.length} lines for ${files.length} files)`, { step: 'compare files' });
   const changes: FileChange[] = [];
   files.forEach((f, i) => {
     const fields = lines[i].trim().split(' ');
+    const dir = fields[0].startsWith('dir:') ? fields.shift()!.slice(4) : undefined;
     if (fields[0] === 'missing') return void changes.push({ path: f.path, kind: 'create' });
     const [mode, owner, group, hash] = fields;
     if (hash !== sha256(f.content)) return void changes.push({ path: f.path, kind: 'update' });
-    if (Number.parseInt(mode, 8) !== f.mode || owner !== (f.owner ?? 'root') || group !== (f.group ?? f.owner ?? 'root')) {
+    const wantDir = `${(f.dirMode ?? 0o755).toString(8)}:${f.dirOwner}:${f.dirGroup ?? f.dirOwner}`;
+    const dirWrong = f.dirOwner !== undefined && dir !== wantDir;
+    const fileWrong = Number.parseInt(mode, 8) !== f.mode || owner !== (f.owner ?? 'root');
+    if (dirWrong || fileWrong || group !== (f.group ?? f.owner ?? 'root')) {
       changes.push({ path: f.path, kind: 'mode' });
     }
   });
@@ -51,35 +65,97 @@ export async function planFiles(conn: SshConnection, files: DesiredFile[], sudo:
 }
 
 /**
- * Put files in place: stage over SFTP, validate if asked, then cp + chown + chmod to a temp name
- * beside the target and rename it over the target, so readers never see a half-written file.
- * All installs happen in one remote command.
+ * Where root keeps its own copy of an upload while it is checked and installed: a directory only root can
+ * enter, so the login user (who owns the upload in /tmp) cannot change the bytes between check and install.
  */
-export async function applyFiles(conn: SshConnection, files: DesiredFile[], changes: FileChange[], sudo: boolean): Promise<void> {
+export const ROOT_STAGING_DIR = '/var/lib/kprov/staging';
+
+/** A fresh name for one install's root-only directory, known here so an interrupted run can remove it. */
+export function rootStagingDir(): string {
+  return `${ROOT_STAGING_DIR}/${randomBytes(8).toString('hex')}`;
+}
+
+/** Shell (as root): create the root-only directory `dir` (mkdir fails if anything already has that name). */
+export function makeRootStagingDir(dir: string): string {
+  const base = shq(ROOT_STAGING_DIR);
+  return `umask 077 && mkdir -p ${base} && chown root:root ${base} && chmod 0700 ${base} && mkdir -m 0700 ${shq(dir)}`;
+}
+
+/**
+ * Shell (as root): copy the login user's upload into root's directory, always remove the upload, and check
+ * that the copy is exactly what was sent (a swapped or symlinked upload fails here, before anything uses it).
+ */
+export function takeUpload(upload: string, copy: string, sha: string, what: string): string {
+  const c = shq(copy);
+  return (
+    `{ cp ${shq(upload)} ${c}; rc=$?; rm -f ${shq(upload)}; [ $rc = 0 ]; } && ` +
+    `{ [ "$(sha256sum < ${c} | cut -d' ' -f1)" = ${sha} ] || ` +
+    `{ echo ${shq(`the upload of ${what} changed before it was installed; nothing was installed`)} >&2; exit 5; }; }`
+  );
+}
+
+/** Shell: the file's directory exists; with dirOwner, with exactly that owner and mode (never through a symlink). */
+function ensureDir(f: DesiredFile): string {
+  const dir = shq(dirname(f.path));
+  const mode = octal(f.dirMode ?? 0o755);
+  const make = `{ [ -d ${dir} ] || mkdir -p -m ${mode} ${dir}; }`;
+  if (!f.dirOwner) return make;
+  const refuse = `{ echo ${shq(`${dirname(f.path)} is a symbolic link; refusing to change it`)} >&2; exit 4; }`;
+  const owner = `${shq(f.dirOwner)}:${shq(f.dirGroup ?? f.dirOwner)}`;
+  return `${make} && { [ ! -L ${dir} ] || ${refuse}; } && chown ${owner} ${dir} && chmod ${mode} ${dir}`;
+}
+
+/**
+ * Put files in place. Uploads go over SFTP to private files of the login user; then, in one remote command as
+ * root, each is copied into a root-only directory, checked against its sha256, validated there if asked, and
+ * installed with `install` (owner and mode set at creation) as a temp beside the target that is renamed over it,
+ * so readers never see a half-written file and the login user never holds a file root then trusts.
+ */
+export async function applyFiles(
+  conn: SshConnection, files: DesiredFile[], changes: FileChange[], sudo: boolean,
+): Promise<void> {
   if (changes.length === 0) return;
   const byPath = new Map(files.map((f) => [f.path, f]));
   const steps: string[] = [];
-  const staged: string[] = [];
+  const uploads: string[] = [];
+  const rootDir = rootStagingDir();
+  let needsRootDir = false;
   try {
-    for (const change of changes) {
+    for (const [i, change] of changes.entries()) {
       const f = byPath.get(change.path)!;
-      const owner = `${f.owner ?? 'root'}:${f.group ?? f.owner ?? 'root'}`;
+      const owner = shq(f.owner ?? 'root');
+      const group = shq(f.group ?? f.owner ?? 'root');
       const target = shq(f.path);
       if (change.kind === 'mode') {
-        steps.push(`chown ${shq(owner)} ${target} && chmod ${octal(f.mode)} ${target}`);
+        const refuse = `{ echo ${shq(`${f.path} is a symbolic link; refusing to change it`)} >&2; exit 4; }`;
+        const fix = `chown ${owner}:${group} ${target} && chmod ${octal(f.mode)} ${target}`;
+        steps.push(`${ensureDir(f)} && { [ ! -L ${target} ] || ${refuse}; } && ${fix}`);
         continue;
       }
-      const stagedPath = await conn.stage(Buffer.isBuffer(f.content) ? f.content : Buffer.from(f.content));
-      staged.push(stagedPath);
+      const content = Buffer.isBuffer(f.content) ? f.content : Buffer.from(f.content);
+      const upload = await conn.stage(content);
+      uploads.push(upload);
+      needsRootDir = true;
+      const copy = `${rootDir}/${i}`;
       const temp = shq(`${f.path}.kprov-new`);
-      const dir = shq(dirname(f.path));
-      const validate = f.validate ? `{ ${f.validate.replace('%s', shq(stagedPath))} >&2 || { echo ${shq(`validation failed for ${f.path}`)} >&2; exit 4; }; } && ` : '';
+      const validate = f.validate
+        ? `{ ${f.validate.replace('%s', shq(copy))} >&2 || ` +
+          `{ echo ${shq(`validation failed for ${f.path}`)} >&2; exit 4; }; } && `
+        : '';
       steps.push(
-        `${validate}{ [ -d ${dir} ] || mkdir -p -m ${octal(f.dirMode ?? 0o755)} ${dir}; } && cp ${shq(stagedPath)} ${temp} && chown ${shq(owner)} ${temp} && chmod ${octal(f.mode)} ${temp} && mv -f ${temp} ${target}`,
+        `${takeUpload(upload, copy, sha256(content), f.path)} && ${validate}` +
+          `${ensureDir(f)} && rm -f ${temp} && ` +
+          `install -m ${octal(f.mode)} -o ${owner} -g ${group} ${shq(copy)} ${temp} && mv -f ${temp} ${target}`,
       );
     }
-    await conn.exec(`set -e; ${steps.map((s) => `( ${s} )`).join('; ')}`, { sudo, step: 'install files' });
+    if (needsRootDir) conn.trackStaging(rootDir);
+    const prelude = needsRootDir ? `( ${makeRootStagingDir(rootDir)} ); ` : '';
+    await conn.exec(`set -e; ${prelude}${steps.map((s) => `( ${s} )`).join('; ')}`, { sudo, step: 'install files' });
   } finally {
-    if (staged.length > 0) await conn.exec(`rm -f ${staged.map(shq).join(' ')}`, { sudo: false, allowFailure: true, step: 'clean staging' });
+    if (uploads.length > 0 || needsRootDir) {
+      const targets = [...uploads, ...(needsRootDir ? [rootDir] : [])];
+      await conn.exec(`rm -rf ${targets.map(shq).join(' ')}`, { sudo, allowFailure: true, step: 'clean staging' });
+      for (const t of targets) conn.untrackStaging(t);
+    }
   }
 }

@@ -45,4 +45,41 @@ describe('known_hosts', () => {
     expect(checkHostKey(file, '10.0.0.2', 2200, key)).toEqual({ status: 'known' });
     expect(fingerprint(key)).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
   });
+
+  it('refuses a key listed @revoked for the host (or *), even if it is also listed as known', () => {
+    const file = join(dir, 'revoked');
+    const b64 = key.toString('base64');
+    writeFileSync(file, `10.0.0.1 ssh-ed25519 ${b64}\n@revoked * ssh-ed25519 ${b64}\n`);
+    expect(checkHostKey(file, '10.0.0.1', 22, key)).toEqual({ status: 'revoked', line: 2, file });
+    const named = join(dir, 'revoked-named');
+    writeFileSync(named, `10.0.0.1,10.0.0.2 ssh-ed25519 ${b64}\n@revoked 10.0.0.2 ssh-ed25519 ${b64}\n`);
+    expect(checkHostKey(named, '10.0.0.2', 22, key)).toEqual({ status: 'revoked', line: 2, file: named });
+    // Revoked for another host only: this one still knows it.
+    expect(checkHostKey(named, '10.0.0.1', 22, key)).toEqual({ status: 'known' });
+    // A revoked key is never offered as a known key type.
+    writeFileSync(named, `@revoked 10.0.0.3 ssh-ed25519 ${b64}\n`);
+    expect(knownKeyTypes(named, '10.0.0.3', 22)).toEqual([]);
+  });
+
+  it('a negated pattern takes the host off the line, for checking and for key types', () => {
+    const file = join(dir, 'negated');
+    writeFileSync(file, `10.0.0.*,!10.0.0.66 ssh-ed25519 ${key.toString('base64')}\n`);
+    expect(checkHostKey(file, '10.0.0.5', 22, key)).toEqual({ status: 'known' });
+    expect(checkHostKey(file, '10.0.0.66', 22, key)).toEqual({ status: 'unknown' });
+    expect(checkHostKey(file, '10.0.0.66', 22, other)).toEqual({ status: 'unknown' });
+    expect(knownKeyTypes(file, '10.0.0.66', 22)).toEqual([]);
+    expect(knownKeyTypes(file, '10.0.0.5', 22)).toEqual(['ssh-ed25519']);
+  });
+
+  it('reports @cert-authority lines as unsupported: a warning beside a known key, refused when they are all there is', () => {
+    const file = join(dir, 'ca');
+    const ca = `@cert-authority *.lab ssh-ed25519 ${other.toString('base64')}`;
+    writeFileSync(file, `${ca}\nm1.lab ssh-ed25519 ${key.toString('base64')}\n`);
+    const known = checkHostKey(file, 'm1.lab', 22, key);
+    expect(known.status).toBe('known');
+    const warning = '@cert-authority lines are not supported (kprov does not verify host certificates); ignored';
+    expect(known.status === 'known' && known.warnings).toEqual([`${file}:1: ${warning}`]);
+    expect(checkHostKey(file, 'm2.lab', 22, key)).toEqual({ status: 'cert-authority-only', line: 1, file });
+    expect(knownKeyTypes(file, 'm2.lab', 22)).toEqual([]);
+  });
 });

@@ -1,0 +1,67 @@
+import { shq } from '../ssh/quote.js';
+import type { Host } from './host.js';
+
+/** Where kprov records, per unit, the sha256 of the configuration a service was last (re)started with. */
+export const APPLIED_DIR = '/var/lib/kprov/applied';
+
+export const appliedMarker = (unit: string) => `${APPLIED_DIR}/${unit}.sha256`;
+
+/** Shell printing one sha256 over the config files as they are now (path and content; a missing file counts). */
+export function configDigestScript(paths: string[]): string {
+  return (
+    `for f in ${paths.map(shq).join(' ')}; do printf '%s ' "$f"; ` +
+    `if [ -f "$f" ]; then sha256sum < "$f" | cut -d' ' -f1; else echo missing; fi; done | sha256sum | cut -d' ' -f1`
+  );
+}
+
+export interface ServiceOptions {
+  /** Restart even if the recorded configuration matches (a file outside configPaths changed in this run). */
+  force?: boolean;
+  /** Why, for the change line when forced. */
+  reason?: string;
+}
+
+/**
+ * Enable the unit, and make the running service match its configuration files: start it when it is not
+ * active, restart it when the configuration on disk is not the one it was last (re)started with. That is
+ * recorded after each successful (re)start as a sha256 over configPaths, so a run interrupted between
+ * writing a file and restarting (or a config edited by hand) converges on the next run, whatever changed in
+ * it; clocks play no part. A service kprov never restarted (no record yet) is restarted once.
+ */
+export async function ensureServiceCurrent(
+  host: Host,
+  unit: string,
+  configPaths: string[],
+  opts: ServiceOptions = {},
+): Promise<void> {
+  const u = shq(unit);
+  const marker = shq(appliedMarker(unit));
+  const state = await host.sudo(
+    `systemctl is-enabled ${u} 2>/dev/null || true; systemctl is-active ${u} 2>/dev/null || true; ` +
+      `cat ${marker} 2>/dev/null || echo none; ${configDigestScript(configPaths)}`,
+    { step: `inspect ${unit}` },
+  );
+  const [enabled, active, applied, current] = state.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.trim());
+  if (enabled !== 'enabled')
+    await host.change(`enable ${unit}`, () => host.sudo(`systemctl enable ${u}`, { step: `enable ${unit}` }));
+  let why: string | undefined;
+  if (active !== 'active') why = `start ${unit}`;
+  else if (opts.force) why = `restart ${unit}${opts.reason ? ` (${opts.reason})` : ''}`;
+  else if (applied !== current) {
+    why =
+      applied === 'none'
+        ? `restart ${unit} (not yet started by kprov with its configuration)`
+        : `restart ${unit} (it runs with an older ${configPaths.join(', ')})`;
+  }
+  if (!why) return;
+  await host.change(why, () =>
+    host.sudo(
+      `set -e; d=$(${configDigestScript(configPaths)}); systemctl daemon-reload; systemctl restart ${u}; ` +
+        `mkdir -p -m 0755 ${shq(APPLIED_DIR)}; printf '%s\\n' "$d" > ${marker}`,
+      { step: `${active === 'active' ? 'restart' : 'start'} ${unit}` },
+    ),
+  );
+}
