@@ -1,3 +1,4 @@
+import { signConfigMap } from './component-config.js';
 import { stringify } from 'yaml';
 import { corednsImage, componentImage, flannelCniPluginImage, flannelImage } from './images.js';
 import { clusterDnsIp, type ClusterConfig } from './config.js';
@@ -133,7 +134,7 @@ export function kubeProxyObjects(cfg: ClusterConfig, server: string) {
     { apiVersion: rbacApi, kind: 'ClusterRoleBinding', metadata: { name: 'kubeadm:node-proxier' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:node-proxier' }, subjects: [{ kind: 'ServiceAccount', name: 'kube-proxy', namespace: 'kube-system' }] },
     { apiVersion: rbacApi, kind: 'Role', metadata: { name: 'kube-proxy', namespace: 'kube-system' }, rules: [{ apiGroups: [''], resourceNames: ['kube-proxy'], resources: ['configmaps'], verbs: ['get'] }] },
     { apiVersion: rbacApi, kind: 'RoleBinding', metadata: { name: 'kube-proxy', namespace: 'kube-system' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'kube-proxy' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: GROUP_DEFAULT_NODE_TOKEN }] },
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-proxy', namespace: 'kube-system', labels: { app: 'kube-proxy' } }, data: { 'config.conf': stringify(kubeProxyConfiguration(cfg)), 'kubeconfig.conf': kubeconfig } },
+    signConfigMap({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-proxy', namespace: 'kube-system', labels: { app: 'kube-proxy' } }, data: { 'config.conf': stringify(kubeProxyConfiguration(cfg)), 'kubeconfig.conf': kubeconfig } }),
     {
       apiVersion: 'apps/v1',
       kind: 'DaemonSet',

@@ -15,7 +15,9 @@ export function clusterConfiguration(cfg: ClusterConfig, first: NodeConfig) {
     certificateValidityPeriod: '8760h0m0s',
     certificatesDir: PKI_DIR,
     clusterName: cfg.clusterName,
-    controlPlaneEndpoint: cfg.controlPlaneEndpoint ? `${splitHostPort(cfg.controlPlaneEndpoint)[0]}:${endpoint.port}` : `${endpoint.hostname}:${endpoint.port}`,
+    // Only a configured endpoint is recorded, as kubeadm does: a single master's own address is no stable endpoint,
+    // and upstream `kubeadm join --control-plane` must refuse such a cluster.
+    ...(cfg.controlPlaneEndpoint ? { controlPlaneEndpoint: `${splitHostPort(cfg.controlPlaneEndpoint)[0]}:${endpoint.port}` } : {}),
     controllerManager: {},
     dns: {},
     encryptionAlgorithm: cfg.encryptionAlgorithm,

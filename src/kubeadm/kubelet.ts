@@ -1,3 +1,4 @@
+import { signConfigMap } from './component-config.js';
 import { stringify } from 'yaml';
 import { render } from '../templates/render.js';
 import { pauseImage } from './images.js';
@@ -28,7 +29,7 @@ export const kubeletConfigYaml = (cfg: ClusterConfig) => stringify(kubeletConfig
 
 /** The kube-system/kubelet-config ConfigMap joining nodes read their configuration from. */
 export function kubeletConfigMap(cfg: ClusterConfig) {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kubelet-config', namespace: 'kube-system' }, data: { kubelet: kubeletConfigYaml(cfg) } };
+  return signConfigMap({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kubelet-config', namespace: 'kube-system' }, data: { kubelet: kubeletConfigYaml(cfg) } });
 }
 
 /**

@@ -176,8 +176,10 @@ export function kubeSchedulerManifest(cfg: ClusterConfig) {
     command: command('kube-scheduler', { 'authentication-kubeconfig': conf, 'authorization-kubeconfig': conf, 'bind-address': '127.0.0.1', kubeconfig: conf, 'leader-elect': 'true' }, cfg.schedulerExtraArgs),
     mounts: [{ name: 'kubeconfig', hostPath: conf, readOnly: true, type: 'FileOrCreate' }],
     probes: {
-      liveness: probe('127.0.0.1', SCHEDULER_PORT, '/healthz', 'HTTPS', 'liveness'),
-      startup: probe('127.0.0.1', SCHEDULER_PORT, '/healthz', 'HTTPS', 'startup'),
+      // kubeadm since v1.30: /livez for liveness and startup, and a readiness probe on /readyz.
+      liveness: probe('127.0.0.1', SCHEDULER_PORT, '/livez', 'HTTPS', 'liveness'),
+      readiness: probe('127.0.0.1', SCHEDULER_PORT, '/readyz', 'HTTPS', 'readiness'),
+      startup: probe('127.0.0.1', SCHEDULER_PORT, '/livez', 'HTTPS', 'startup'),
     },
     requests: { cpu: '100m' },
   });
