@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync, chmodSync, rmSync, existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { stringify } from 'yaml';
 import type { Resolved } from '../config/settings.js';
 import { UserError } from '../errors/index.js';
@@ -38,21 +38,52 @@ function writeWithMode(path: string, content: string, mode: number, dirMode?: nu
   chmodSync(path, mode);
 }
 
+/** True when path is strictly below dir (not dir itself, not beside or above it). */
+function strictlyInside(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== '' && !isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${sep}`);
+}
+
+/**
+ * DIR/<host> for every host, checked before anything is removed: exactly one level below DIR, not one of the
+ * names render writes itself, and not holding the PKI directory.
+ */
+function hostDirectories(resolved: Resolved, out: string, pkiDir: string): Map<string, string> {
+  const dirs = new Map<string, string>();
+  const reserved = [join(out, 'cluster'), join(out, 'join-command.txt'), join(out, '.kprov-pki')];
+  for (const host of resolved.hosts) {
+    const hostDir = resolve(out, host.name);
+    if (!strictlyInside(out, hostDir) || dirname(hostDir) !== out || host.name.startsWith('.') || reserved.includes(hostDir)) {
+      throw new UserError(`host name "${host.name}" cannot be used as a directory name under ${out}`, host.source);
+    }
+    if (hostDir === pkiDir || strictlyInside(hostDir, pkiDir)) {
+      throw new UserError(`--pki-dir ${pkiDir} is inside ${hostDir}, which is rewritten for host "${host.name}": choose another PKI directory`);
+    }
+    dirs.set(host.name, hostDir);
+  }
+  return dirs;
+}
+
 /** kprov init --dry-run --out DIR: every file per host at its absolute path, the cluster objects, the join command. */
 export async function renderToDirectory(resolved: Resolved, opts: RenderOptions): Promise<{ plan: ClusterPlan; fileCount: number; out: string }> {
   const out = resolve(opts.out);
   const pkiDir = resolve(opts.pkiDir ?? join(out, '.kprov-pki'));
+  const hostDirs = hostDirectories(resolved, out, pkiDir);
+  const clusterDir = join(out, 'cluster');
+  if (clusterDir === pkiDir || strictlyInside(clusterDir, pkiDir)) {
+    throw new UserError(`--pki-dir ${pkiDir} is inside ${clusterDir}, which is rewritten on every run: choose another PKI directory`);
+  }
   const { plan } = await planFromInventory(resolved, pkiDir, opts.configFile);
   let fileCount = 0;
   for (const host of resolved.hosts) {
-    const hostDir = join(out, host.name);
+    const hostDir = hostDirs.get(host.name)!;
+    if (!strictlyInside(out, hostDir)) throw new UserError(`refusing to remove ${hostDir}: not inside ${out}`);
     if (existsSync(hostDir)) rmSync(hostDir, { recursive: true, force: true });
     for (const f of plan.files[host.nodeName]) {
       writeWithMode(join(hostDir, f.path), f.content, f.mode, f.dirMode);
       fileCount++;
     }
   }
-  const clusterDir = join(out, 'cluster');
   if (existsSync(clusterDir)) rmSync(clusterDir, { recursive: true, force: true });
   for (const [name, objs] of Object.entries(plan.objects)) {
     // Bootstrap token and encrypted certs are secrets: owner-only.

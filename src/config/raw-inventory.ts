@@ -1,4 +1,4 @@
-import type { SourceLocation } from '../errors/index.js';
+import { UserError, type SourceLocation } from '../errors/index.js';
 
 /** A variable value together with where it was set, so errors can point at the line. */
 export interface SourcedValue {
@@ -43,7 +43,34 @@ export function ensureGroup(inv: RawInventory, name: string, source?: SourceLoca
   return group;
 }
 
+/**
+ * Names `kprov init --dry-run --out DIR` writes beside the per-host directories DIR/<host>: a host may not take them.
+ * (Names starting with "." are refused as well: the default PKI directory is DIR/.kprov-pki.)
+ */
+export const RESERVED_HOST_NAMES = ['cluster', 'join-command.txt'] as const;
+
+/**
+ * Ansible's rules for a host name, plus kprov's own: it becomes a directory name under --out DIR,
+ * so no path separators, no "." / "..", no control characters or whitespace, nothing hidden, nothing reserved.
+ */
+export function checkHostName(name: string, source: SourceLocation): void {
+  const bad = (why: string) => {
+    throw new UserError(`host name ${JSON.stringify(name)} is not a valid host name: ${why}`, source);
+  };
+  if (name === '') bad('it is empty');
+  if (name === '.' || name === '..') bad('"." and ".." are not host names');
+  if (/[/\\]/.test(name)) bad('it contains a path separator ("/" or "\\")');
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) bad('it contains a control character');
+  if (/\s/.test(name)) bad('it contains whitespace');
+  if (name.startsWith('.')) bad('it starts with "." (kprov keeps its PKI in DIR/.kprov-pki when rendering)');
+  if ((RESERVED_HOST_NAMES as readonly string[]).includes(name.toLowerCase())) {
+    bad(`"${name}" is reserved (kprov init --dry-run --out DIR writes DIR/cluster and DIR/join-command.txt)`);
+  }
+}
+
 export function addHost(inv: RawInventory, host: string, source: SourceLocation): VarMap {
+  checkHostName(host, source);
   if (!inv.hostSources.has(host)) inv.hostSources.set(host, source);
   let vars = inv.hostVars.get(host);
   if (!vars) {
