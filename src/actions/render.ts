@@ -7,6 +7,8 @@ import { clusterConfigFrom, nodeConfigFrom, type ClusterConfig, type NodeConfig 
 import { loadKubeadmConfig } from '../kubeadm/kubeadm-config.js';
 import { planCluster, objectsToYaml, type ClusterPlan } from '../kubeadm/plan.js';
 import { DirStore } from '../pki/store.js';
+import { cidrsOverlapProblem } from '../config/validate.js';
+import { isIPv4 } from '../net/ipv4.js';
 
 export interface RenderOptions {
   out: string;
@@ -18,11 +20,14 @@ export interface RenderOptions {
 export async function planFromInventory(resolved: Resolved, pkiDir: string, configFile?: string): Promise<{ plan: ClusterPlan; cfg: ClusterConfig }> {
   const fileConfig = configFile ? loadKubeadmConfig(configFile) : { cluster: {} };
   const cfg = clusterConfigFrom(resolved.cluster, fileConfig.cluster);
+  // Each source was checked on its own; a --config subnet may still collide with the inventory's other one.
+  const overlap = cidrsOverlapProblem(cfg.podSubnet, cfg.serviceSubnet, 'pod network', 'service network');
+  if (overlap) throw new UserError(`${overlap} (inventory and --config together)`, configFile ? { file: configFile } : undefined);
   const nodes: NodeConfig[] = resolved.hosts.map((h) => ({ ...nodeConfigFrom(h), ...(h.controlPlane && fileConfig.taints ? { taints: fileConfig.taints } : {}) }));
   // Control-plane nodes first, in inventory order: the first one is where init runs.
   nodes.sort((a, b) => Number(b.controlPlane) - Number(a.controlPlane));
   for (const n of nodes) {
-    if (!/^\d+\.\d+\.\d+\.\d+$/.test(n.advertiseAddress)) throw new UserError(`host "${n.name}": the advertise address must be an IPv4 address; set ansible_host to an IP or node_ip`);
+    if (!isIPv4(n.advertiseAddress)) throw new UserError(`host "${n.name}": the advertise address must be an IPv4 address; set ansible_host to an IP or node_ip`);
   }
   const plan = await planCluster(new DirStore(pkiDir), cfg, nodes, { token: fileConfig.token?.token, tokenTtlMs: fileConfig.token?.ttlMs, tokenDescription: fileConfig.token?.description });
   if (plan.problems.length > 0) {

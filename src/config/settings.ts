@@ -2,7 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve, dirname, isAbsolute } from 'node:path';
 import { UserError, UserErrors, type SourceLocation } from '../errors/index.js';
-import { cidrsOverlap, parseCidr, isIPv4 } from '../net/ipv4.js';
+import { isIPv4 } from '../net/ipv4.js';
+import {
+  clusterNameProblem, dnsDomainProblem, endpointProblem, imageRepositoryProblem, ipv4Problem, kubernetesVersionProblem,
+  nodeNameProblem, normalizeKubernetesVersion, podCidrProblem, serviceCidrProblem, cidrsOverlapProblem, type Problem,
+} from './validate.js';
 import { isControlPlane, isWorker, CONTROL_PLANE_GROUPS, type Inventory, type InventoryHost, type Role } from './inventory.js';
 
 export interface JumpHost {
@@ -159,11 +163,10 @@ function hostSpec(h: InventoryHost, fail: Collect, home: string, baseDir: string
   if (checking !== 'strict' && checking !== 'accept-new') fail(`kprov_host_key_checking must be "strict" or "accept-new", got "${checking}"`, src('kprov_host_key_checking'));
 
   const nodeIp = str('node_ip') ?? (isIPv4(address) ? address : undefined);
-  if (nodeIp !== undefined && !isIPv4(nodeIp)) fail(`node_ip "${nodeIp}" of host "${h.name}" is not an IPv4 address`, src('node_ip'));
+  const check = (problem: Problem, key: string) => problem && fail(problem, src(key));
+  if (nodeIp !== undefined) check(ipv4Problem(nodeIp, `host "${h.name}": node_ip`), 'node_ip');
   const nodeName = (str('node_name') ?? h.name).toLowerCase();
-  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(nodeName)) {
-    fail(`node name "${nodeName}" of host "${h.name}" is not a valid Kubernetes node name (lowercase letters, digits, '-' and '.')`, src('node_name'));
-  }
+  check(nodeNameProblem(nodeName, `host "${h.name}": node name`), 'node_name');
 
   return {
     name: h.name,
@@ -202,31 +205,23 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
   }
   const str = (k: string): string | undefined => (v[k] === undefined || v[k] === null ? undefined : String(v[k]));
 
+  const check = (problem: Problem, key: string) => problem && fail(problem, src(key));
   let kubernetesVersion = str('kubernetes_version') ?? DEFAULTS.kubernetesVersion;
-  if (!/^v?\d+\.\d+\.\d+$/.test(kubernetesVersion)) {
-    fail(`kubernetes_version "${kubernetesVersion}" is not a release version like v1.32.4`, src('kubernetes_version'));
-  } else {
-    if (!kubernetesVersion.startsWith('v')) kubernetesVersion = `v${kubernetesVersion}`;
-    const minor = Number(kubernetesVersion.split('.')[1]);
-    if (kubernetesVersion.split('.')[0] !== 'v1' || minor < 30) fail(`kubernetes_version ${kubernetesVersion} is not supported: kprov supports v1.30 and later`, src('kubernetes_version'));
-  }
+  const versionProblem = kubernetesVersionProblem(kubernetesVersion, 'kubernetes_version');
+  check(versionProblem, 'kubernetes_version');
+  if (!versionProblem) kubernetesVersion = normalizeKubernetesVersion(kubernetesVersion);
 
   const podNetworkCidr = str('pod_network_cidr') ?? DEFAULTS.podNetworkCidr;
   const serviceCidr = str('service_cidr') ?? DEFAULTS.serviceCidr;
-  const pod = parseCidr(podNetworkCidr);
-  const svc = parseCidr(serviceCidr);
-  if (typeof pod === 'string') fail(`pod_network_cidr: ${pod}`, src('pod_network_cidr'));
-  if (typeof svc === 'string') fail(`service_cidr: ${svc}`, src('service_cidr'));
-  if (typeof pod !== 'string' && typeof svc !== 'string') {
-    if (cidrsOverlap(pod, svc)) fail(`pod_network_cidr ${podNetworkCidr} overlaps service_cidr ${serviceCidr}`, src('pod_network_cidr') ?? src('service_cidr'));
-    if (svc.prefix < 12) fail(`service_cidr ${serviceCidr} is too large: the API server allows at most a /12`, src('service_cidr'));
-    if (pod.prefix > 24) fail(`pod_network_cidr ${podNetworkCidr} is too small: each node gets a /24 from it`, src('pod_network_cidr'));
-  }
+  const podProblem = podCidrProblem(podNetworkCidr, 'pod_network_cidr');
+  const svcProblem = serviceCidrProblem(serviceCidr, 'service_cidr');
+  check(podProblem, 'pod_network_cidr');
+  check(svcProblem, 'service_cidr');
+  const overlap = !podProblem && !svcProblem && cidrsOverlapProblem(podNetworkCidr, serviceCidr, 'pod_network_cidr', 'service_cidr');
+  if (overlap) fail(overlap, src('pod_network_cidr') ?? src('service_cidr'));
 
   const endpoint = str('control_plane_endpoint');
-  if (endpoint !== undefined && !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(endpoint)) {
-    fail(`control_plane_endpoint "${endpoint}" must be host or host:port`, src('control_plane_endpoint'));
-  }
+  if (endpoint !== undefined) check(endpointProblem(endpoint, 'control_plane_endpoint'), 'control_plane_endpoint');
   const cni = str('cni') ?? DEFAULTS.cni;
   if (cni !== 'flannel' && cni !== 'none') fail(`cni "${cni}" is not supported: use flannel or none`, src('cni'));
   const runtime = str('container_runtime') ?? DEFAULTS.containerRuntime;
@@ -237,13 +232,11 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
   const { publicKey, privateKeyFile } = sudoUserKey(str('sudo_user_public_key'), str('sudo_user_private_key_file'), home, baseDir, offline ? () => {} : fail, src('sudo_user_public_key'));
 
   const imageRepository = str('image_repository') ?? DEFAULTS.imageRepository;
-  if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/.test(imageRepository)) {
-    fail(`image_repository "${imageRepository}" is not a registry path like registry.k8s.io or myregistry:5000/k8s`, src('image_repository'));
-  }
+  check(imageRepositoryProblem(imageRepository, 'image_repository'), 'image_repository');
   const clusterName = str('cluster_name') ?? DEFAULTS.clusterName;
-  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(clusterName)) fail(`cluster_name "${clusterName}" must be a DNS label (lowercase letters, digits, '-')`, src('cluster_name'));
+  check(clusterNameProblem(clusterName, 'cluster_name'), 'cluster_name');
   const dnsDomain = str('dns_domain') ?? DEFAULTS.dnsDomain;
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(dnsDomain)) fail(`dns_domain "${dnsDomain}" is not a DNS domain`, src('dns_domain'));
+  check(dnsDomainProblem(dnsDomain, 'dns_domain'), 'dns_domain');
   const artifactsDir = str('artifacts_dir');
   const insecure = v.insecure_registries;
   const insecureRegistries = Array.isArray(insecure) ? insecure.map(String) : insecure ? String(insecure).split(',').map((s) => s.trim()).filter(Boolean) : [];
