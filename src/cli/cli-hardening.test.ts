@@ -1,5 +1,6 @@
 import { describe, expect, it, vi, afterEach } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from './main.js';
@@ -43,5 +44,43 @@ describe('audit: --config values (CLI)', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(new RegExp(`^error: ${config}:3: ClusterConfiguration: imageRepository`));
     expect(r.err).not.toMatch(/internal error|\n\s+at /);
+  });
+});
+
+describe('audit: input files that cannot be read are clear errors (CLI)', () => {
+  it('a FIFO given as the inventory exits 2 at once', async () => {
+    const fifo = join(dir, 'fifo-inventory');
+    execFileSync('mkfifo', [fifo]);
+    const r = await run('inventory', fifo);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`error: ${fifo}: inventory: expected a regular file, got a FIFO (named pipe)\n`);
+  });
+
+  it('a binary inventory exits 2 with "not a text file"', async () => {
+    const bin = write('binary-inventory', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0x00, 0x53, 0x45, 0x43, 0x52, 0x45, 0x54]));
+    const r = await run('inventory', bin);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`error: ${bin}:1: inventory: not a text file (it contains NUL bytes)\n`);
+  });
+
+  it('certs check reports a non-PEM .crt, a dangling symlink and a symlink loop as problems, exit 1, no stack trace', async () => {
+    const certs = mkdtempSync(join(tmpdir(), 'kprov-certs-bad-'));
+    writeFileSync(join(certs, 'garbage.crt'), 'hello\n');
+    symlinkSync(join(certs, 'missing.crt'), join(certs, 'dangling.crt'));
+    symlinkSync(join(certs, 'loop-b.crt'), join(certs, 'loop-a.crt'));
+    symlinkSync(join(certs, 'loop-a.crt'), join(certs, 'loop-b.crt'));
+    mkdirSync(join(certs, 'sub'));
+    symlinkSync(certs, join(certs, 'sub', 'up'));
+    const r = await run('certs', 'check', certs);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe('');
+    expect(r.out).toContain('✖ garbage.crt\n    problem:  not a PEM certificate');
+    expect(r.out).toContain('✖ dangling.crt\n    problem:  not found');
+    expect(r.out).toContain('✖ loop-a.crt\n    problem:  symbolic link loop');
+    expect(r.out).toContain('4 certificates, 4 with problems');
+    const json = JSON.parse((await run('certs', 'check', certs, '--json')).out);
+    expect(json.map((c: { file: string; status: string }) => [c.file, c.status])).toEqual([
+      ['dangling.crt', 'invalid'], ['garbage.crt', 'invalid'], ['loop-a.crt', 'invalid'], ['loop-b.crt', 'invalid'],
+    ]);
   });
 });

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readInputText } from '../config/read-input.js';
 import type { Command } from 'commander';
 import { UserError, EXIT_STEP_FAILED } from '../errors/index.js';
 import { caCertHash } from '../kubeadm/discovery.js';
@@ -63,12 +63,7 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
     .description('print the discovery-token-ca-cert-hash of a CA certificate')
     .argument('<ca.crt>', 'PEM CA certificate')
     .action((file: string) => {
-      let pem: string;
-      try {
-        pem = readFileSync(file, 'utf8');
-      } catch (err) {
-        throw new UserError(`cannot read ${file}: ${(err as Error).message}`);
-      }
+      const pem = readInputText(file, 'CA certificate');
       try {
         process.stdout.write(caCertHash(pem) + '\n');
       } catch (err) {

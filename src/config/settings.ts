@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readInputText } from './read-input.js';
 import { homedir } from 'node:os';
 import { join, resolve, dirname, isAbsolute } from 'node:path';
 import { UserError, UserErrors, type SourceLocation } from '../errors/index.js';
@@ -316,7 +317,14 @@ function sudoUserKey(value: string | undefined, privateFile: string | undefined,
     pubPath = ['id_ed25519.pub', 'id_ecdsa.pub', 'id_rsa.pub'].map((f) => join(home, '.ssh', f)).find((p) => existsSync(p));
     if (!pubPath) fail(`no public key for the sudo user: set sudo_user_public_key, or create ~/.ssh/id_ed25519 (ssh-keygen -t ed25519)`, source);
   }
-  if (pubPath && existsSync(pubPath)) publicKey = readFileSync(pubPath, 'utf8').trim();
+  if (pubPath && existsSync(pubPath)) {
+    try {
+      publicKey = readInputText(pubPath, 'sudo_user_public_key').trim();
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      fail(`${err.message}: ${pubPath}`, source);
+    }
+  }
   if (publicKey && !/^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( .*)?$/.test(publicKey)) {
     fail(`sudo_user_public_key is not an OpenSSH public key line`, source);
   }

@@ -1,4 +1,5 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readInputText } from '../config/read-input.js';
 import { LineCounter, parseAllDocuments, isMap, isScalar, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { UserError, UserErrors } from '../errors/index.js';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../pki/keys.js';
@@ -75,7 +76,7 @@ function extraArgs(value: unknown, path: Path, failAt: FailAt): Record<string, s
 
 export function loadKubeadmConfig(file: string): KubeadmFileConfig {
   if (!existsSync(file)) throw new UserError('config file not found', { file });
-  return parseKubeadmConfig(readFileSync(file, 'utf8'), file);
+  return parseKubeadmConfig(readInputText(file, 'config file'), file);
 }
 
 export function parseKubeadmConfig(text: string, file: string): KubeadmFileConfig {
