@@ -134,14 +134,15 @@ export function resolveSettings(inventory: Inventory, opts: { home?: string; off
   if (cpCount > 1 && !cluster.controlPlaneEndpoint) {
     warnings.push(`${cpCount} control-plane hosts but no control_plane_endpoint: using the first master's address, which is a single point of failure; set control_plane_endpoint to a load balancer or DNS name`);
   }
-  if (errors.length > 0) throw errors.length === 1 ? errors[0] : new UserErrors(errors);
+  const unique = errors.filter((e, i) => errors.findIndex((o) => o.toString() === e.toString()) === i);
+  if (unique.length > 0) throw unique.length === 1 ? unique[0] : new UserErrors(unique);
   return { inventory, hosts, cluster, warnings };
 }
 
 function hostSpec(h: InventoryHost, fail: Collect, home: string, baseDir: string, offline: boolean): HostSpec {
   const v = h.vars;
   const src = (k: string) => h.varSources[k] ?? h.source;
-  const str = (k: string): string | undefined => (v[k] === undefined || v[k] === null ? undefined : String(v[k]));
+  const str = (k: string): string | undefined => scalarVar(v, k, src(k), fail);
 
   const address = str('ansible_host') ?? str('ansible_ssh_host') ?? h.name;
   const port = parsePort(str('ansible_port') ?? str('ansible_ssh_port') ?? '22', `ansible_port of host "${h.name}"`, src('ansible_port'), fail);
@@ -199,12 +200,13 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
   for (const key of CLUSTER_VARS) {
     for (const h of members) {
       if (first && JSON.stringify(h.vars[key]) !== JSON.stringify(v[key])) {
-        fail(`${key} is cluster-wide but differs: "${v[key] ?? '(default)'}" on ${first.name}, "${h.vars[key] ?? '(default)'}" on ${h.name}`, h.varSources[key] ?? src(key));
+        const shown = (x: unknown) => (x === undefined || x === null ? '(default)' : typeof x === 'object' ? JSON.stringify(x) : String(x));
+        fail(`${key} is cluster-wide but differs: "${shown(v[key])}" on ${first.name}, "${shown(h.vars[key])}" on ${h.name}`, h.varSources[key] ?? src(key));
         break;
       }
     }
   }
-  const str = (k: string): string | undefined => (v[k] === undefined || v[k] === null ? undefined : String(v[k]));
+  const str = (k: string): string | undefined => scalarVar(v, k, src(k), fail);
 
   const check = (problem: Problem, key: string) => problem && fail(problem, src(key));
   let kubernetesVersion = str('kubernetes_version') ?? DEFAULTS.kubernetesVersion;
@@ -331,6 +333,17 @@ function sudoUserKey(value: string | undefined, privateFile: string | undefined,
   if (publicKey.includes('\n')) fail(`sudo_user_public_key must be a single key`, source);
   const guess = privateFile ? expandPath(privateFile, home, baseDir) : pubPath?.replace(/\.pub$/, '');
   return { publicKey, privateKeyFile: guess && existsSync(guess) ? guess : undefined };
+}
+
+/** A var that must be one value: a list or mapping there is a mistake (it would print as "[object Object]"). */
+function scalarVar(vars: Record<string, unknown>, k: string, source: SourceLocation | undefined, fail: Collect): string | undefined {
+  const value = vars[k];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'object') {
+    fail(`${k} must be a single value, not a ${Array.isArray(value) ? 'list' : 'mapping'}`, source);
+    return undefined;
+  }
+  return String(value);
 }
 
 export function expandPath(p: string, home: string, baseDir: string): string {

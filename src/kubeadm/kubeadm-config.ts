@@ -81,7 +81,7 @@ export function loadKubeadmConfig(file: string): KubeadmFileConfig {
 
 export function parseKubeadmConfig(text: string, file: string): KubeadmFileConfig {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter });
+  const docs = parseAllDocuments(text, { lineCounter, merge: true });
   const errors: UserError[] = [];
   const lineOf = (node: Node | null | undefined) => (node?.range ? lineCounter.linePos(node.range[0]).line : undefined);
   const out: KubeadmFileConfig = { cluster: {} };
@@ -92,7 +92,13 @@ export function parseKubeadmConfig(text: string, file: string): KubeadmFileConfi
       errors.push(new UserError('each document must be a mapping with apiVersion and kind', { file, line: lineOf(doc.contents) }));
       continue;
     }
-    const obj = doc.toJSON() as Record<string, unknown>;
+    let obj: Record<string, unknown>;
+    try {
+      obj = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>;
+    } catch (err) {
+      errors.push(new UserError(`YAML aliases expand too much: ${(err as Error).message}`, { file, line: lineOf(doc.contents) }));
+      continue;
+    }
     const kind = String(obj.kind ?? '');
     const line = lineOf(doc.contents);
     if (!SUPPORTED[kind]) {
