@@ -6,7 +6,7 @@ import { UserError, UserErrors, type SourceLocation } from '../errors/index.js';
 import { isIPv4 } from '../net/ipv4.js';
 import {
   clusterNameProblem, dnsDomainProblem, endpointProblem, imageRepositoryProblem, ipv4Problem, kubernetesVersionProblem,
-  nodeNameProblem, normalizeKubernetesVersion, podCidrProblem, serviceCidrProblem, cidrsOverlapProblem, type Problem,
+  nodeNameProblem, normalizeKubernetesVersion, normalizeRegistryUrl, podCidrProblem, registryHostProblem, serviceCidrProblem, cidrsOverlapProblem, type Problem,
 } from './validate.js';
 import { isControlPlane, isWorker, CONTROL_PLANE_GROUPS, type Inventory, type InventoryHost, type Role } from './inventory.js';
 
@@ -243,7 +243,10 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
   const artifactsDir = str('artifacts_dir');
   const insecure = v.insecure_registries;
   const insecureRegistries = Array.isArray(insecure) ? insecure.map(String) : insecure ? String(insecure).split(',').map((s) => s.trim()).filter(Boolean) : [];
-  for (const r of insecureRegistries) if (!REGISTRY_HOST.test(r)) fail(`insecure_registries entry "${r}" must be host or host:port`, src('insecure_registries'));
+  for (const r of insecureRegistries) {
+    const problem = registryHostProblem(r, 'insecure_registries entry');
+    if (problem) fail(`${problem} (DNS name, IPv4 or [IPv6], optional port 1-65535)`, src('insecure_registries'));
+  }
   const registryMirrors = mirrorsVar(v.registry_mirrors, (m) => fail(m, src('registry_mirrors')));
   void warnings;
   const mapVar = (k: string): Record<string, unknown> => {
@@ -276,8 +279,6 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
   };
 }
 
-const REGISTRY_HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
-
 /** registry_mirrors: { upstream: url | [url, ...] } with http(s) URLs; problems go to fail. */
 function mirrorsVar(value: unknown, fail: (message: string) => void): Record<string, string[]> {
   if (value === undefined || value === null) return {};
@@ -287,18 +288,17 @@ function mirrorsVar(value: unknown, fail: (message: string) => void): Record<str
   }
   const out: Record<string, string[]> = {};
   for (const [upstream, mirrors] of Object.entries(value as Record<string, unknown>)) {
-    if (!REGISTRY_HOST.test(upstream)) fail(`registry_mirrors: "${upstream}" is not a registry host or host:port`);
+    const problem = registryHostProblem(upstream, 'registry_mirrors:');
+    if (problem) fail(`${problem} (DNS name, IPv4 or [IPv6], optional port 1-65535)`);
     const urls = (Array.isArray(mirrors) ? mirrors : [mirrors]).map(String);
+    const normalized: string[] = [];
     for (const url of urls) {
-      let parsed: URL | undefined;
-      try {
-        parsed = new URL(url);
-      } catch {
-        parsed = undefined;
-      }
-      if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || !parsed.host) fail(`registry_mirrors: mirror "${url}" of ${upstream} must be an http:// or https:// URL`);
+      const clean = normalizeRegistryUrl(url);
+      if (clean === undefined) {
+        fail(`registry_mirrors: mirror ${JSON.stringify(url)} of ${upstream} must be an http:// or https:// URL of a registry host (no credentials, query or backslashes)`);
+      } else normalized.push(clean);
     }
-    out[upstream] = urls.map((u) => u.replace(/\/+$/, ''));
+    if (!problem) out[upstream] = normalized;
   }
   return out;
 }

@@ -123,3 +123,22 @@ export function cidrsOverlapProblem(pod: string, svc: string, podLabel: string, 
   return undefined;
 }
 
+
+/**
+ * A registry mirror URL as containerd should see it: parsed by the URL standard and written back (`new URL(x).href`),
+ * so what is checked is what is written, without a trailing slash. Undefined when it is not an http(s) URL of a
+ * valid registry host with nothing but a path.
+ */
+export function normalizeRegistryUrl(raw: string): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f\\]/.test(raw)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return undefined;
+  }
+  if (!['http:', 'https:'].includes(url.protocol) || !url.host || url.username || url.password || url.search || url.hash) return undefined;
+  if (registryHostProblem(url.host, 'host')) return undefined;
+  return url.href.replace(/\/+$/, '');
+}
