@@ -1,9 +1,30 @@
 import type { Resolved } from '../config/settings.js';
 
-const SECRET_VARS = /(password|pass|secret|token|passphrase|key_data)$/i;
+/** Names that hold secrets, at any depth: registry_auth.password, aws_secret_access_key, vault_token... */
+const SECRET_NAME = /(password|passwd|pass|secret|token|passphrase|key_data|private_?key|credential|access_?key|api_?key|cert(ificate)?_key)/i;
+/** Names that hold where a secret is, not the secret: ansible_ssh_private_key_file is worth showing. */
+const PATH_NAME = /(file|path|dir)$/i;
+/** A PEM private key anywhere in a value (RSA, EC, OPENSSH, ENCRYPTED...). */
+const PRIVATE_KEY_PEM = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+const REDACTED = '<redacted>';
+
+/** A copy of value with secrets replaced: by the name they are stored under, or by what they look like. */
+export function redactValue(value: unknown, name = ''): unknown {
+  if (typeof value === 'string') {
+    if (PRIVATE_KEY_PEM.test(value)) return REDACTED;
+    return name && SECRET_NAME.test(name) && !PATH_NAME.test(name) ? REDACTED : value;
+  }
+  if (value !== null && typeof value === 'object' && name && SECRET_NAME.test(name) && !PATH_NAME.test(name)) return REDACTED;
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, name));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactValue(v, k)]));
+  }
+  if (name && SECRET_NAME.test(name) && !PATH_NAME.test(name) && value !== undefined && value !== null) return REDACTED;
+  return value;
+}
 
 function redactVars(vars: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, SECRET_VARS.test(k) ? '<redacted>' : v]));
+  return redactValue(vars) as Record<string, unknown>;
 }
 
 /** Like `ansible-inventory --list`, plus kprov's view: role, connection, node name, cluster settings. */
@@ -30,7 +51,10 @@ export function redactedInventory(r: Resolved) {
         vars: hostvars[h.name],
       };
     }),
-    cluster: { ...r.cluster, sudoUserPublicKey: r.cluster.sudoUserPublicKey.replace(/^(\S+ \S{12})\S*/, '$1...') },
+    cluster: {
+      ...(redactValue({ ...r.cluster, sudoUserPublicKey: undefined }) as Resolved['cluster']),
+      sudoUserPublicKey: r.cluster.sudoUserPublicKey.replace(/^(\S+ \S{12})\S*/, '$1...'),
+    },
     warnings: r.warnings,
   };
 }
