@@ -1,5 +1,5 @@
 import { describe, expect, it, vi, afterEach } from 'vitest';
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,5 +82,79 @@ describe('audit: input files that cannot be read are clear errors (CLI)', () => 
     expect(json.map((c: { file: string; status: string }) => [c.file, c.status])).toEqual([
       ['dangling.crt', 'invalid'], ['garbage.crt', 'invalid'], ['loop-a.crt', 'invalid'], ['loop-b.crt', 'invalid'],
     ]);
+  });
+});
+
+describe('audit: small CLI findings', () => {
+  const commands: string[][] = [['prepare'], ['init'], ['join'], ['reset'], ['init', '--dry-run', '--out', join(dir, 'out-hosts')]];
+
+  for (const cmd of commands) {
+    it(`--hosts with an unknown host is exit 2 for ${cmd.join(' ')}`, async () => {
+      const r = await run(cmd[0], inventory, ...cmd.slice(1), '--hosts', 'm1,typo', '--log-file', join(dir, 'typo.log'));
+      expect(r.code).toBe(2);
+      expect(r.err).toBe('error: --hosts: "typo" is not a control-plane or worker host of the inventory (hosts: m1, w1)\n');
+    });
+
+    it(`an empty or blank --hosts is a usage error (exit 2) for ${cmd.join(' ')}`, async () => {
+      for (const value of ['', ' ', ',', ' , ']) {
+        const r = await run(cmd[0], inventory, ...cmd.slice(1), '--hosts', value);
+        expect(r.code, JSON.stringify(value)).toBe(2);
+        expect(r.err).toMatch(/--hosts.*at least one host/);
+      }
+    });
+  }
+
+  it('--log-file naming an existing directory is rejected at option parsing (exit 2)', async () => {
+    const r = await run('prepare', inventory, '--log-file', dir);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--log-file.*is a directory/);
+  });
+
+  it('--log-file whose parent is a file is reported clearly (exit 2); a missing parent is created', async () => {
+    const r = await run('prepare', inventory, '--log-file', join(pub, 'x.log'));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--log-file.*cannot create/);
+    const { parseLogFile } = await import('./options.js');
+    const file = join(dir, 'new', 'deeper', 'run.log');
+    expect(parseLogFile(file)).toBe(file);
+    expect(existsSync(join(dir, 'new', 'deeper'))).toBe(true);
+  });
+
+  it('kprov inventory text output prints structured vars and settings as JSON, not [object Object]', async () => {
+    const inv = write('structured.yaml', [
+      'all:',
+      '  vars:',
+      `    sudo_user_public_key: ${pub}`,
+      '    registry_mirrors: {registry.k8s.io: http://10.0.0.5:5000}',
+      '    kubelet_configuration: {maxPods: 50}',
+      '  children:',
+      '    masters:',
+      '      hosts:',
+      '        m1: {ansible_host: 10.0.0.1, labels: [a, b]}',
+    ].join('\n'));
+    const r = await run('inventory', inv);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).not.toContain('[object Object]');
+    expect(r.out).toContain('registryMirrors: {"registry.k8s.io":["http://10.0.0.5:5000"]}');
+    expect(r.out).toContain('kubeletConfiguration: {"maxPods":50}');
+    expect(r.out).toContain('labels = ["a","b"]');
+  });
+
+  it('kprov inventory works when the operator has no SSH key yet', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'kprov-nokey-home-'));
+    const inv = write('nokey.ini', '[masters]\nm1 ansible_host=10.0.0.1\n');
+    const before = process.env.HOME;
+    process.env.HOME = home;
+    try {
+      const r = await run('inventory', inv);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toContain('m1');
+      // Commands that change hosts still need it.
+      const p = await run('prepare', inv, '--log-file', join(dir, 'nokey.log'));
+      expect(p.code).toBe(2);
+      expect(p.err).toMatch(/no public key for the sudo user/);
+    } finally {
+      process.env.HOME = before;
+    }
   });
 });

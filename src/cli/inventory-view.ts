@@ -59,17 +59,24 @@ export function redactedInventory(r: Resolved) {
   };
 }
 
+/** One line per value: text as is, a list of plain values joined, anything structured as compact JSON. */
+function compact(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v) && v.every((x) => typeof x !== 'object' || x === null)) return v.join(', ');
+  return JSON.stringify(v) ?? String(v);
+}
+
 export function formatInventory(r: Resolved): string {
   const view = redactedInventory(r);
   const lines = [`inventory: ${view.file}`, '', 'hosts:'];
   for (const h of view.hosts) {
     const conn = h.address ? `${h.user}@${h.address}:${h.port}${h.jump ? ` via ${h.jump.host}` : ''}` : '(not provisioned)';
     lines.push(`  ${h.name.padEnd(16)} ${h.role.padEnd(22)} ${conn}`);
-    for (const [k, v] of Object.entries(h.vars)) lines.push(`      ${k} = ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+    for (const [k, v] of Object.entries(h.vars)) lines.push(`      ${k} = ${typeof v === 'string' ? v : JSON.stringify(v) ?? String(v)}`);
   }
   lines.push('', 'groups:');
   for (const [g, v] of Object.entries(view.groups)) lines.push(`  ${g}: ${v.hosts.join(', ') || '(empty)'}${v.children.length ? ` (children: ${v.children.join(', ')})` : ''}`);
   lines.push('', 'cluster:');
-  for (const [k, v] of Object.entries(view.cluster)) if (v !== undefined) lines.push(`  ${k}: ${Array.isArray(v) ? v.join(', ') : v}`);
+  for (const [k, v] of Object.entries(view.cluster)) if (v !== undefined) lines.push(`  ${k}: ${compact(v)}`);
   return lines.join('\n') + '\n';
 }
