@@ -73,7 +73,8 @@ export function checkCertificates(dir: string, now = new Date()): CertReport[] {
     try {
       return readInputText(file, 'certificate file');
     } catch (err) {
-      problems.push({ file, error: err instanceof UserError ? err.message.replace(/^certificate file: /, '') : String(err) });
+      const error = err instanceof UserError ? err.message.replace(/^certificate file: /, '') : String(err);
+      problems.push({ file, error });
       return undefined;
     }
   };
@@ -99,7 +100,8 @@ export function checkCertificates(dir: string, now = new Date()): CertReport[] {
       try {
         found.push({ file: `${file} (client)`, pem: clientCertPem, info: inspectCertificate(clientCertPem) });
       } catch (err) {
-        problems.push({ file: `${file} (client)`, error: `client certificate is not a valid certificate (${(err as Error).message})` });
+        const error = `client certificate is not a valid certificate (${(err as Error).message})`;
+        problems.push({ file: `${file} (client)`, error });
       }
     }
   }
@@ -126,7 +128,8 @@ export function checkCertificates(dir: string, now = new Date()): CertReport[] {
       status: daysLeft < 0 ? 'expired' : signer ? 'ok' : 'unverified',
     };
   });
-  return [...reports, ...problems.map((p) => failed(relative(dir, p.file) || '.', p.error))].sort((x, y) => (x.file < y.file ? -1 : x.file > y.file ? 1 : 0));
+  const all = [...reports, ...problems.map((p) => failed(relative(dir, p.file) || '.', p.error))];
+  return all.sort((x, y) => (x.file < y.file ? -1 : x.file > y.file ? 1 : 0));
 }
 
 export function formatCertReport(report: CertReport[]): string {

@@ -22,12 +22,17 @@ export async function planFromInventory(resolved: Resolved, pkiDir: string, conf
   const cfg = clusterConfigFrom(resolved.cluster, fileConfig.cluster);
   // Each source was checked on its own; a --config subnet may still collide with the inventory's other one.
   const overlap = cidrsOverlapProblem(cfg.podSubnet, cfg.serviceSubnet, 'pod network', 'service network');
-  if (overlap) throw new UserError(`${overlap} (inventory and --config together)`, configFile ? { file: configFile } : undefined);
+  if (overlap) {
+    throw new UserError(`${overlap} (inventory and --config together)`, configFile ? { file: configFile } : undefined);
+  }
   const nodes: NodeConfig[] = resolved.hosts.map((h) => ({ ...nodeConfigFrom(h), ...(h.controlPlane && fileConfig.taints ? { taints: fileConfig.taints } : {}) }));
   // Control-plane nodes first, in inventory order: the first one is where init runs.
   nodes.sort((a, b) => Number(b.controlPlane) - Number(a.controlPlane));
   for (const n of nodes) {
-    if (!isIPv4(n.advertiseAddress)) throw new UserError(`host "${n.name}": the advertise address must be an IPv4 address; set ansible_host to an IP or node_ip`);
+    if (!isIPv4(n.advertiseAddress)) {
+      const why = 'the advertise address must be an IPv4 address; set ansible_host to an IP or node_ip';
+      throw new UserError(`host "${n.name}": ${why}`);
+    }
   }
   const plan = await planCluster(new DirStore(pkiDir), cfg, nodes, { token: fileConfig.token?.token, tokenTtlMs: fileConfig.token?.ttlMs, tokenDescription: fileConfig.token?.description });
   if (plan.problems.length > 0) {
@@ -58,11 +63,15 @@ function hostDirectories(resolved: Resolved, out: string, pkiDir: string): Map<s
   const reserved = [join(out, 'cluster'), join(out, 'join-command.txt'), join(out, '.kprov-pki')];
   for (const host of resolved.hosts) {
     const hostDir = resolve(out, host.name);
-    if (!strictlyInside(out, hostDir) || dirname(hostDir) !== out || host.name.startsWith('.') || reserved.includes(hostDir)) {
+    const outside = !strictlyInside(out, hostDir) || dirname(hostDir) !== out;
+    if (outside || host.name.startsWith('.') || reserved.includes(hostDir)) {
       throw new UserError(`host name "${host.name}" cannot be used as a directory name under ${out}`, host.source);
     }
     if (hostDir === pkiDir || strictlyInside(hostDir, pkiDir)) {
-      throw new UserError(`--pki-dir ${pkiDir} is inside ${hostDir}, which is rewritten for host "${host.name}": choose another PKI directory`);
+      throw new UserError(
+        `--pki-dir ${pkiDir} is inside ${hostDir}, which is rewritten for host "${host.name}": ` +
+          'choose another PKI directory',
+      );
     }
     dirs.set(host.name, hostDir);
   }
@@ -76,7 +85,9 @@ export async function renderToDirectory(resolved: Resolved, opts: RenderOptions)
   const hostDirs = hostDirectories(resolved, out, pkiDir);
   const clusterDir = join(out, 'cluster');
   if (clusterDir === pkiDir || strictlyInside(clusterDir, pkiDir)) {
-    throw new UserError(`--pki-dir ${pkiDir} is inside ${clusterDir}, which is rewritten on every run: choose another PKI directory`);
+    throw new UserError(
+      `--pki-dir ${pkiDir} is inside ${clusterDir}, which is rewritten on every run: choose another PKI directory`,
+    );
   }
   const { plan } = await planFromInventory(resolved, pkiDir, opts.configFile);
   let fileCount = 0;

@@ -25,21 +25,35 @@ const write = (name: string, text: string | Buffer) => {
   writeFileSync(p, text);
   return p;
 };
-const pub = write('op.pub', 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9v op@laptop\n');
-const inventory = write('ok.ini', `[masters]\nm1 ansible_host=10.0.0.1\n[workers]\nw1 ansible_host=10.0.0.2\n[all:vars]\nsudo_user_public_key=${pub}\n`);
+const KEY_LINE = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9v op@laptop\n';
+const pub = write('op.pub', KEY_LINE);
+const inventory = write(
+  'ok.ini',
+  `[masters]\nm1 ansible_host=10.0.0.1\n[workers]\nw1 ansible_host=10.0.0.2\n[all:vars]\nsudo_user_public_key=${pub}\n`,
+);
 
 afterEach(() => vi.restoreAllMocks());
 
 describe('audit: --config values (CLI)', () => {
   it('a malformed bootstrapTokens[0].token in --config is exit 2 with file:line, not a stack trace', async () => {
-    const config = write('token.yaml', 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nbootstrapTokens:\n  - token: nope\n');
+    const config = write(
+      'token.yaml',
+      'apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nbootstrapTokens:\n  - token: nope\n',
+    );
     const r = await run('init', inventory, '--dry-run', '--out', join(dir, 'out-token'), '--config', config);
     expect(r.code).toBe(2);
-    expect(r.err).toBe(`error: ${config}:4: InitConfiguration: bootstrapTokens[0].token is not a bootstrap token: expected [a-z0-9]{6}.[a-z0-9]{16}\n`);
+    expect(r.err).toBe(
+      `error: ${config}:4: InitConfiguration: bootstrapTokens[0].token is not a bootstrap token: ` +
+        'expected [a-z0-9]{6}.[a-z0-9]{16}\n',
+    );
   });
 
   it('a hostile imageRepository in --config is exit 2 and nothing is rendered', async () => {
-    const config = write('repo.yaml', 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nimageRepository: "registry.k8s.io --anonymous-auth=true"\n');
+    const config = write(
+      'repo.yaml',
+      'apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n' +
+        'imageRepository: "registry.k8s.io --anonymous-auth=true"\n',
+    );
     const r = await run('init', inventory, '--dry-run', '--out', join(dir, 'out-repo'), '--config', config);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(new RegExp(`^error: ${config}:3: ClusterConfiguration: imageRepository`));
@@ -57,13 +71,14 @@ describe('audit: input files that cannot be read are clear errors (CLI)', () => 
   });
 
   it('a binary inventory exits 2 with "not a text file"', async () => {
-    const bin = write('binary-inventory', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0x00, 0x53, 0x45, 0x43, 0x52, 0x45, 0x54]));
+    const bytes = [0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0x00, 0x53, 0x45, 0x43, 0x52, 0x45, 0x54];
+    const bin = write('binary-inventory', Buffer.from(bytes));
     const r = await run('inventory', bin);
     expect(r.code).toBe(2);
     expect(r.err).toBe(`error: ${bin}:1: inventory: not a text file (it contains NUL bytes)\n`);
   });
 
-  it('certs check reports a non-PEM .crt, a dangling symlink and a symlink loop as problems, exit 1, no stack trace', async () => {
+  it('certs check reports non-PEM, dangling and looping .crt files as problems: exit 1, no stack', async () => {
     const certs = mkdtempSync(join(tmpdir(), 'kprov-certs-bad-'));
     writeFileSync(join(certs, 'garbage.crt'), 'hello\n');
     symlinkSync(join(certs, 'missing.crt'), join(certs, 'dangling.crt'));
@@ -86,13 +101,17 @@ describe('audit: input files that cannot be read are clear errors (CLI)', () => 
 });
 
 describe('audit: small CLI findings', () => {
-  const commands: string[][] = [['prepare'], ['init'], ['join'], ['reset'], ['init', '--dry-run', '--out', join(dir, 'out-hosts')]];
+  const dryRun = ['init', '--dry-run', '--out', join(dir, 'out-hosts')];
+  const commands: string[][] = [['prepare'], ['init'], ['join'], ['reset'], dryRun];
 
   for (const cmd of commands) {
     it(`--hosts with an unknown host is exit 2 for ${cmd.join(' ')}`, async () => {
-      const r = await run(cmd[0], inventory, ...cmd.slice(1), '--hosts', 'm1,typo', '--log-file', join(dir, 'typo.log'));
+      const log = join(dir, 'typo.log');
+      const r = await run(cmd[0], inventory, ...cmd.slice(1), '--hosts', 'm1,typo', '--log-file', log);
       expect(r.code).toBe(2);
-      expect(r.err).toBe('error: --hosts: "typo" is not a control-plane or worker host of the inventory (hosts: m1, w1)\n');
+      expect(r.err).toBe(
+        'error: --hosts: "typo" is not a control-plane or worker host of the inventory (hosts: m1, w1)\n',
+      );
     });
 
     it(`an empty or blank --hosts is a usage error (exit 2) for ${cmd.join(' ')}`, async () => {

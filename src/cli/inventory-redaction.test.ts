@@ -23,7 +23,8 @@ const dir = mkdtempSync(join(tmpdir(), 'kprov-redact-'));
 const pub = join(dir, 'op.pub');
 writeFileSync(join(dir, 'id_ed25519'), 'not read by the view\n');
 writeFileSync(pub, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9v op@laptop\n');
-const PEM = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----\n';
+const PEM =
+  '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----\n';
 const inventory = join(dir, 'inv.yaml');
 writeFileSync(
   inventory,
@@ -48,7 +49,8 @@ describe('audit: kprov inventory redacts secrets at any depth and by content', (
     it(`${json ? '--json' : 'text'} output shows no nested password, secret key or PEM private key`, async () => {
       const r = await run('inventory', inventory, ...(json ? ['--json'] : []));
       expect(r.code, r.err).toBe(0);
-      for (const secret of ['regpass-123', 'awssecret-456', 'credkey-789', 'hunter22', 'PRIVATE KEY', 'b3BlbnNzaC1rZXkt']) {
+      const secrets = ['regpass-123', 'awssecret-456', 'credkey-789', 'hunter22', 'PRIVATE KEY', 'b3BlbnNzaC1rZXkt'];
+      for (const secret of secrets) {
         expect(r.out, secret).not.toContain(secret);
       }
       expect(r.out).toContain('bob');

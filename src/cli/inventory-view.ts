@@ -1,7 +1,11 @@
 import type { Resolved } from '../config/settings.js';
 
 /** Names that hold secrets, at any depth: registry_auth.password, aws_secret_access_key, vault_token... */
-const SECRET_NAME = /(password|passwd|pass|secret|token|passphrase|key_data|private_?key|credential|access_?key|api_?key|cert(ificate)?_key)/i;
+const SECRET_NAME = new RegExp(
+  ['password', 'passwd', 'pass', 'secret', 'token', 'passphrase', 'key_data', 'private_?key', 'credential',
+    'access_?key', 'api_?key', 'cert(ificate)?_key'].join('|'),
+  'i',
+);
 /** Names that hold where a secret is, not the secret: ansible_ssh_private_key_file is worth showing. */
 const PATH_NAME = /(file|path|dir)$/i;
 /** A PEM private key anywhere in a value (RSA, EC, OPENSSH, ENCRYPTED...). */
@@ -10,16 +14,14 @@ const REDACTED = '<redacted>';
 
 /** A copy of value with secrets replaced: by the name they are stored under, or by what they look like. */
 export function redactValue(value: unknown, name = ''): unknown {
-  if (typeof value === 'string') {
-    if (PRIVATE_KEY_PEM.test(value)) return REDACTED;
-    return name && SECRET_NAME.test(name) && !PATH_NAME.test(name) ? REDACTED : value;
-  }
-  if (value !== null && typeof value === 'object' && name && SECRET_NAME.test(name) && !PATH_NAME.test(name)) return REDACTED;
+  if (typeof value === 'string' && PRIVATE_KEY_PEM.test(value)) return REDACTED;
+  const secretName = name !== '' && SECRET_NAME.test(name) && !PATH_NAME.test(name);
+  // Everything under a secret's name goes, whatever its shape (a list of passwords, a credentials mapping).
+  if (secretName && value !== undefined && value !== null) return REDACTED;
   if (Array.isArray(value)) return value.map((v) => redactValue(v, name));
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactValue(v, k)]));
   }
-  if (name && SECRET_NAME.test(name) && !PATH_NAME.test(name) && value !== undefined && value !== null) return REDACTED;
   return value;
 }
 
@@ -72,7 +74,9 @@ export function formatInventory(r: Resolved): string {
   for (const h of view.hosts) {
     const conn = h.address ? `${h.user}@${h.address}:${h.port}${h.jump ? ` via ${h.jump.host}` : ''}` : '(not provisioned)';
     lines.push(`  ${h.name.padEnd(16)} ${h.role.padEnd(22)} ${conn}`);
-    for (const [k, v] of Object.entries(h.vars)) lines.push(`      ${k} = ${typeof v === 'string' ? v : JSON.stringify(v) ?? String(v)}`);
+    for (const [k, v] of Object.entries(h.vars)) {
+      lines.push(`      ${k} = ${typeof v === 'string' ? v : JSON.stringify(v) ?? String(v)}`);
+    }
   }
   lines.push('', 'groups:');
   for (const [g, v] of Object.entries(view.groups)) lines.push(`  ${g}: ${v.hosts.join(', ') || '(empty)'}${v.children.length ? ` (children: ${v.children.join(', ')})` : ''}`);

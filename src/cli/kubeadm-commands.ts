@@ -21,7 +21,13 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
   const runCluster = async (file: string, o: Record<string, any>, what: string) => {
     const resolved = loadResolved(file);
     const started = Date.now();
-    const outcome = await initCluster(resolved, { ...runOptions(o, resolved), pkiDir: o.pkiDir, configFile: o.config, artifactsDir: o.artifactsDir, readyTimeoutMs: o.readyTimeout * 1000 });
+    const outcome = await initCluster(resolved, {
+      ...runOptions(o, resolved),
+      pkiDir: o.pkiDir,
+      configFile: o.config,
+      artifactsDir: o.artifactsDir,
+      readyTimeoutMs: o.readyTimeout * 1000,
+    });
     reportRun(outcome, what, started, setExit);
     if (outcome.adminConf) process.stdout.write(`admin kubeconfig: ${outcome.adminConf}\n`);
   };

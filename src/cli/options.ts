@@ -21,7 +21,9 @@ export function nonNegativeInt(value: string): number {
 /** --hosts a,b: at least one name; an empty or blank value would otherwise mean every host. */
 export function parseHosts(value: string): string[] {
   const names = value.split(',').map((s) => s.trim()).filter(Boolean);
-  if (names.length === 0) throw new InvalidArgumentError('needs at least one host name (a,b); leave --hosts out to work on every host');
+  if (names.length === 0) {
+    throw new InvalidArgumentError('needs at least one host name (a,b); leave --hosts out to work on every host');
+  }
   return names;
 }
 
@@ -40,12 +42,15 @@ export function parseLogFile(value: string): string {
     if (err instanceof InvalidArgumentError) throw err;
     // does not exist yet: fine
   }
-  if (isDir) throw new InvalidArgumentError(`${file} is a directory: give the path of a file to write, e.g. ${file}/run.log`);
+  if (isDir) {
+    throw new InvalidArgumentError(`${file} is a directory: give the path of a file to write, e.g. ${file}/run.log`);
+  }
   try {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     closeSync(openSync(file, 'a', 0o600));
   } catch (err) {
-    throw new InvalidArgumentError(`cannot create ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new InvalidArgumentError(`cannot create ${file}: ${why}`);
   }
   return file;
 }
@@ -55,7 +60,8 @@ export function checkHosts(only: string[] | undefined, resolved: Resolved): void
   const names = resolved.hosts.map((h) => h.name);
   for (const n of only ?? []) {
     if (!names.includes(n)) {
-      throw new UserError(`--hosts: "${n}" is not a control-plane or worker host of the inventory (hosts: ${names.join(', ')})`);
+      const list = names.join(', ');
+      throw new UserError(`--hosts: "${n}" is not a control-plane or worker host of the inventory (hosts: ${list})`);
     }
   }
 }

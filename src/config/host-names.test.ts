@@ -40,9 +40,11 @@ describe('audit: host names are checked at load (no path traversal, no reserved 
   }
 
   it('rejects control characters and whitespace in YAML host names', () => {
-    expect(errorOf(() => parseYamlInventory('all:\n  hosts:\n    "a\\tb":\n', 'i.yaml')).message).toMatch(/whitespace|control/);
-    expect(errorOf(() => parseYamlInventory('all:\n  hosts:\n    "a b":\n', 'i.yaml')).message).toMatch(/whitespace|control/);
-    expect(errorOf(() => parseYamlInventory('all:\n  hosts:\n    "a\\u0001b":\n', 'i.yaml')).message).toMatch(/control/);
+    const hostError = (key: string) =>
+      errorOf(() => parseYamlInventory(`all:\n  hosts:\n    ${key}:\n`, 'i.yaml')).message;
+    expect(hostError('"a\\tb"')).toMatch(/whitespace|control/);
+    expect(hostError('"a b"')).toMatch(/whitespace|control/);
+    expect(hostError('"a\\u0001b"')).toMatch(/control/);
     expect(errorOf(() => parseYamlInventory('all:\n  hosts:\n    "":\n', 'i.yaml')).message).toMatch(/empty/);
   });
 

@@ -47,7 +47,8 @@ describe('audit: unreadable input files are user errors naming the file', () => 
 
   it('non-UTF-8 bytes are an error with the line of the first bad byte, not U+FFFD', () => {
     const f = join(fresh(), 'hosts');
-    writeFileSync(f, Buffer.concat([Buffer.from('[masters]\nm1\nm2 note='), Buffer.from([0xe9, 0x74, 0xe9]), Buffer.from('\n')]));
+    const latin1 = Buffer.from([0xe9, 0x74, 0xe9]);
+    writeFileSync(f, Buffer.concat([Buffer.from('[masters]\nm1\nm2 note='), latin1, Buffer.from('\n')]));
     const e = errorOf(() => loadInventory(f));
     expect(e.location).toEqual({ file: f, line: 3 });
     expect(e.message).toMatch(/not valid UTF-8/);
@@ -78,9 +79,11 @@ describe('audit: unreadable input files are user errors naming the file', () => 
   it('sudo_user_public_key pointing at a directory is a user error naming it', () => {
     const d = fresh();
     mkdirSync(join(d, 'keys.pub'));
-    const inv = resolveInventory(parseIniInventory(`[masters]\nm1 ansible_host=10.0.0.1\n[all:vars]\nsudo_user_public_key=${join(d, 'keys.pub')}\n`, 'hosts'));
+    const text = `[masters]\nm1 ansible_host=10.0.0.1\n[all:vars]\nsudo_user_public_key=${join(d, 'keys.pub')}\n`;
+    const inv = resolveInventory(parseIniInventory(text, 'hosts'));
     const e = errorOf(() => resolveSettings(inv, { home: d }));
-    expect(e.toString()).toMatch(new RegExp(`^hosts:4: .*expected a regular file, got a directory: ${join(d, 'keys.pub')}`));
+    const expected = `^hosts:4: .*expected a regular file, got a directory: ${join(d, 'keys.pub')}`;
+    expect(e.toString()).toMatch(new RegExp(expected));
   });
 });
 
@@ -100,7 +103,8 @@ describe('audit: deeply nested and cyclic :children', () => {
   });
 
   it('a cycle is reported with its groups', () => {
-    const e = errorOf(() => resolveInventory(parseIniInventory('[a:children]\nb\n[b:children]\nc\n[c:children]\na\n[c]\nh\n', 'hosts')));
+    const text = '[a:children]\nb\n[b:children]\nc\n[c:children]\na\n[c]\nh\n';
+    const e = errorOf(() => resolveInventory(parseIniInventory(text, 'hosts')));
     expect(e.message).toMatch(/cycle: (a|b|c) -> .* -> \1/);
   });
 });

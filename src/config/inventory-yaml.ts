@@ -46,7 +46,9 @@ function yamlReader(doc: Document.Parsed, lineCounter: LineCounter, file: string
       const value = deref(pair.value);
       const sources = isSeq(value) ? value.items.map((i) => deref(i)) : [value];
       for (const source of sources) {
-        if (!isMap(source)) throw new UserError('a merge key (<<) takes a mapping or a list of mappings', at(pair.value));
+        if (!isMap(source)) {
+          throw new UserError('a merge key (<<) takes a mapping or a list of mappings', at(pair.value));
+        }
         for (const p of pairs(source, depth + 1)) {
           const k = keyOf(p.key);
           if (!merged.has(k)) merged.set(k, p);
@@ -62,7 +64,8 @@ function yamlReader(doc: Document.Parsed, lineCounter: LineCounter, file: string
       return node.toJS(doc, { maxAliasCount: MAX_ALIAS_COUNT });
     } catch (err) {
       if (err instanceof ReferenceError || err instanceof RangeError) {
-        throw new UserError(`YAML aliases expand too much (more than ${MAX_ALIAS_COUNT} uses of an anchor): ${err.message}`, at(node));
+        const why = `more than ${MAX_ALIAS_COUNT} uses of an anchor`;
+        throw new UserError(`YAML aliases expand too much (${why}): ${err.message}`, at(node));
       }
       throw err;
     }

@@ -43,7 +43,9 @@ export function loadInventory(file: string): Inventory {
   try {
     raw = isYamlInventory(file, text) ? parseYamlInventory(text, file) : parseIniInventory(text, file);
   } catch (err) {
-    if (err instanceof RangeError) throw new UserError(`the inventory is nested too deeply to read (${err.message})`, { file });
+    if (err instanceof RangeError) {
+      throw new UserError(`the inventory is nested too deeply to read (${err.message})`, { file });
+    }
     throw err;
   }
   const dir = dirname(file);
@@ -145,7 +147,8 @@ export function resolveInventory(
       g = [...(parents.get(g) ?? [])].find((p) => p !== 'all' && !depthOf.has(p))!;
     }
     const cycle = [...trail.slice(trail.indexOf(g)), g].reverse();
-    throw new UserError(`group children form a cycle: ${cycle.join(' -> ')}`, raw.groups.get(g)?.source ?? { file: raw.file });
+    const where = raw.groups.get(g)?.source ?? { file: raw.file };
+    throw new UserError(`group children form a cycle: ${cycle.join(' -> ')}`, where);
   }
   const depth = (name: string): number => depthOf.get(name) ?? 1;
   const ancestorCache = new Map<string, Set<string>>();

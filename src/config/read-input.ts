@@ -79,12 +79,16 @@ export function readInputText(file: string, what = 'file'): string {
     throw new UserError(`${what}: ${fsReason(err)}`, { file });
   }
   const nul = buf.indexOf(0);
-  if (nul !== -1) throw new UserError(`${what}: not a text file (it contains NUL bytes)`, { file, line: lineAt(buf, nul) });
+  if (nul !== -1) {
+    throw new UserError(`${what}: not a text file (it contains NUL bytes)`, { file, line: lineAt(buf, nul) });
+  }
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(buf);
   } catch {
     const bad = firstInvalidUtf8(buf);
-    throw new UserError(`${what}: not valid UTF-8 text (byte 0x${buf[Math.max(bad, 0)].toString(16).padStart(2, '0')} at offset ${bad})`, {
+    const at = Math.max(bad, 0);
+    const byte = buf[at].toString(16).padStart(2, '0');
+    throw new UserError(`${what}: not valid UTF-8 text (byte 0x${byte} at offset ${bad})`, {
       file,
       line: lineAt(buf, Math.max(bad, 0)),
     });

@@ -6,7 +6,8 @@ import { UserError, UserErrors, type SourceLocation } from '../errors/index.js';
 import { isIPv4 } from '../net/ipv4.js';
 import {
   clusterNameProblem, dnsDomainProblem, endpointProblem, imageRepositoryProblem, ipv4Problem, kubernetesVersionProblem,
-  nodeNameProblem, normalizeKubernetesVersion, normalizeRegistryUrl, podCidrProblem, registryHostProblem, serviceCidrProblem, cidrsOverlapProblem, type Problem,
+  nodeNameProblem, normalizeKubernetesVersion, normalizeRegistryUrl, podCidrProblem, registryHostProblem,
+  serviceCidrProblem, cidrsOverlapProblem, type Problem,
 } from './validate.js';
 import { isControlPlane, isWorker, CONTROL_PLANE_GROUPS, type Inventory, type InventoryHost, type Role } from './inventory.js';
 
@@ -200,8 +201,13 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
   for (const key of CLUSTER_VARS) {
     for (const h of members) {
       if (first && JSON.stringify(h.vars[key]) !== JSON.stringify(v[key])) {
-        const shown = (x: unknown) => (x === undefined || x === null ? '(default)' : typeof x === 'object' ? JSON.stringify(x) : String(x));
-        fail(`${key} is cluster-wide but differs: "${shown(v[key])}" on ${first.name}, "${shown(h.vars[key])}" on ${h.name}`, h.varSources[key] ?? src(key));
+        const shown = (x: unknown) =>
+          x === undefined || x === null ? '(default)' : typeof x === 'object' ? JSON.stringify(x) : String(x);
+        fail(
+          `${key} is cluster-wide but differs: "${shown(v[key])}" on ${first.name}, ` +
+            `"${shown(h.vars[key])}" on ${h.name}`,
+          h.varSources[key] ?? src(key),
+        );
         break;
       }
     }
@@ -220,7 +226,8 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
   const svcProblem = serviceCidrProblem(serviceCidr, 'service_cidr');
   check(podProblem, 'pod_network_cidr');
   check(svcProblem, 'service_cidr');
-  const overlap = !podProblem && !svcProblem && cidrsOverlapProblem(podNetworkCidr, serviceCidr, 'pod_network_cidr', 'service_cidr');
+  const overlap =
+    !podProblem && !svcProblem && cidrsOverlapProblem(podNetworkCidr, serviceCidr, 'pod_network_cidr', 'service_cidr');
   if (overlap) fail(overlap, src('pod_network_cidr') ?? src('service_cidr'));
 
   const endpoint = str('control_plane_endpoint');
@@ -295,7 +302,8 @@ function mirrorsVar(value: unknown, fail: (message: string) => void): Record<str
     for (const url of urls) {
       const clean = normalizeRegistryUrl(url);
       if (clean === undefined) {
-        fail(`registry_mirrors: mirror ${JSON.stringify(url)} of ${upstream} must be an http:// or https:// URL of a registry host (no credentials, query or backslashes)`);
+        const want = 'must be an http:// or https:// URL of a registry host (no credentials, query or backslashes)';
+        fail(`registry_mirrors: mirror ${JSON.stringify(url)} of ${upstream} ${want}`);
       } else normalized.push(clean);
     }
     if (!problem) out[upstream] = normalized;
@@ -336,7 +344,12 @@ function sudoUserKey(value: string | undefined, privateFile: string | undefined,
 }
 
 /** A var that must be one value: a list or mapping there is a mistake (it would print as "[object Object]"). */
-function scalarVar(vars: Record<string, unknown>, k: string, source: SourceLocation | undefined, fail: Collect): string | undefined {
+function scalarVar(
+  vars: Record<string, unknown>,
+  k: string,
+  source: SourceLocation | undefined,
+  fail: Collect,
+): string | undefined {
   const value = vars[k];
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'object') {

@@ -17,7 +17,9 @@ const DNS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?
 export function kubernetesVersionProblem(v: string, label: string): Problem {
   if (!/^v?\d+\.\d+\.\d+$/.test(v)) return `${label} ${q(v)} is not a release version like v1.32.4`;
   const [major, minor] = v.replace(/^v/, '').split('.').map(Number);
-  if (major !== 1 || minor < 30) return `${label} v${v.replace(/^v/, '')} is not supported: kprov supports v1.30 and later`;
+  if (major !== 1 || minor < 30) {
+    return `${label} v${v.replace(/^v/, '')} is not supported: kprov supports v1.30 and later`;
+  }
   return undefined;
 }
 
@@ -41,7 +43,8 @@ export function serviceCidrProblem(v: string, label: string): Problem {
 /** host or host:port, host a DNS name or IPv4 address. */
 export function endpointProblem(v: string, label: string): Problem {
   const m = /^([A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(v);
-  if (!m || (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535))) return `${label} ${q(v)} must be host or host:port`;
+  const badPort = m?.[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535);
+  if (!m || badPort) return `${label} ${q(v)} must be host or host:port`;
   return undefined;
 }
 
@@ -53,7 +56,9 @@ export function imageRepositoryProblem(v: string, label: string): Problem {
 }
 
 export function clusterNameProblem(v: string, label: string): Problem {
-  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v)) return `${label} ${q(v)} must be a DNS label (lowercase letters, digits, '-')`;
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v)) {
+    return `${label} ${q(v)} must be a DNS label (lowercase letters, digits, '-')`;
+  }
   return undefined;
 }
 
@@ -82,7 +87,9 @@ export function certSanProblem(v: string, label: string): Problem {
 
 /** unix:///path or /path (kubeadm accepts both); the path may not contain spaces or shell metacharacters. */
 export function criSocketProblem(v: string, label: string): Problem {
-  if (!/^(unix:\/\/)?\/[A-Za-z0-9._/-]+$/.test(v)) return `${label} ${q(v)} must be a unix socket like unix:///run/containerd/containerd.sock`;
+  if (!/^(unix:\/\/)?\/[A-Za-z0-9._/-]+$/.test(v)) {
+    return `${label} ${q(v)} must be a unix socket like unix:///run/containerd/containerd.sock`;
+  }
   return undefined;
 }
 
@@ -90,14 +97,20 @@ export const normalizeCriSocket = (v: string) => (v.startsWith('unix://') ? v : 
 
 /** A component flag name (without --) and its value, as they go into a static pod's command. */
 export function extraArgProblem(name: string, value: string, label: string): Problem {
-  if (!/^[a-z0-9][a-z0-9-]*$/i.test(name)) return `${label}: flag name ${q(name)} must be letters, digits and '-' (without the leading --)`;
+  if (!/^[a-z0-9][a-z0-9-]*$/i.test(name)) {
+    return `${label}: flag name ${q(name)} must be letters, digits and '-' (without the leading --)`;
+  }
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(value)) return `${label}: the value of ${name} contains a control character (a newline?)`;
+  if (/[\u0000-\u001f\u007f]/.test(value)) {
+    return `${label}: the value of ${name} contains a control character (a newline?)`;
+  }
   return undefined;
 }
 
 export function bootstrapTokenProblem(v: string, label: string): Problem {
-  if (!/^[a-z0-9]{6}\.[a-z0-9]{16}$/.test(v)) return `${label} is not a bootstrap token: expected [a-z0-9]{6}.[a-z0-9]{16}`;
+  if (!/^[a-z0-9]{6}\.[a-z0-9]{16}$/.test(v)) {
+    return `${label} is not a bootstrap token: expected [a-z0-9]{6}.[a-z0-9]{16}`;
+  }
   return undefined;
 }
 
@@ -119,7 +132,9 @@ export function registryHostProblem(v: string, label: string): Problem {
 export function cidrsOverlapProblem(pod: string, svc: string, podLabel: string, svcLabel: string): Problem {
   const a = parseCidr(pod);
   const b = parseCidr(svc);
-  if (typeof a !== 'string' && typeof b !== 'string' && cidrsOverlap(a, b)) return `${podLabel} ${pod} overlaps ${svcLabel} ${svc}`;
+  if (typeof a !== 'string' && typeof b !== 'string' && cidrsOverlap(a, b)) {
+    return `${podLabel} ${pod} overlaps ${svcLabel} ${svc}`;
+  }
   return undefined;
 }
 
@@ -138,7 +153,8 @@ export function normalizeRegistryUrl(raw: string): string | undefined {
   } catch {
     return undefined;
   }
-  if (!['http:', 'https:'].includes(url.protocol) || !url.host || url.username || url.password || url.search || url.hash) return undefined;
+  if (!['http:', 'https:'].includes(url.protocol) || !url.host) return undefined;
+  if (url.username || url.password || url.search || url.hash) return undefined;
   if (registryHostProblem(url.host, 'host')) return undefined;
   return url.href.replace(/\/+$/, '');
 }

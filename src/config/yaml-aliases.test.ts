@@ -6,7 +6,8 @@ import { parseYamlInventory, parseVarsFile } from './inventory-yaml.js';
 import { loadInventory, resolveInventory } from './inventory.js';
 import { UserError } from '../errors/index.js';
 
-const hostVars = (text: string, host: string) => resolveInventory(parseYamlInventory(text, 'inv.yaml')).hosts.find((h) => h.name === host)!;
+const hostVars = (text: string, host: string) =>
+  resolveInventory(parseYamlInventory(text, 'inv.yaml')).hosts.find((h) => h.name === host)!;
 
 describe('audit: YAML aliases and merge keys are resolved as Ansible does', () => {
   it('an alias value is the anchored value, not {source: ...} or "[object Object]"', () => {
@@ -92,7 +93,8 @@ describe('audit: YAML aliases and merge keys are resolved as Ansible does', () =
   });
 
   it('group_vars files resolve aliases and merge keys too', () => {
-    const vars = parseVarsFile('common: &c {ansible_user: admin}\n<<: *c\nnode_name: &n n1\nother: *n\n', 'group_vars/all.yml');
+    const text = 'common: &c {ansible_user: admin}\n<<: *c\nnode_name: &n n1\nother: *n\n';
+    const vars = parseVarsFile(text, 'group_vars/all.yml');
     expect(vars.get('ansible_user')?.value).toBe('admin');
     expect(vars.get('other')?.value).toBe('n1');
   });
@@ -100,7 +102,8 @@ describe('audit: YAML aliases and merge keys are resolved as Ansible does', () =
   it('loads a YAML inventory with merge keys from disk', () => {
     const d = mkdtempSync(join(tmpdir(), 'kprov-merge-'));
     mkdirSync(join(d, 'group_vars'));
-    writeFileSync(join(d, 'inv.yaml'), 'all:\n  children:\n    masters:\n      hosts:\n        m1: {<<: {ansible_host: 10.0.0.1}}\n');
+    const text = 'all:\n  children:\n    masters:\n      hosts:\n        m1: {<<: {ansible_host: 10.0.0.1}}\n';
+    writeFileSync(join(d, 'inv.yaml'), text);
     expect(loadInventory(join(d, 'inv.yaml')).hosts[0].vars.ansible_host).toBe('10.0.0.1');
   });
 });
@@ -108,7 +111,10 @@ describe('audit: YAML aliases and merge keys are resolved as Ansible does', () =
 describe('audit: a structured value where one value is expected', () => {
   it('node_name given a mapping is an error with its line, not "[object Object]"', async () => {
     const { resolveSettings } = await import('./settings.js');
-    const inv = resolveInventory(parseYamlInventory('all:\n  children:\n    masters:\n      hosts:\n        m1:\n          ansible_host: 10.0.0.1\n          node_name: {a: 1}\n', 'inv.yaml'));
+    const text =
+      'all:\n  children:\n    masters:\n      hosts:\n        m1:\n' +
+      '          ansible_host: 10.0.0.1\n          node_name: {a: 1}\n';
+    const inv = resolveInventory(parseYamlInventory(text, 'inv.yaml'));
     let err: unknown;
     try {
       resolveSettings(inv, { offline: true });

@@ -96,7 +96,8 @@ export function parseKubeadmConfig(text: string, file: string): KubeadmFileConfi
     try {
       obj = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>;
     } catch (err) {
-      errors.push(new UserError(`YAML aliases expand too much: ${(err as Error).message}`, { file, line: lineOf(doc.contents) }));
+      const line = lineOf(doc.contents);
+      errors.push(new UserError(`YAML aliases expand too much: ${(err as Error).message}`, { file, line }));
       continue;
     }
     const kind = String(obj.kind ?? '');
@@ -129,9 +130,16 @@ export function parseKubeadmConfig(text: string, file: string): KubeadmFileConfi
 }
 
 /** A string field, checked: numbers and booleans are turned into text, anything structured is refused. */
-function text(o: Record<string, unknown>, path: Path, failAt: FailAt, check?: (v: string, label: string) => Problem): string | undefined {
+function text(
+  o: Record<string, unknown>,
+  path: Path,
+  failAt: FailAt,
+  check?: (v: string, label: string) => Problem,
+): string | undefined {
   let value: unknown = o;
-  for (const p of path) value = value && typeof value === 'object' ? (value as Record<string | number, unknown>)[p] : undefined;
+  for (const p of path) {
+    value = value && typeof value === 'object' ? (value as Record<string | number, unknown>)[p] : undefined;
+  }
   if (value === undefined || value === null || value === '') return undefined;
   const label = path.join('.');
   if (typeof value === 'object') {
@@ -163,9 +171,10 @@ function taints(value: unknown, path: Path, failAt: FailAt): KubeadmFileConfig['
     const key = typeof taint.key === 'string' ? taint.key : '';
     const val = taint.value === undefined || taint.value === null ? undefined : String(taint.value);
     const effect = String(taint.effect ?? '');
-    if (!QUALIFIED_NAME.test(key)) failAt(at, `${path.join('.')}[${i}].key "${key}" is not a valid taint key`);
-    else if (val !== undefined && !LABEL_VALUE.test(val)) failAt(at, `${path.join('.')}[${i}].value "${val}" is not a valid taint value`);
-    else if (!TAINT_EFFECTS.includes(effect)) failAt(at, `${path.join('.')}[${i}].effect must be one of ${TAINT_EFFECTS.join(', ')}`);
+    const where = `${path.join('.')}[${i}]`;
+    if (!QUALIFIED_NAME.test(key)) failAt(at, `${where}.key "${key}" is not a valid taint key`);
+    else if (val !== undefined && !LABEL_VALUE.test(val)) failAt(at, `${where}.value "${val}" is not a taint value`);
+    else if (!TAINT_EFFECTS.includes(effect)) failAt(at, `${where}.effect must be one of ${TAINT_EFFECTS.join(', ')}`);
     else return [{ key, ...(val !== undefined ? { value: val } : {}), effect }];
     return [];
   });
@@ -174,7 +183,8 @@ function taints(value: unknown, path: Path, failAt: FailAt): KubeadmFileConfig['
 function applyDocument(kind: string, o: Record<string, unknown>, out: KubeadmFileConfig, failAt: FailAt): void {
   const c = out.cluster;
   const field = (path: Path, check?: (v: string, label: string) => Problem) => text(o, path, failAt, check);
-  const section = (name: string) => (o[name] && typeof o[name] === 'object' ? (o[name] as Record<string, unknown>) : {});
+  const section = (name: string) =>
+    o[name] && typeof o[name] === 'object' ? (o[name] as Record<string, unknown>) : {};
   if (kind === 'ClusterConfiguration') {
     const version = field(['kubernetesVersion'], kubernetesVersionProblem);
     if (version) c.kubernetesVersion = normalizeKubernetesVersion(version);
@@ -184,14 +194,17 @@ function applyDocument(kind: string, o: Record<string, unknown>, out: KubeadmFil
     const algorithm = field(['encryptionAlgorithm']);
     if (algorithm) {
       if (!KEY_ALGORITHMS.includes(algorithm as KeyAlgorithm)) {
-        failAt(['encryptionAlgorithm'], `encryptionAlgorithm "${algorithm}" must be one of ${KEY_ALGORITHMS.join(', ')}`);
+        const known = KEY_ALGORITHMS.join(', ');
+        failAt(['encryptionAlgorithm'], `encryptionAlgorithm "${algorithm}" must be one of ${known}`);
       } else c.encryptionAlgorithm = algorithm as KeyAlgorithm;
     }
     c.podSubnet = field(['networking', 'podSubnet'], podCidrProblem) ?? c.podSubnet;
     c.serviceSubnet = field(['networking', 'serviceSubnet'], serviceCidrProblem) ?? c.serviceSubnet;
     c.dnsDomain = field(['networking', 'dnsDomain'], dnsDomainProblem) ?? c.dnsDomain;
     if (c.podSubnet && c.serviceSubnet) {
-      const overlap = cidrsOverlapProblem(c.podSubnet, c.serviceSubnet, 'networking.podSubnet', 'networking.serviceSubnet');
+      const overlap = cidrsOverlapProblem(
+        c.podSubnet, c.serviceSubnet, 'networking.podSubnet', 'networking.serviceSubnet',
+      );
       if (overlap) failAt(['networking'], overlap);
     }
     const sans = section('apiServer').certSANs;
@@ -215,16 +228,21 @@ function applyDocument(kind: string, o: Record<string, unknown>, out: KubeadmFil
     for (const k of Object.keys(c) as (keyof typeof c)[]) if (c[k] === undefined) delete c[k];
   } else if (kind === 'InitConfiguration') {
     const tokens = o.bootstrapTokens;
-    if (tokens !== undefined && tokens !== null && !Array.isArray(tokens)) failAt(['bootstrapTokens'], 'bootstrapTokens must be a list');
-    else if (Array.isArray(tokens)) {
+    if (tokens !== undefined && tokens !== null && !Array.isArray(tokens)) {
+      failAt(['bootstrapTokens'], 'bootstrapTokens must be a list');
+    } else if (Array.isArray(tokens)) {
       if (tokens.length > 1) failAt(['bootstrapTokens'], 'only one bootstrap token is supported');
       const t = tokens[0] as Record<string, unknown> | undefined;
-      if (t !== undefined && (t === null || typeof t !== 'object')) failAt(['bootstrapTokens', 0], 'bootstrapTokens[0] must be a mapping');
-      else if (t) {
-        const token = field(['bootstrapTokens', 0, 'token'], (v) => bootstrapTokenProblem(v, 'bootstrapTokens[0].token'));
+      if (t !== undefined && (t === null || typeof t !== 'object')) {
+        failAt(['bootstrapTokens', 0], 'bootstrapTokens[0] must be a mapping');
+      } else if (t) {
+        const tokenLabel = 'bootstrapTokens[0].token';
+        const token = field(['bootstrapTokens', 0, 'token'], (v) => bootstrapTokenProblem(v, tokenLabel));
         const ttl = field(['bootstrapTokens', 0, 'ttl']);
         const ttlMs = ttl !== undefined ? parseDuration(ttl) : undefined;
-        if (ttl !== undefined && ttlMs === undefined) failAt(['bootstrapTokens', 0, 'ttl'], `bootstrapTokens[0].ttl "${ttl}" is not a duration like 24h0m0s`);
+        if (ttl !== undefined && ttlMs === undefined) {
+          failAt(['bootstrapTokens', 0, 'ttl'], `bootstrapTokens[0].ttl "${ttl}" is not a duration like 24h0m0s`);
+        }
         const description = field(['bootstrapTokens', 0, 'description'], (v, label) =>
           // eslint-disable-next-line no-control-regex
           /[\u0000-\u001f\u007f]/.test(v) ? `${label} contains a control character` : undefined,

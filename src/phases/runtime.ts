@@ -25,7 +25,7 @@ export function containerdFiles(cluster: ClusterSettings, facts: Pick<Facts, 'ca
     files.push({ path: `/etc/containerd/certs.d/${registry}/hosts.toml`, content: render('containerd/hosts.toml', { registry, server: `http://${registry}` }), mode: 0o644 });
   }
   for (const [upstream, urls] of Object.entries(cluster.registryMirrors)) {
-    // Written as the URL standard reads it (what was validated), never the raw string: no backslashes, no trailing slash.
+    // Written as parsed (what was validated), never the raw string: no backslashes, no trailing slash.
     const mirrors = urls
       .map((raw) => new URL(raw))
       .map((u) => ({ url: u.href.replace(/\/+$/, ''), skipVerify: cluster.insecureRegistries.includes(u.host) }));
