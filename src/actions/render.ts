@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync, chmodSync, rmSync, existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { stringify } from 'yaml';
 import type { Resolved } from '../config/settings.js';
 import { UserError } from '../errors/index.js';
@@ -9,6 +9,8 @@ import { planCluster, objectsToYaml, type ClusterPlan } from '../kubeadm/plan.js
 import { DirStore } from '../pki/store.js';
 import { clusterStateDirFor, labOfInventory } from '../config/state-dir.js';
 import { shq } from '../ssh/quote.js';
+import { cidrsOverlapProblem } from '../config/validate.js';
+import { isIPv4 } from '../net/ipv4.js';
 
 export interface RenderOptions {
   out: string;
@@ -20,11 +22,19 @@ export interface RenderOptions {
 export async function planFromInventory(resolved: Resolved, pkiDir: string, configFile?: string): Promise<{ plan: ClusterPlan; cfg: ClusterConfig }> {
   const fileConfig = configFile ? loadKubeadmConfig(configFile) : { cluster: {} };
   const cfg = clusterConfigFrom(resolved.cluster, fileConfig.cluster);
+  // Each source was checked on its own; a --config subnet may still collide with the inventory's other one.
+  const overlap = cidrsOverlapProblem(cfg.podSubnet, cfg.serviceSubnet, 'pod network', 'service network');
+  if (overlap) {
+    throw new UserError(`${overlap} (inventory and --config together)`, configFile ? { file: configFile } : undefined);
+  }
   const nodes: NodeConfig[] = resolved.hosts.map((h) => ({ ...nodeConfigFrom(h), ...(h.controlPlane && fileConfig.taints ? { taints: fileConfig.taints } : {}) }));
   // Control-plane nodes first, in inventory order: the first one is where init runs.
   nodes.sort((a, b) => Number(b.controlPlane) - Number(a.controlPlane));
   for (const n of nodes) {
-    if (!/^\d+\.\d+\.\d+\.\d+$/.test(n.advertiseAddress)) throw new UserError(`host "${n.name}": the advertise address must be an IPv4 address; set ansible_host to an IP or node_ip`);
+    if (!isIPv4(n.advertiseAddress)) {
+      const why = 'the advertise address must be an IPv4 address; set ansible_host to an IP or node_ip';
+      throw new UserError(`host "${n.name}": ${why}`);
+    }
   }
   const plan = await planCluster(new DirStore(pkiDir), cfg, nodes, { token: fileConfig.token?.token, tokenTtlMs: fileConfig.token?.ttlMs, tokenDescription: fileConfig.token?.description });
   if (plan.problems.length > 0) {
@@ -58,21 +68,58 @@ function writeWithMode(path: string, content: string, mode: number, dirMode?: nu
   chmodSync(path, mode);
 }
 
+/** True when path is strictly below dir (not dir itself, not beside or above it). */
+function strictlyInside(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== '' && !isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${sep}`);
+}
+
+/**
+ * DIR/<host> for every host, checked before anything is removed: exactly one level below DIR, not one of the
+ * names render writes itself, and not holding the PKI directory.
+ */
+function hostDirectories(resolved: Resolved, out: string, pkiDir: string): Map<string, string> {
+  const dirs = new Map<string, string>();
+  const reserved = [join(out, 'cluster'), join(out, 'join-command.txt'), join(out, '.kprov-pki')];
+  for (const host of resolved.hosts) {
+    const hostDir = resolve(out, host.name);
+    const outside = !strictlyInside(out, hostDir) || dirname(hostDir) !== out;
+    if (outside || host.name.startsWith('.') || reserved.includes(hostDir)) {
+      throw new UserError(`host name "${host.name}" cannot be used as a directory name under ${out}`, host.source);
+    }
+    if (hostDir === pkiDir || strictlyInside(hostDir, pkiDir)) {
+      throw new UserError(
+        `--pki-dir ${pkiDir} is inside ${hostDir}, which is rewritten for host "${host.name}": ` +
+          'choose another PKI directory',
+      );
+    }
+    dirs.set(host.name, hostDir);
+  }
+  return dirs;
+}
+
 /** kprov init --dry-run --out DIR: every file per host at its absolute path, the cluster objects, the join command. */
 export async function renderToDirectory(resolved: Resolved, opts: RenderOptions): Promise<{ plan: ClusterPlan; fileCount: number; out: string }> {
   const out = resolve(opts.out);
   const pkiDir = resolve(opts.pkiDir ?? join(out, '.kprov-pki'));
+  const hostDirs = hostDirectories(resolved, out, pkiDir);
+  const clusterDir = join(out, 'cluster');
+  if (clusterDir === pkiDir || strictlyInside(clusterDir, pkiDir)) {
+    throw new UserError(
+      `--pki-dir ${pkiDir} is inside ${clusterDir}, which is rewritten on every run: choose another PKI directory`,
+    );
+  }
   const { plan } = await planFromInventory(resolved, pkiDir, opts.configFile);
   let fileCount = 0;
   for (const host of resolved.hosts) {
-    const hostDir = join(out, host.name);
+    const hostDir = hostDirs.get(host.name)!;
+    if (!strictlyInside(out, hostDir)) throw new UserError(`refusing to remove ${hostDir}: not inside ${out}`);
     if (existsSync(hostDir)) rmSync(hostDir, { recursive: true, force: true });
     for (const f of plan.files[host.nodeName]) {
       writeWithMode(join(hostDir, f.path), f.content, f.mode, f.dirMode);
       fileCount++;
     }
   }
-  const clusterDir = join(out, 'cluster');
   if (existsSync(clusterDir)) rmSync(clusterDir, { recursive: true, force: true });
   for (const [name, objs] of Object.entries(plan.objects)) {
     // Bootstrap token and encrypted certs are secrets: owner-only.

@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { readInputText } from '../config/read-input.js';
 import type { Command } from 'commander';
 import { UserError, EXIT_STEP_FAILED } from '../errors/index.js';
 import { caCertHash } from '../kubeadm/discovery.js';
 import { formatToken, generateToken } from '../kubeadm/token.js';
 import { renderToDirectory } from '../actions/render.js';
 import { checkCertificates, formatCertReport } from '../actions/certs-check.js';
-import { loadResolved, withRunOptions, runOptions } from './options.js';
+import { checkHosts, loadResolved, withRunOptions, runOptions } from './options.js';
 import { initCluster } from '../actions/init.js';
 import { resetHosts } from '../actions/reset.js';
 import { reportRun } from './report.js';
@@ -21,7 +21,13 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
   const runCluster = async (file: string, o: Record<string, any>, what: string) => {
     const resolved = loadResolved(file);
     const started = Date.now();
-    const outcome = await initCluster(resolved, { ...runOptions(o), pkiDir: o.pkiDir, configFile: o.config, artifactsDir: o.artifactsDir, readyTimeoutMs: o.readyTimeout * 1000 });
+    const outcome = await initCluster(resolved, {
+      ...runOptions(o, resolved),
+      pkiDir: o.pkiDir,
+      configFile: o.config,
+      artifactsDir: o.artifactsDir,
+      readyTimeoutMs: o.readyTimeout * 1000,
+    });
     reportRun(outcome, what, started, setExit);
     if (outcome.adminConf) process.stdout.write(`admin kubeconfig: ${outcome.adminConf}\n`);
   };
@@ -33,10 +39,8 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
   withRunOptions(program.command('reset').description('drain and delete nodes, then clean them up as kubeadm reset does (plus CNI config and iptables rules)').argument('<inventory>', 'Ansible inventory (INI or YAML)')).action(
     async (file: string, o: Record<string, any>) => {
       const resolved = loadResolved(file);
-      const opts = runOptions(o);
+      const opts = runOptions(o, resolved);
       if (!opts.only?.length) throw new UserError('kprov reset needs --hosts a,b (the hosts to reset)');
-      const names = resolved.hosts.map((h) => h.name);
-      for (const n of opts.only) if (!names.includes(n)) throw new UserError(`--hosts: "${n}" is not a control-plane or worker host of the inventory`);
       const started = Date.now();
       reportRun(await resetHosts(resolved, { ...opts, targets: opts.only }), 'reset', started, setExit);
     },
@@ -47,6 +51,7 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
     .action(async (file: string, o: Record<string, any>) => {
       if (!(o.dryRun && o.out)) return runCluster(file, o, 'init');
       const resolved = loadResolved(file, { offline: true });
+      checkHosts(o.hosts, resolved);
       const started = Date.now();
       const { plan, fileCount, out } = await renderToDirectory(resolved, { out: o.out, pkiDir: o.pkiDir, configFile: o.config });
       const count = (a: string) => plan.events.filter((e) => e.action === a).length;
@@ -63,12 +68,7 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
     .description('print the discovery-token-ca-cert-hash of a CA certificate')
     .argument('<ca.crt>', 'PEM CA certificate')
     .action((file: string) => {
-      let pem: string;
-      try {
-        pem = readFileSync(file, 'utf8');
-      } catch (err) {
-        throw new UserError(`cannot read ${file}: ${(err as Error).message}`);
-      }
+      const pem = readInputText(file, 'CA certificate');
       try {
         process.stdout.write(caCertHash(pem) + '\n');
       } catch (err) {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { withRunOptions, runOptions, loadResolved } from './options.js';
-import { describeError, EXIT_OK, EXIT_USAGE, UserError } from '../errors/index.js';
+import { describeError, EXIT_OK, EXIT_USAGE } from '../errors/index.js';
 import { redactedInventory, formatInventory } from './inventory-view.js';
 import { runOnHosts } from '../actions/session.js';
 import { PREPARE_PHASES } from '../actions/prepare.js';
@@ -24,7 +24,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .argument('<file>', 'Ansible inventory (INI or YAML)')
     .option('--json', 'machine-readable output', false)
     .action((file: string, o: { json: boolean }) => {
-      const resolved = loadResolved(file);
+      // A read-only view: no SSH key or key file needs to exist yet (only commands that change hosts need them).
+      const resolved = loadResolved(file, { offline: true });
       process.stdout.write(o.json ? JSON.stringify(redactedInventory(resolved), null, 2) + '\n' : formatInventory(resolved));
     });
 
@@ -35,8 +36,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .argument('<inventory>', 'Ansible inventory (INI or YAML)'),
   ).action(async (file: string, o: Record<string, unknown>) => {
     const resolved = loadResolved(file);
-    const opts = runOptions(o);
-    checkOnly(opts.only, resolved.hosts.map((h) => h.name));
+    const opts = runOptions(o, resolved);
     const started = Date.now();
     const outcome = await runOnHosts(resolved, PREPARE_PHASES, opts, 'prepare');
     reportRun(outcome, 'prepare', started, setExit);
@@ -45,10 +45,6 @@ function buildProgram(setExit: (code: number) => void): Command {
   registerKubeadmCommands(program, setExit);
   registerLabCommands(program);
   return program;
-}
-
-function checkOnly(only: string[] | undefined, names: string[]): void {
-  for (const n of only ?? []) if (!names.includes(n)) throw new UserError(`--hosts: "${n}" is not a control-plane or worker host of the inventory (hosts: ${names.join(', ')})`);
 }
 
 /** Run the CLI and return the exit code: 0 ok, 1 a step failed on a host, 2 usage or configuration error. */

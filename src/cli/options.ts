@@ -1,6 +1,9 @@
+import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadInventory } from '../config/inventory.js';
-import { resolveSettings } from '../config/settings.js';
+import { resolveSettings, type Resolved } from '../config/settings.js';
+import { UserError } from '../errors/index.js';
 import type { RunOptions } from '../actions/session.js';
 
 export function positiveInt(value: string): number {
@@ -15,19 +18,70 @@ export function nonNegativeInt(value: string): number {
   return n;
 }
 
+/** --hosts a,b: at least one name; an empty or blank value would otherwise mean every host. */
+export function parseHosts(value: string): string[] {
+  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (names.length === 0) {
+    throw new InvalidArgumentError('needs at least one host name (a,b); leave --hosts out to work on every host');
+  }
+  return names;
+}
+
+/**
+ * --log-file PATH: a file, never a directory (every host would fail with EISDIR). A missing parent directory is
+ * created here, so a path that cannot be written is a usage error before anything connects.
+ */
+export function parseLogFile(value: string): string {
+  const file = resolve(value);
+  let isDir = false;
+  try {
+    const st = statSync(file);
+    isDir = st.isDirectory();
+    if (!isDir && !st.isFile()) throw new InvalidArgumentError(`${file} is not a regular file`);
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw err;
+    // does not exist yet: fine
+  }
+  if (isDir) {
+    throw new InvalidArgumentError(`${file} is a directory: give the path of a file to write, e.g. ${file}/run.log`);
+  }
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    closeSync(openSync(file, 'a', 0o600));
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new InvalidArgumentError(`cannot create ${file}: ${why}`);
+  }
+  return file;
+}
+
+/** The one --hosts check for every command: each name must be a control-plane or worker host of the inventory. */
+export function checkHosts(only: string[] | undefined, resolved: Resolved): void {
+  const names = resolved.hosts.map((h) => h.name);
+  for (const n of only ?? []) {
+    if (!names.includes(n)) {
+      const list = names.join(', ');
+      throw new UserError(`--hosts: "${n}" is not a control-plane or worker host of the inventory (hosts: ${list})`);
+    }
+  }
+}
+
 /** Flags shared by every command that works on hosts. */
 export function withRunOptions(cmd: Command): Command {
   return cmd
     .option('--dry-run', 'connect and inspect, print what would change, change nothing', false)
-    .option('--hosts <names>', 'only these inventory hosts (comma-separated)')
+    .option('--hosts <names>', 'only these inventory hosts (comma-separated)', parseHosts)
     .option('-c, --concurrency <n>', 'hosts worked on at once', positiveInt, 20)
     .option('--connect-timeout <seconds>', 'SSH connect timeout per attempt', positiveInt, 15)
     .option('--command-timeout <seconds>', 'longest a single remote command may run', positiveInt, 900)
     .option('-v, --verbose', 'show every remote command', false)
-    .option('--log-file <path>', 'where to write the run log (default ~/.kprov/logs/)');
+    .option('--log-file <path>', 'where to write the run log (default ~/.kprov/logs/)', parseLogFile);
 }
 
-export function runOptions(o: Record<string, unknown>): RunOptions {
+/** Run options from parsed flags, with --hosts checked against the inventory (every command goes through here). */
+export function runOptions(o: Record<string, unknown>, resolved: Resolved): RunOptions {
+  const only = o.hosts as string[] | undefined;
+  checkHosts(only, resolved);
   return {
     dryRun: Boolean(o.dryRun),
     concurrency: o.concurrency as number,
@@ -35,7 +89,7 @@ export function runOptions(o: Record<string, unknown>): RunOptions {
     connectTimeoutMs: (o.connectTimeout as number) * 1000,
     commandTimeoutMs: (o.commandTimeout as number) * 1000,
     logFile: o.logFile as string | undefined,
-    only: o.hosts ? String(o.hosts).split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    only,
   };
 }
 

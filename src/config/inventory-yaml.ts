@@ -1,7 +1,78 @@
-import { isMap, isScalar, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
+import {
+  isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type YAMLMap,
+} from 'yaml';
 import { UserError, type SourceLocation } from '../errors/index.js';
 import { checkVarName } from './inventory-ini.js';
 import { addHost, emptyInventory, ensureGroup, expandHostPattern, type RawInventory, type VarMap } from './raw-inventory.js';
+
+/** Alias expansions allowed per document: plenty for real inventories, a clear error for a "billion laughs". */
+export const MAX_ALIAS_COUNT = 100;
+
+/**
+ * Reading a parsed YAML document as Ansible does: aliases (*name) resolved to what their anchor holds,
+ * merge keys (<<: *defaults, or a list of them) applied with the map's own keys winning, and every node
+ * still mapped to its line.
+ */
+function yamlReader(doc: Document.Parsed, lineCounter: LineCounter, file: string) {
+  const at = (node: Node | null | undefined): SourceLocation => ({
+    file,
+    line: node?.range ? lineCounter.linePos(node.range[0]).line : undefined,
+  });
+  const deref = (node: unknown): Node | null => {
+    let n = node as Node | null | undefined;
+    for (let hops = 0; n && isAlias(n); hops++) {
+      if (hops > MAX_ALIAS_COUNT) throw new UserError('alias chain too long', at(n));
+      const target = n.resolve(doc) as Node | undefined;
+      if (!target) throw new UserError(`unknown alias *${n.source}`, at(n));
+      n = target;
+    }
+    return n ?? null;
+  };
+  const keyOf = (node: unknown): string => {
+    const k = deref(node);
+    return String(isScalar(k) ? k.value : k);
+  };
+  const isMergeKey = (node: unknown) => isScalar(node) && (typeof node.value === 'symbol' || node.source === '<<');
+  /** The effective key/value pairs of a mapping, merge keys applied (own keys win, then earlier merged maps). */
+  const pairs = (map: YAMLMap, depth = 0): Pair<Node, Node>[] => {
+    if (depth > MAX_ALIAS_COUNT) throw new UserError('merge keys nested too deeply', at(map));
+    const own = new Map<string, Pair<Node, Node>>();
+    const merged = new Map<string, Pair<Node, Node>>();
+    for (const pair of map.items as Pair<Node, Node>[]) {
+      if (!isMergeKey(pair.key)) {
+        own.set(keyOf(pair.key), pair);
+        continue;
+      }
+      const value = deref(pair.value);
+      const sources = isSeq(value) ? value.items.map((i) => deref(i)) : [value];
+      for (const source of sources) {
+        if (!isMap(source)) {
+          throw new UserError('a merge key (<<) takes a mapping or a list of mappings', at(pair.value));
+        }
+        for (const p of pairs(source, depth + 1)) {
+          const k = keyOf(p.key);
+          if (!merged.has(k)) merged.set(k, p);
+        }
+      }
+    }
+    for (const k of own.keys()) merged.delete(k);
+    return [...merged.values(), ...own.values()];
+  };
+  const value = (node: Node | null | undefined): unknown => {
+    if (!node) return null;
+    try {
+      return node.toJS(doc, { maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (err) {
+      if (err instanceof ReferenceError || err instanceof RangeError) {
+        const why = `more than ${MAX_ALIAS_COUNT} uses of an anchor`;
+        throw new UserError(`YAML aliases expand too much (${why}): ${err.message}`, at(node));
+      }
+      throw err;
+    }
+  };
+  const isEmpty = (node: unknown) => node === null || node === undefined || (isScalar(node) && node.value === null);
+  return { at, deref, keyOf, pairs, value, isEmpty };
+}
 
 /**
  * Parse an Ansible YAML inventory:
@@ -10,46 +81,45 @@ import { addHost, emptyInventory, ensureGroup, expandHostPattern, type RawInvent
  */
 export function parseYamlInventory(text: string, file: string): RawInventory {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, merge: true });
   if (doc.errors.length > 0) {
     const first = doc.errors[0];
     throw new UserError(`invalid YAML: ${first.message.split('\n')[0]}`, { file, line: first.linePos?.[0].line });
   }
-  const at = (node: Node | null | undefined): SourceLocation => ({
-    file,
-    line: node?.range ? lineCounter.linePos(node.range[0]).line : undefined,
-  });
+  const { at, deref, keyOf, pairs, value, isEmpty } = yamlReader(doc, lineCounter, file);
 
   const inv = emptyInventory(file);
-  const root = doc.contents;
-  if (root === null || (isScalar(root) && root.value === null)) return inv;
+  const root = deref(doc.contents);
+  if (isEmpty(root)) return inv;
   if (!isMap(root)) throw new UserError('a YAML inventory must be a mapping of group names (usually "all:")', at(root));
 
-  const readVars = (map: unknown, target: VarMap, where: string) => {
-    if (map === null || (isScalar(map) && map.value === null)) return;
+  const readVars = (node: unknown, target: VarMap, where: string) => {
+    const map = deref(node);
+    if (isEmpty(map)) return;
     if (!isMap(map)) throw new UserError(`${where} must be a mapping of variable names to values`, at(map as Node));
-    for (const pair of (map as YAMLMap).items as Pair<Node, Node>[]) {
-      const key = String(isScalar(pair.key) ? pair.key.value : pair.key);
+    for (const pair of pairs(map)) {
+      const key = keyOf(pair.key);
       checkVarName(key, at(pair.key));
-      target.set(key, { value: pair.value ? pair.value.toJSON() : null, source: at(pair.key) });
+      target.set(key, { value: value(pair.value), source: at(pair.key) });
     }
   };
 
-  const readGroup = (name: string, body: Node | null, keyNode: Node) => {
+  const readGroup = (name: string, bodyNode: Node | null, keyNode: Node) => {
     if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name)) throw new UserError(`invalid group name "${name}"`, at(keyNode));
     const group = ensureGroup(inv, name, at(keyNode));
-    if (body === null || (isScalar(body) && body.value === null)) return;
+    const body = deref(bodyNode);
+    if (isEmpty(body)) return;
     if (!isMap(body)) throw new UserError(`group "${name}" must be a mapping with hosts, vars and/or children`, at(body));
-    for (const pair of body.items as Pair<Node, Node>[]) {
-      const section = String(isScalar(pair.key) ? pair.key.value : pair.key);
+    for (const pair of pairs(body)) {
+      const section = keyOf(pair.key);
       if (section === 'vars') {
         readVars(pair.value, group.vars, `vars of group "${name}"`);
       } else if (section === 'hosts') {
-        const hosts = pair.value;
-        if (hosts === null || (isScalar(hosts) && hosts.value === null)) continue;
+        const hosts = deref(pair.value);
+        if (isEmpty(hosts)) continue;
         if (!isMap(hosts)) throw new UserError(`hosts of group "${name}" must be a mapping of host names`, at(hosts));
-        for (const hostPair of hosts.items as Pair<Node, Node>[]) {
-          const pattern = String(isScalar(hostPair.key) ? hostPair.key.value : hostPair.key);
+        for (const hostPair of pairs(hosts)) {
+          const pattern = keyOf(hostPair.key);
           let names: string[];
           try {
             names = expandHostPattern(pattern);
@@ -63,11 +133,11 @@ export function parseYamlInventory(text: string, file: string): RawInventory {
           }
         }
       } else if (section === 'children') {
-        const children = pair.value;
-        if (children === null || (isScalar(children) && children.value === null)) continue;
+        const children = deref(pair.value);
+        if (isEmpty(children)) continue;
         if (!isMap(children)) throw new UserError(`children of group "${name}" must be a mapping of group names`, at(children));
-        for (const childPair of children.items as Pair<Node, Node>[]) {
-          const child = String(isScalar(childPair.key) ? childPair.key.value : childPair.key);
+        for (const childPair of pairs(children)) {
+          const child = keyOf(childPair.key);
           group.children.add(child);
           readGroup(child, childPair.value, childPair.key);
         }
@@ -77,30 +147,28 @@ export function parseYamlInventory(text: string, file: string): RawInventory {
     }
   };
 
-  for (const pair of root.items as Pair<Node, Node>[]) {
-    const name = String(isScalar(pair.key) ? pair.key.value : pair.key);
-    readGroup(name, pair.value, pair.key);
-  }
+  for (const pair of pairs(root)) readGroup(keyOf(pair.key), pair.value, pair.key);
   return inv;
 }
 
 /** Parse a group_vars/host_vars file (YAML or JSON) into sourced vars. */
 export function parseVarsFile(text: string, file: string): VarMap {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, merge: true });
   if (doc.errors.length > 0) {
     const first = doc.errors[0];
     throw new UserError(`invalid YAML: ${first.message.split('\n')[0]}`, { file, line: first.linePos?.[0].line });
   }
+  const { at, deref, keyOf, pairs, value, isEmpty } = yamlReader(doc, lineCounter, file);
   const vars: VarMap = new Map();
-  const root = doc.contents;
-  if (root === null || (isScalar(root) && root.value === null)) return vars;
+  const root = deref(doc.contents);
+  if (isEmpty(root)) return vars;
   if (!isMap(root)) throw new UserError('a vars file must be a mapping of variable names to values', { file, line: 1 });
-  for (const pair of root.items as Pair<Node, Node>[]) {
-    const key = String(isScalar(pair.key) ? pair.key.value : pair.key);
-    const source = { file, line: pair.key?.range ? lineCounter.linePos(pair.key.range[0]).line : undefined };
+  for (const pair of pairs(root)) {
+    const key = keyOf(pair.key);
+    const source = at(pair.key);
     checkVarName(key, source);
-    vars.set(key, { value: pair.value ? pair.value.toJSON() : null, source });
+    vars.set(key, { value: value(pair.value), source });
   }
   return vars;
 }

@@ -1,9 +1,10 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { UserError, type SourceLocation } from '../errors/index.js';
 import { parseIniInventory } from './inventory-ini.js';
 import { parseVarsFile, parseYamlInventory } from './inventory-yaml.js';
 import type { RawInventory, SourcedValue, VarMap } from './raw-inventory.js';
+import { readInputText } from './read-input.js';
 
 export const CONTROL_PLANE_GROUPS = ['masters', 'control_plane', 'kube_control_plane'] as const;
 export const WORKER_GROUPS = ['workers', 'nodes', 'kube_node'] as const;
@@ -37,9 +38,16 @@ export function isWorker(host: InventoryHost): boolean {
 /** Read an inventory file (INI or YAML) plus group_vars/ and host_vars/ beside it. */
 export function loadInventory(file: string): Inventory {
   if (!existsSync(file)) throw new UserError(`inventory file not found`, { file });
-  if (statSync(file).isDirectory()) throw new UserError(`expected an inventory file, got a directory`, { file });
-  const text = readFileSync(file, 'utf8');
-  const raw = isYamlInventory(file, text) ? parseYamlInventory(text, file) : parseIniInventory(text, file);
+  const text = readInputText(file, 'inventory');
+  let raw: RawInventory;
+  try {
+    raw = isYamlInventory(file, text) ? parseYamlInventory(text, file) : parseIniInventory(text, file);
+  } catch (err) {
+    if (err instanceof RangeError) {
+      throw new UserError(`the inventory is nested too deeply to read (${err.message})`, { file });
+    }
+    throw err;
+  }
   const dir = dirname(file);
   return resolveInventory(raw, {
     groupVars: readVarsDir(join(dir, 'group_vars')),
@@ -60,19 +68,35 @@ function isYamlInventory(file: string, text: string): boolean {
 function readVarsDir(dir: string): Map<string, VarMap> {
   const result = new Map<string, VarMap>();
   if (!existsSync(dir)) return result;
-  for (const entry of readdirSync(dir).sort()) {
+  const list = (d: string) => {
+    try {
+      // Hidden files (.gitkeep, editor swap files) are skipped, as Ansible does.
+      return readdirSync(d).filter((e) => !e.startsWith('.')).sort();
+    } catch (err) {
+      throw new UserError(`cannot list this directory (${(err as NodeJS.ErrnoException).code ?? err})`, { file: d });
+    }
+  };
+  const isDir = (p: string) => {
+    try {
+      return statSync(p).isDirectory();
+    } catch {
+      return false; // a dangling symlink: readInputText names it
+    }
+  };
+  const vars = (p: string) => parseVarsFile(readInputText(p, 'vars file'), p);
+  for (const entry of list(dir)) {
     const path = join(dir, entry);
     const ext = extname(entry).toLowerCase();
-    if (statSync(path).isDirectory()) {
+    if (isDir(path)) {
       const merged: VarMap = new Map();
-      for (const inner of readdirSync(path).sort()) {
+      for (const inner of list(path)) {
         if (!['.yml', '.yaml', '.json', ''].includes(extname(inner).toLowerCase())) continue;
-        for (const [k, v] of parseVarsFile(readFileSync(join(path, inner), 'utf8'), join(path, inner))) merged.set(k, v);
+        for (const [k, v] of vars(join(path, inner))) merged.set(k, v);
       }
       result.set(entry, merged);
     } else if (['.yml', '.yaml', '.json', ''].includes(ext)) {
       const name = ext ? basename(entry, extname(entry)) : entry;
-      result.set(name, parseVarsFile(readFileSync(path, 'utf8'), path));
+      result.set(name, vars(path));
     }
   }
   return result;
@@ -91,29 +115,59 @@ export function resolveInventory(
     }
   }
   // Depth decides precedence: vars of deeper (more specific) groups win; all is depth 0.
-  const depthOf = new Map<string, number>();
-  const depth = (name: string, trail: string[] = []): number => {
-    if (name === 'all') return 0;
-    if (trail.includes(name)) {
-      throw new UserError(`group children form a cycle: ${[...trail, name].join(' -> ')}`, raw.groups.get(name)?.source ?? { file: raw.file });
-    }
-    const known = depthOf.get(name);
-    if (known !== undefined) return known;
+  // Computed without recursion (Kahn's order over child -> parent edges), so thousands of nested
+  // :children cannot overflow the stack, and a cycle is reported with its groups.
+  const depthOf = new Map<string, number>([['all', 0]]);
+  const waiting = new Map<string, number>();
+  const children = new Map<string, string[]>();
+  for (const name of raw.groups.keys()) {
+    if (name === 'all') continue;
     const ps = [...(parents.get(name) ?? [])].filter((p) => p !== 'all');
-    const d = ps.length === 0 ? 1 : 1 + Math.max(...ps.map((p) => depth(p, [...trail, name])));
-    depthOf.set(name, d);
-    return d;
-  };
-  const ancestors = (name: string, seen = new Set<string>()): Set<string> => {
-    for (const p of parents.get(name) ?? []) {
-      if (!seen.has(p)) {
-        seen.add(p);
-        ancestors(p, seen);
+    waiting.set(name, ps.length);
+    for (const p of ps) children.set(p, [...(children.get(p) ?? []), name]);
+  }
+  const ready = [...waiting].filter(([, n]) => n === 0).map(([g]) => g);
+  while (ready.length > 0) {
+    const g = ready.pop()!;
+    const ps = [...(parents.get(g) ?? [])].filter((p) => p !== 'all');
+    depthOf.set(g, ps.length === 0 ? 1 : 1 + Math.max(...ps.map((p) => depthOf.get(p)!)));
+    for (const c of children.get(g) ?? []) {
+      const left = waiting.get(c)! - 1;
+      waiting.set(c, left);
+      if (left === 0) ready.push(c);
+    }
+  }
+  const stuck = [...waiting.keys()].filter((g) => !depthOf.has(g));
+  if (stuck.length > 0) {
+    // Walk up unresolved parents from a stuck group until a group repeats: that is the cycle.
+    const trail: string[] = [];
+    let g = stuck[0];
+    while (!trail.includes(g)) {
+      trail.push(g);
+      g = [...(parents.get(g) ?? [])].find((p) => p !== 'all' && !depthOf.has(p))!;
+    }
+    const cycle = [...trail.slice(trail.indexOf(g)), g].reverse();
+    const where = raw.groups.get(g)?.source ?? { file: raw.file };
+    throw new UserError(`group children form a cycle: ${cycle.join(' -> ')}`, where);
+  }
+  const depth = (name: string): number => depthOf.get(name) ?? 1;
+  const ancestorCache = new Map<string, Set<string>>();
+  const ancestors = (name: string): Set<string> => {
+    const cached = ancestorCache.get(name);
+    if (cached) return cached;
+    const seen = new Set<string>();
+    const todo = [name];
+    while (todo.length > 0) {
+      for (const p of parents.get(todo.pop()!) ?? []) {
+        if (!seen.has(p)) {
+          seen.add(p);
+          todo.push(p);
+        }
       }
     }
+    ancestorCache.set(name, seen);
     return seen;
   };
-  for (const name of raw.groups.keys()) depth(name);
 
   const hosts: InventoryHost[] = [];
   for (const [name, source] of raw.hostSources) {

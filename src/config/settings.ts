@@ -1,8 +1,14 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readInputText } from './read-input.js';
 import { homedir } from 'node:os';
 import { join, resolve, dirname, isAbsolute } from 'node:path';
 import { UserError, UserErrors, type SourceLocation } from '../errors/index.js';
-import { cidrsOverlap, parseCidr, isIPv4 } from '../net/ipv4.js';
+import { isIPv4 } from '../net/ipv4.js';
+import {
+  clusterNameProblem, dnsDomainProblem, endpointProblem, imageRepositoryProblem, ipv4Problem, kubernetesVersionProblem,
+  nodeNameProblem, normalizeKubernetesVersion, normalizeRegistryUrl, podCidrProblem, registryHostProblem,
+  serviceCidrProblem, cidrsOverlapProblem, type Problem,
+} from './validate.js';
 import { isControlPlane, isWorker, CONTROL_PLANE_GROUPS, type Inventory, type InventoryHost, type Role } from './inventory.js';
 
 export interface JumpHost {
@@ -131,14 +137,15 @@ export function resolveSettings(inventory: Inventory, opts: { home?: string; off
   if (cpCount > 1 && !cluster.controlPlaneEndpoint) {
     warnings.push(`${cpCount} control-plane hosts but no control_plane_endpoint: using the first master's address, which is a single point of failure; set control_plane_endpoint to a load balancer or DNS name`);
   }
-  if (errors.length > 0) throw errors.length === 1 ? errors[0] : new UserErrors(errors);
+  const unique = errors.filter((e, i) => errors.findIndex((o) => o.toString() === e.toString()) === i);
+  if (unique.length > 0) throw unique.length === 1 ? unique[0] : new UserErrors(unique);
   return { inventory, hosts, cluster, warnings };
 }
 
 function hostSpec(h: InventoryHost, fail: Collect, home: string, baseDir: string, offline: boolean): HostSpec {
   const v = h.vars;
   const src = (k: string) => h.varSources[k] ?? h.source;
-  const str = (k: string): string | undefined => (v[k] === undefined || v[k] === null ? undefined : String(v[k]));
+  const str = (k: string): string | undefined => scalarVar(v, k, src(k), fail);
 
   const address = str('ansible_host') ?? str('ansible_ssh_host') ?? h.name;
   const port = parsePort(str('ansible_port') ?? str('ansible_ssh_port') ?? '22', `ansible_port of host "${h.name}"`, src('ansible_port'), fail);
@@ -161,11 +168,10 @@ function hostSpec(h: InventoryHost, fail: Collect, home: string, baseDir: string
   if (checking !== 'strict' && checking !== 'accept-new') fail(`kprov_host_key_checking must be "strict" or "accept-new", got "${checking}"`, src('kprov_host_key_checking'));
 
   const nodeIp = str('node_ip') ?? (isIPv4(address) ? address : undefined);
-  if (nodeIp !== undefined && !isIPv4(nodeIp)) fail(`node_ip "${nodeIp}" of host "${h.name}" is not an IPv4 address`, src('node_ip'));
+  const check = (problem: Problem, key: string) => problem && fail(problem, src(key));
+  if (nodeIp !== undefined) check(ipv4Problem(nodeIp, `host "${h.name}": node_ip`), 'node_ip');
   const nodeName = (str('node_name') ?? h.name).toLowerCase();
-  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(nodeName)) {
-    fail(`node name "${nodeName}" of host "${h.name}" is not a valid Kubernetes node name (lowercase letters, digits, '-' and '.')`, src('node_name'));
-  }
+  check(nodeNameProblem(nodeName, `host "${h.name}": node name`), 'node_name');
 
   return {
     name: h.name,
@@ -197,38 +203,37 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
   for (const key of CLUSTER_VARS) {
     for (const h of members) {
       if (first && JSON.stringify(h.vars[key]) !== JSON.stringify(v[key])) {
-        fail(`${key} is cluster-wide but differs: "${v[key] ?? '(default)'}" on ${first.name}, "${h.vars[key] ?? '(default)'}" on ${h.name}`, h.varSources[key] ?? src(key));
+        const shown = (x: unknown) =>
+          x === undefined || x === null ? '(default)' : typeof x === 'object' ? JSON.stringify(x) : String(x);
+        fail(
+          `${key} is cluster-wide but differs: "${shown(v[key])}" on ${first.name}, ` +
+            `"${shown(h.vars[key])}" on ${h.name}`,
+          h.varSources[key] ?? src(key),
+        );
         break;
       }
     }
   }
-  const str = (k: string): string | undefined => (v[k] === undefined || v[k] === null ? undefined : String(v[k]));
+  const str = (k: string): string | undefined => scalarVar(v, k, src(k), fail);
 
+  const check = (problem: Problem, key: string) => problem && fail(problem, src(key));
   let kubernetesVersion = str('kubernetes_version') ?? DEFAULTS.kubernetesVersion;
-  if (!/^v?\d+\.\d+\.\d+$/.test(kubernetesVersion)) {
-    fail(`kubernetes_version "${kubernetesVersion}" is not a release version like v1.32.4`, src('kubernetes_version'));
-  } else {
-    if (!kubernetesVersion.startsWith('v')) kubernetesVersion = `v${kubernetesVersion}`;
-    const minor = Number(kubernetesVersion.split('.')[1]);
-    if (kubernetesVersion.split('.')[0] !== 'v1' || minor < 30) fail(`kubernetes_version ${kubernetesVersion} is not supported: kprov supports v1.30 and later`, src('kubernetes_version'));
-  }
+  const versionProblem = kubernetesVersionProblem(kubernetesVersion, 'kubernetes_version');
+  check(versionProblem, 'kubernetes_version');
+  if (!versionProblem) kubernetesVersion = normalizeKubernetesVersion(kubernetesVersion);
 
   const podNetworkCidr = str('pod_network_cidr') ?? DEFAULTS.podNetworkCidr;
   const serviceCidr = str('service_cidr') ?? DEFAULTS.serviceCidr;
-  const pod = parseCidr(podNetworkCidr);
-  const svc = parseCidr(serviceCidr);
-  if (typeof pod === 'string') fail(`pod_network_cidr: ${pod}`, src('pod_network_cidr'));
-  if (typeof svc === 'string') fail(`service_cidr: ${svc}`, src('service_cidr'));
-  if (typeof pod !== 'string' && typeof svc !== 'string') {
-    if (cidrsOverlap(pod, svc)) fail(`pod_network_cidr ${podNetworkCidr} overlaps service_cidr ${serviceCidr}`, src('pod_network_cidr') ?? src('service_cidr'));
-    if (svc.prefix < 12) fail(`service_cidr ${serviceCidr} is too large: the API server allows at most a /12`, src('service_cidr'));
-    if (pod.prefix > 24) fail(`pod_network_cidr ${podNetworkCidr} is too small: each node gets a /24 from it`, src('pod_network_cidr'));
-  }
+  const podProblem = podCidrProblem(podNetworkCidr, 'pod_network_cidr');
+  const svcProblem = serviceCidrProblem(serviceCidr, 'service_cidr');
+  check(podProblem, 'pod_network_cidr');
+  check(svcProblem, 'service_cidr');
+  const overlap =
+    !podProblem && !svcProblem && cidrsOverlapProblem(podNetworkCidr, serviceCidr, 'pod_network_cidr', 'service_cidr');
+  if (overlap) fail(overlap, src('pod_network_cidr') ?? src('service_cidr'));
 
   const endpoint = str('control_plane_endpoint');
-  if (endpoint !== undefined && !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(endpoint)) {
-    fail(`control_plane_endpoint "${endpoint}" must be host or host:port`, src('control_plane_endpoint'));
-  }
+  if (endpoint !== undefined) check(endpointProblem(endpoint, 'control_plane_endpoint'), 'control_plane_endpoint');
   const cni = str('cni') ?? DEFAULTS.cni;
   if (cni !== 'flannel' && cni !== 'none') fail(`cni "${cni}" is not supported: use flannel or none`, src('cni'));
   const runtime = str('container_runtime') ?? DEFAULTS.containerRuntime;
@@ -239,17 +244,18 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
   const { publicKey, privateKeyFile } = sudoUserKey(str('sudo_user_public_key'), str('sudo_user_private_key_file'), home, baseDir, offline ? () => {} : fail, src('sudo_user_public_key'));
 
   const imageRepository = str('image_repository') ?? DEFAULTS.imageRepository;
-  if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/.test(imageRepository)) {
-    fail(`image_repository "${imageRepository}" is not a registry path like registry.k8s.io or myregistry:5000/k8s`, src('image_repository'));
-  }
+  check(imageRepositoryProblem(imageRepository, 'image_repository'), 'image_repository');
   const clusterName = str('cluster_name') ?? DEFAULTS.clusterName;
-  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(clusterName)) fail(`cluster_name "${clusterName}" must be a DNS label (lowercase letters, digits, '-')`, src('cluster_name'));
+  check(clusterNameProblem(clusterName, 'cluster_name'), 'cluster_name');
   const dnsDomain = str('dns_domain') ?? DEFAULTS.dnsDomain;
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(dnsDomain)) fail(`dns_domain "${dnsDomain}" is not a DNS domain`, src('dns_domain'));
+  check(dnsDomainProblem(dnsDomain, 'dns_domain'), 'dns_domain');
   const artifactsDir = str('artifacts_dir');
   const insecure = v.insecure_registries;
   const insecureRegistries = Array.isArray(insecure) ? insecure.map(String) : insecure ? String(insecure).split(',').map((s) => s.trim()).filter(Boolean) : [];
-  for (const r of insecureRegistries) if (!REGISTRY_HOST.test(r)) fail(`insecure_registries entry "${r}" must be host or host:port`, src('insecure_registries'));
+  for (const r of insecureRegistries) {
+    const problem = registryHostProblem(r, 'insecure_registries entry');
+    if (problem) fail(`${problem} (DNS name, IPv4 or [IPv6], optional port 1-65535)`, src('insecure_registries'));
+  }
   const registryMirrors = mirrorsVar(v.registry_mirrors, (m) => fail(m, src('registry_mirrors')));
   void warnings;
   const mapVar = (k: string): Record<string, unknown> => {
@@ -286,8 +292,6 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
   };
 }
 
-const REGISTRY_HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
-
 /** registry_mirrors: { upstream: url | [url, ...] } with http(s) URLs; problems go to fail. */
 function mirrorsVar(value: unknown, fail: (message: string) => void): Record<string, string[]> {
   if (value === undefined || value === null) return {};
@@ -297,18 +301,18 @@ function mirrorsVar(value: unknown, fail: (message: string) => void): Record<str
   }
   const out: Record<string, string[]> = {};
   for (const [upstream, mirrors] of Object.entries(value as Record<string, unknown>)) {
-    if (!REGISTRY_HOST.test(upstream)) fail(`registry_mirrors: "${upstream}" is not a registry host or host:port`);
+    const problem = registryHostProblem(upstream, 'registry_mirrors:');
+    if (problem) fail(`${problem} (DNS name, IPv4 or [IPv6], optional port 1-65535)`);
     const urls = (Array.isArray(mirrors) ? mirrors : [mirrors]).map(String);
+    const normalized: string[] = [];
     for (const url of urls) {
-      let parsed: URL | undefined;
-      try {
-        parsed = new URL(url);
-      } catch {
-        parsed = undefined;
-      }
-      if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || !parsed.host) fail(`registry_mirrors: mirror "${url}" of ${upstream} must be an http:// or https:// URL`);
+      const clean = normalizeRegistryUrl(url);
+      if (clean === undefined) {
+        const want = 'must be an http:// or https:// URL of a registry host (no credentials, query or backslashes)';
+        fail(`registry_mirrors: mirror ${JSON.stringify(url)} of ${upstream} ${want}`);
+      } else normalized.push(clean);
     }
-    out[upstream] = urls.map((u) => u.replace(/\/+$/, ''));
+    if (!problem) out[upstream] = normalized;
   }
   return out;
 }
@@ -329,13 +333,36 @@ function sudoUserKey(value: string | undefined, privateFile: string | undefined,
     pubPath = ['id_ed25519.pub', 'id_ecdsa.pub', 'id_rsa.pub'].map((f) => join(home, '.ssh', f)).find((p) => existsSync(p));
     if (!pubPath) fail(`no public key for the sudo user: set sudo_user_public_key, or create ~/.ssh/id_ed25519 (ssh-keygen -t ed25519)`, source);
   }
-  if (pubPath && existsSync(pubPath)) publicKey = readFileSync(pubPath, 'utf8').trim();
+  if (pubPath && existsSync(pubPath)) {
+    try {
+      publicKey = readInputText(pubPath, 'sudo_user_public_key').trim();
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      fail(`${err.message}: ${pubPath}`, source);
+    }
+  }
   if (publicKey && !/^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( .*)?$/.test(publicKey)) {
     fail(`sudo_user_public_key is not an OpenSSH public key line`, source);
   }
   if (publicKey.includes('\n')) fail(`sudo_user_public_key must be a single key`, source);
   const guess = privateFile ? expandPath(privateFile, home, baseDir) : pubPath?.replace(/\.pub$/, '');
   return { publicKey, privateKeyFile: guess && existsSync(guess) ? guess : undefined };
+}
+
+/** A var that must be one value: a list or mapping there is a mistake (it would print as "[object Object]"). */
+function scalarVar(
+  vars: Record<string, unknown>,
+  k: string,
+  source: SourceLocation | undefined,
+  fail: Collect,
+): string | undefined {
+  const value = vars[k];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'object') {
+    fail(`${k} must be a single value, not a ${Array.isArray(value) ? 'list' : 'mapping'}`, source);
+    return undefined;
+  }
+  return String(value);
 }
 
 export function expandPath(p: string, home: string, baseDir: string): string {

@@ -1,7 +1,13 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readInputText } from '../config/read-input.js';
 import { LineCounter, parseAllDocuments, isMap, isScalar, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { UserError, UserErrors } from '../errors/index.js';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../pki/keys.js';
+import {
+  bootstrapTokenProblem, certSanProblem, clusterNameProblem, criSocketProblem, dnsDomainProblem, endpointProblem,
+  extraArgProblem, imageRepositoryProblem, kubernetesVersionProblem, normalizeCriSocket, normalizeKubernetesVersion,
+  podCidrProblem, serviceCidrProblem, cidrsOverlapProblem, type Problem,
+} from '../config/validate.js';
 import type { ClusterConfig } from './config.js';
 
 /** What a kubeadm config file (kubeadm.k8s.io/v1beta4 or v1beta3) adds to the inventory's settings. */
@@ -39,21 +45,43 @@ function parseDuration(text: string): number | undefined {
   return ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000;
 }
 
-/** v1beta4 extraArgs is a list of {name, value}; v1beta3 was a map. */
-function extraArgs(value: unknown): Record<string, string> {
-  if (Array.isArray(value)) return Object.fromEntries(value.map((a: { name: string; value: string }) => [a.name, String(a.value)]));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)]));
-  return {};
+type Path = (string | number)[];
+type FailAt = (path: Path, message: string) => void;
+
+/** v1beta4 extraArgs is a list of {name, value}; v1beta3 was a map. Every name and value is checked. */
+function extraArgs(value: unknown, path: Path, failAt: FailAt): Record<string, string> {
+  const out: Record<string, string> = {};
+  const label = path.join('.');
+  const add = (name: unknown, v: unknown, at: Path) => {
+    if (typeof name !== 'string' || (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')) {
+      failAt(at, `${label}: each entry needs a name and a string value`);
+      return;
+    }
+    const problem = extraArgProblem(name, String(v), label);
+    if (problem) failAt(at, problem);
+    else out[name] = String(v);
+  };
+  if (Array.isArray(value)) {
+    value.forEach((a: unknown, i) => {
+      const entry = (a && typeof a === 'object' ? a : {}) as { name?: unknown; value?: unknown };
+      add(entry.name, entry.value, [...path, i]);
+    });
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) add(k, v, [...path, k]);
+  } else {
+    failAt(path, `${label} must be a list of {name, value} (v1beta4) or a mapping (v1beta3)`);
+  }
+  return out;
 }
 
 export function loadKubeadmConfig(file: string): KubeadmFileConfig {
   if (!existsSync(file)) throw new UserError('config file not found', { file });
-  return parseKubeadmConfig(readFileSync(file, 'utf8'), file);
+  return parseKubeadmConfig(readInputText(file, 'config file'), file);
 }
 
 export function parseKubeadmConfig(text: string, file: string): KubeadmFileConfig {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter });
+  const docs = parseAllDocuments(text, { lineCounter, merge: true });
   const errors: UserError[] = [];
   const lineOf = (node: Node | null | undefined) => (node?.range ? lineCounter.linePos(node.range[0]).line : undefined);
   const out: KubeadmFileConfig = { cluster: {} };
@@ -64,7 +92,14 @@ export function parseKubeadmConfig(text: string, file: string): KubeadmFileConfi
       errors.push(new UserError('each document must be a mapping with apiVersion and kind', { file, line: lineOf(doc.contents) }));
       continue;
     }
-    const obj = doc.toJSON() as Record<string, unknown>;
+    let obj: Record<string, unknown>;
+    try {
+      obj = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>;
+    } catch (err) {
+      const line = lineOf(doc.contents);
+      errors.push(new UserError(`YAML aliases expand too much: ${(err as Error).message}`, { file, line }));
+      continue;
+    }
     const kind = String(obj.kind ?? '');
     const line = lineOf(doc.contents);
     if (!SUPPORTED[kind]) {
@@ -84,44 +119,144 @@ export function parseKubeadmConfig(text: string, file: string): KubeadmFileConfi
       };
       walk(doc.contents as YAMLMap, '');
     }
-    applyDocument(kind, obj, out, (m) => errors.push(new UserError(`${kind}: ${m}`, { file, line })));
+    const failAt: FailAt = (path, m) => {
+      const node = doc.getIn(path, true) as Node | undefined;
+      errors.push(new UserError(`${kind}: ${m}`, { file, line: lineOf(node) ?? line }));
+    };
+    applyDocument(kind, obj, out, failAt);
   }
   if (errors.length) throw errors.length === 1 ? errors[0] : new UserErrors(errors);
   return out;
 }
 
-function applyDocument(kind: string, o: Record<string, any>, out: KubeadmFileConfig, fail: (m: string) => void): void {
+/** A string field, checked: numbers and booleans are turned into text, anything structured is refused. */
+function text(
+  o: Record<string, unknown>,
+  path: Path,
+  failAt: FailAt,
+  check?: (v: string, label: string) => Problem,
+): string | undefined {
+  let value: unknown = o;
+  for (const p of path) {
+    value = value && typeof value === 'object' ? (value as Record<string | number, unknown>)[p] : undefined;
+  }
+  if (value === undefined || value === null || value === '') return undefined;
+  const label = path.join('.');
+  if (typeof value === 'object') {
+    failAt(path, `${label} must be a single value`);
+    return undefined;
+  }
+  const v = String(value);
+  const problem = check?.(v, label);
+  if (problem) {
+    failAt(path, problem);
+    return undefined;
+  }
+  return v;
+}
+
+const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'];
+const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+function taints(value: unknown, path: Path, failAt: FailAt): KubeadmFileConfig['taints'] {
+  if (value === null) return [];
+  if (!Array.isArray(value)) {
+    failAt(path, `${path.join('.')} must be a list of {key, value, effect}`);
+    return [];
+  }
+  return value.flatMap((t: unknown, i) => {
+    const at = [...path, i];
+    const taint = (t && typeof t === 'object' ? t : {}) as { key?: unknown; value?: unknown; effect?: unknown };
+    const key = typeof taint.key === 'string' ? taint.key : '';
+    const val = taint.value === undefined || taint.value === null ? undefined : String(taint.value);
+    const effect = String(taint.effect ?? '');
+    const where = `${path.join('.')}[${i}]`;
+    if (!QUALIFIED_NAME.test(key)) failAt(at, `${where}.key "${key}" is not a valid taint key`);
+    else if (val !== undefined && !LABEL_VALUE.test(val)) failAt(at, `${where}.value "${val}" is not a taint value`);
+    else if (!TAINT_EFFECTS.includes(effect)) failAt(at, `${where}.effect must be one of ${TAINT_EFFECTS.join(', ')}`);
+    else return [{ key, ...(val !== undefined ? { value: val } : {}), effect }];
+    return [];
+  });
+}
+
+function applyDocument(kind: string, o: Record<string, unknown>, out: KubeadmFileConfig, failAt: FailAt): void {
   const c = out.cluster;
+  const field = (path: Path, check?: (v: string, label: string) => Problem) => text(o, path, failAt, check);
+  const section = (name: string) =>
+    o[name] && typeof o[name] === 'object' ? (o[name] as Record<string, unknown>) : {};
   if (kind === 'ClusterConfiguration') {
-    if (o.kubernetesVersion) c.kubernetesVersion = String(o.kubernetesVersion).startsWith('v') ? String(o.kubernetesVersion) : `v${o.kubernetesVersion}`;
-    if (o.controlPlaneEndpoint) c.controlPlaneEndpoint = String(o.controlPlaneEndpoint);
-    if (o.clusterName) c.clusterName = String(o.clusterName);
-    if (o.imageRepository) c.imageRepository = String(o.imageRepository);
-    if (o.encryptionAlgorithm) {
-      if (!KEY_ALGORITHMS.includes(o.encryptionAlgorithm)) fail(`encryptionAlgorithm "${o.encryptionAlgorithm}" must be one of ${KEY_ALGORITHMS.join(', ')}`);
-      else c.encryptionAlgorithm = o.encryptionAlgorithm as KeyAlgorithm;
+    const version = field(['kubernetesVersion'], kubernetesVersionProblem);
+    if (version) c.kubernetesVersion = normalizeKubernetesVersion(version);
+    c.controlPlaneEndpoint = field(['controlPlaneEndpoint'], endpointProblem) ?? c.controlPlaneEndpoint;
+    c.clusterName = field(['clusterName'], clusterNameProblem) ?? c.clusterName;
+    c.imageRepository = field(['imageRepository'], imageRepositoryProblem) ?? c.imageRepository;
+    const algorithm = field(['encryptionAlgorithm']);
+    if (algorithm) {
+      if (!KEY_ALGORITHMS.includes(algorithm as KeyAlgorithm)) {
+        const known = KEY_ALGORITHMS.join(', ');
+        failAt(['encryptionAlgorithm'], `encryptionAlgorithm "${algorithm}" must be one of ${known}`);
+      } else c.encryptionAlgorithm = algorithm as KeyAlgorithm;
     }
-    if (o.networking?.podSubnet) c.podSubnet = String(o.networking.podSubnet);
-    if (o.networking?.serviceSubnet) c.serviceSubnet = String(o.networking.serviceSubnet);
-    if (o.networking?.dnsDomain) c.dnsDomain = String(o.networking.dnsDomain);
-    if (o.apiServer?.certSANs) c.apiServerCertSANs = (o.apiServer.certSANs as unknown[]).map(String);
-    if (o.apiServer?.extraArgs) c.apiServerExtraArgs = extraArgs(o.apiServer.extraArgs);
-    if (o.controllerManager?.extraArgs) c.controllerManagerExtraArgs = extraArgs(o.controllerManager.extraArgs);
-    if (o.scheduler?.extraArgs) c.schedulerExtraArgs = extraArgs(o.scheduler.extraArgs);
-    if (o.etcd?.local?.extraArgs) c.etcdExtraArgs = extraArgs(o.etcd.local.extraArgs);
-    if (o.certificatesDir && o.certificatesDir !== '/etc/kubernetes/pki') fail('certificatesDir other than /etc/kubernetes/pki is not supported');
+    c.podSubnet = field(['networking', 'podSubnet'], podCidrProblem) ?? c.podSubnet;
+    c.serviceSubnet = field(['networking', 'serviceSubnet'], serviceCidrProblem) ?? c.serviceSubnet;
+    c.dnsDomain = field(['networking', 'dnsDomain'], dnsDomainProblem) ?? c.dnsDomain;
+    if (c.podSubnet && c.serviceSubnet) {
+      const overlap = cidrsOverlapProblem(
+        c.podSubnet, c.serviceSubnet, 'networking.podSubnet', 'networking.serviceSubnet',
+      );
+      if (overlap) failAt(['networking'], overlap);
+    }
+    const sans = section('apiServer').certSANs;
+    if (sans !== undefined && sans !== null) {
+      if (!Array.isArray(sans)) failAt(['apiServer', 'certSANs'], 'apiServer.certSANs must be a list');
+      else c.apiServerCertSANs = sans.flatMap((_, i) => field(['apiServer', 'certSANs', i], certSanProblem) ?? []);
+    }
+    const args = (path: Path) => {
+      let v: unknown = o;
+      for (const p of path) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[p as string] : undefined;
+      return v === undefined || v === null ? undefined : extraArgs(v, path, failAt);
+    };
+    c.apiServerExtraArgs = args(['apiServer', 'extraArgs']) ?? c.apiServerExtraArgs;
+    c.controllerManagerExtraArgs = args(['controllerManager', 'extraArgs']) ?? c.controllerManagerExtraArgs;
+    c.schedulerExtraArgs = args(['scheduler', 'extraArgs']) ?? c.schedulerExtraArgs;
+    c.etcdExtraArgs = args(['etcd', 'local', 'extraArgs']) ?? c.etcdExtraArgs;
+    const certificatesDir = field(['certificatesDir']);
+    if (certificatesDir && certificatesDir !== '/etc/kubernetes/pki') {
+      failAt(['certificatesDir'], 'certificatesDir other than /etc/kubernetes/pki is not supported');
+    }
+    for (const k of Object.keys(c) as (keyof typeof c)[]) if (c[k] === undefined) delete c[k];
   } else if (kind === 'InitConfiguration') {
-    const t = o.bootstrapTokens?.[0];
-    if (o.bootstrapTokens?.length > 1) fail('only one bootstrap token is supported');
-    if (t) {
-      const ttlMs = t.ttl !== undefined ? parseDuration(String(t.ttl)) : undefined;
-      if (t.ttl !== undefined && ttlMs === undefined) fail(`bootstrapTokens[0].ttl "${t.ttl}" is not a duration like 24h0m0s`);
-      out.token = { token: t.token, ttlMs, description: t.description };
+    const tokens = o.bootstrapTokens;
+    if (tokens !== undefined && tokens !== null && !Array.isArray(tokens)) {
+      failAt(['bootstrapTokens'], 'bootstrapTokens must be a list');
+    } else if (Array.isArray(tokens)) {
+      if (tokens.length > 1) failAt(['bootstrapTokens'], 'only one bootstrap token is supported');
+      const t = tokens[0] as Record<string, unknown> | undefined;
+      if (t !== undefined && (t === null || typeof t !== 'object')) {
+        failAt(['bootstrapTokens', 0], 'bootstrapTokens[0] must be a mapping');
+      } else if (t) {
+        const tokenLabel = 'bootstrapTokens[0].token';
+        const token = field(['bootstrapTokens', 0, 'token'], (v) => bootstrapTokenProblem(v, tokenLabel));
+        const ttl = field(['bootstrapTokens', 0, 'ttl']);
+        const ttlMs = ttl !== undefined ? parseDuration(ttl) : undefined;
+        if (ttl !== undefined && ttlMs === undefined) {
+          failAt(['bootstrapTokens', 0, 'ttl'], `bootstrapTokens[0].ttl "${ttl}" is not a duration like 24h0m0s`);
+        }
+        const description = field(['bootstrapTokens', 0, 'description'], (v, label) =>
+          // eslint-disable-next-line no-control-regex
+          /[\u0000-\u001f\u007f]/.test(v) ? `${label} contains a control character` : undefined,
+        );
+        out.token = { token, ttlMs, description };
+      }
     }
-    if (o.nodeRegistration?.criSocket) c.criSocket = String(o.nodeRegistration.criSocket);
-    if (o.nodeRegistration?.taints !== undefined) out.taints = o.nodeRegistration.taints ?? [];
+    const socket = field(['nodeRegistration', 'criSocket'], criSocketProblem);
+    if (socket) c.criSocket = normalizeCriSocket(socket);
+    const reg = section('nodeRegistration');
+    if ('taints' in reg) out.taints = taints(reg.taints, ['nodeRegistration', 'taints'], failAt);
   } else if (kind === 'JoinConfiguration') {
-    if (o.nodeRegistration?.criSocket) c.criSocket = String(o.nodeRegistration.criSocket);
+    const socket = field(['nodeRegistration', 'criSocket'], criSocketProblem);
+    if (socket) c.criSocket = normalizeCriSocket(socket);
   } else if (kind === 'KubeletConfiguration') {
     const { apiVersion: _a, kind: _k, ...rest } = o;
     c.kubeletConfiguration = rest;

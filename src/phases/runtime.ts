@@ -26,7 +26,10 @@ export function containerdFiles(cluster: ClusterSettings, facts: Pick<Facts, 'ca
     files.push({ path: `/etc/containerd/certs.d/${registry}/hosts.toml`, content: render('containerd/hosts.toml', { registry, server: `http://${registry}` }), mode: 0o644 });
   }
   for (const [upstream, urls] of Object.entries(cluster.registryMirrors)) {
-    const mirrors = urls.map((url) => ({ url, skipVerify: cluster.insecureRegistries.includes(new URL(url).host) }));
+    // Written as parsed (what was validated), never the raw string: no backslashes, no trailing slash.
+    const mirrors = urls
+      .map((raw) => new URL(raw))
+      .map((u) => ({ url: u.href.replace(/\/+$/, ''), skipVerify: cluster.insecureRegistries.includes(u.host) }));
     // Docker Hub's API is not at its image name's host.
     const server = upstream === 'docker.io' ? 'https://registry-1.docker.io' : `https://${upstream}`;
     files.push({ path: `/etc/containerd/certs.d/${upstream}/hosts.toml`, content: render('containerd/hosts-mirrors.toml', { upstream, server, mirrors }), mode: 0o644 });

@@ -1,0 +1,160 @@
+/**
+ * The one set of value checks for cluster and host settings, whichever source they come from (inventory vars or a
+ * --config kubeadm file). Each returns a problem (a sentence naming `label` and the value) or undefined.
+ * These values end up in flags files systemd splits on whitespace, in the Corefile, in TOML and in paths,
+ * so anything with whitespace or control characters is refused outright.
+ */
+import { isIP } from 'node:net';
+import { cidrsOverlap, parseCidr, isIPv4 } from '../net/ipv4.js';
+
+export type Problem = string | undefined;
+
+const q = (v: string) => JSON.stringify(v);
+// eslint-disable-next-line no-control-regex
+const CONTROL_OR_SPACE = /[\s\u0000-\u001f\u007f-\u009f]/;
+const DNS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+export function kubernetesVersionProblem(v: string, label: string): Problem {
+  if (!/^v?\d+\.\d+\.\d+$/.test(v)) return `${label} ${q(v)} is not a release version like v1.32.4`;
+  const [major, minor] = v.replace(/^v/, '').split('.').map(Number);
+  if (major !== 1 || minor < 30) {
+    return `${label} v${v.replace(/^v/, '')} is not supported: kprov supports v1.30 and later`;
+  }
+  return undefined;
+}
+
+/** "1.32.4" -> "v1.32.4" (call only on a value kubernetesVersionProblem accepted). */
+export const normalizeKubernetesVersion = (v: string) => (v.startsWith('v') ? v : `v${v}`);
+
+export function podCidrProblem(v: string, label: string): Problem {
+  const c = CONTROL_OR_SPACE.test(v) ? `${q(v)} is not a CIDR (expected a.b.c.d/n)` : parseCidr(v);
+  if (typeof c === 'string') return `${label}: ${c}`;
+  if (c.prefix > 24) return `${label} ${v} is too small: each node gets a /24 from it`;
+  return undefined;
+}
+
+export function serviceCidrProblem(v: string, label: string): Problem {
+  const c = CONTROL_OR_SPACE.test(v) ? `${q(v)} is not a CIDR (expected a.b.c.d/n)` : parseCidr(v);
+  if (typeof c === 'string') return `${label}: ${c}`;
+  if (c.prefix < 12) return `${label} ${v} is too large: the API server allows at most a /12`;
+  return undefined;
+}
+
+/** host or host:port, host a DNS name or IPv4 address. */
+export function endpointProblem(v: string, label: string): Problem {
+  const m = /^([A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(v);
+  const badPort = m?.[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535);
+  if (!m || badPort) return `${label} ${q(v)} must be host or host:port`;
+  return undefined;
+}
+
+export function imageRepositoryProblem(v: string, label: string): Problem {
+  if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/.test(v)) {
+    return `${label} ${q(v)} is not a registry path like registry.k8s.io or myregistry:5000/k8s`;
+  }
+  return undefined;
+}
+
+export function clusterNameProblem(v: string, label: string): Problem {
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v)) {
+    return `${label} ${q(v)} must be a DNS label (lowercase letters, digits, '-')`;
+  }
+  return undefined;
+}
+
+export function dnsDomainProblem(v: string, label: string): Problem {
+  if (v.length > 253 || !DNS_NAME.test(v)) return `${label} ${q(v)} is not a DNS domain`;
+  return undefined;
+}
+
+export function nodeNameProblem(v: string, label: string): Problem {
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(v)) {
+    return `${label} ${q(v)} is not a valid Kubernetes node name (lowercase letters, digits, '-' and '.')`;
+  }
+  return undefined;
+}
+
+export function ipv4Problem(v: string, label: string): Problem {
+  return isIPv4(v) ? undefined : `${label} ${q(v)} is not an IPv4 address`;
+}
+
+/** A certificate SAN: a DNS name (optionally a leading wildcard) or an IP address. */
+export function certSanProblem(v: string, label: string): Problem {
+  if (isIP(v) !== 0) return undefined;
+  if (v.length <= 253 && DNS_NAME.test(v.toLowerCase().replace(/^\*\./, ''))) return undefined;
+  return `${label} ${q(v)} is not a DNS name or IP address`;
+}
+
+/** unix:///path or /path (kubeadm accepts both); the path may not contain spaces or shell metacharacters. */
+export function criSocketProblem(v: string, label: string): Problem {
+  if (!/^(unix:\/\/)?\/[A-Za-z0-9._/-]+$/.test(v)) {
+    return `${label} ${q(v)} must be a unix socket like unix:///run/containerd/containerd.sock`;
+  }
+  return undefined;
+}
+
+export const normalizeCriSocket = (v: string) => (v.startsWith('unix://') ? v : `unix://${v}`);
+
+/** A component flag name (without --) and its value, as they go into a static pod's command. */
+export function extraArgProblem(name: string, value: string, label: string): Problem {
+  if (!/^[a-z0-9][a-z0-9-]*$/i.test(name)) {
+    return `${label}: flag name ${q(name)} must be letters, digits and '-' (without the leading --)`;
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) {
+    return `${label}: the value of ${name} contains a control character (a newline?)`;
+  }
+  return undefined;
+}
+
+export function bootstrapTokenProblem(v: string, label: string): Problem {
+  if (!/^[a-z0-9]{6}\.[a-z0-9]{16}$/.test(v)) {
+    return `${label} is not a bootstrap token: expected [a-z0-9]{6}.[a-z0-9]{16}`;
+  }
+  return undefined;
+}
+
+/** Registry host[:port]: a DNS name, an IPv4 address or a [bracketed] IPv6 address, port 1-65535. */
+export function registryHostProblem(v: string, label: string): Problem {
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(v);
+  const bad = `${label} ${q(v)} is not a registry host or host:port`;
+  if (!m) return bad;
+  const [, host, port] = m;
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return bad;
+  if (host.startsWith('[')) return isIP(host.slice(1, -1)) === 6 ? undefined : bad;
+  if (isIPv4(host)) return undefined;
+  if (/^[\d.]+$/.test(host)) return bad;
+  if (host.length > 253 || !DNS_NAME.test(host.toLowerCase())) return bad;
+  return undefined;
+}
+
+/** Pod and service networks may not overlap (call only with two valid CIDRs). */
+export function cidrsOverlapProblem(pod: string, svc: string, podLabel: string, svcLabel: string): Problem {
+  const a = parseCidr(pod);
+  const b = parseCidr(svc);
+  if (typeof a !== 'string' && typeof b !== 'string' && cidrsOverlap(a, b)) {
+    return `${podLabel} ${pod} overlaps ${svcLabel} ${svc}`;
+  }
+  return undefined;
+}
+
+
+/**
+ * A registry mirror URL as containerd should see it: parsed by the URL standard and written back (`new URL(x).href`),
+ * so what is checked is what is written, without a trailing slash. Undefined when it is not an http(s) URL of a
+ * valid registry host with nothing but a path.
+ */
+export function normalizeRegistryUrl(raw: string): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f\\]/.test(raw)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return undefined;
+  }
+  if (!['http:', 'https:'].includes(url.protocol) || !url.host) return undefined;
+  if (url.username || url.password || url.search || url.hash) return undefined;
+  if (registryHostProblem(url.host, 'host')) return undefined;
+  return url.href.replace(/\/+$/, '');
+}
