@@ -6,11 +6,23 @@ export default defineConfig({
       { test: { name: 'unit', include: ['src/**/*.test.ts'], testTimeout: 30_000 } },
       {
         // Real containerized hosts: run one file at a time, with room for package installs.
-        test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 900_000, hookTimeout: 900_000, fileParallelism: false },
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          testTimeout: 900_000,
+          hookTimeout: 900_000,
+          fileParallelism: false,
+        },
       },
       {
         // A real cluster from upstream components built here: long, run on its own (npm run test:e2e).
-        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 1_200_000, hookTimeout: 3_000_000, fileParallelism: false },
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 1_200_000,
+          hookTimeout: 3_000_000,
+          fileParallelism: false,
+        },
       },
     ],
   },

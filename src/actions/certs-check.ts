@@ -61,7 +61,15 @@ function walk(dir: string, problems: { file: string; error: string }[], seen = n
 }
 
 const failed = (file: string, error: string): CertReport => ({
-  file, subject: '', issuer: '', sans: [], notAfter: '', daysLeft: 0, isCA: false, status: 'invalid', error,
+  file,
+  subject: '',
+  issuer: '',
+  sans: [],
+  notAfter: '',
+  daysLeft: 0,
+  isCA: false,
+  status: 'invalid',
+  error,
 });
 
 /** Every certificate below dir: .crt files and client certificates embedded in kubeconfigs (.conf). */
@@ -134,13 +142,15 @@ export function checkCertificates(dir: string, now = new Date()): CertReport[] {
 
 export function formatCertReport(report: CertReport[]): string {
   const lines = report.map((r) =>
-    r.status === 'invalid' ? `✖ ${r.file}\n    problem:  ${r.error}` : [
-      `${r.status === 'ok' ? '✔' : '✖'} ${r.file}${r.isCA ? ' (CA)' : ''}`,
-      `    subject:  ${r.subject}`,
-      `    issuer:   ${r.issuer}${r.signedBy ? ` (verified with ${r.signedBy})` : ' (NOT verified: no CA below this directory signs it)'}`,
-      ...(r.sans.length ? [`    SANs:     ${r.sans.join(', ')}`] : []),
-      `    expires:  ${r.notAfter} (${r.daysLeft} days)${r.status === 'expired' ? ' EXPIRED' : ''}`,
-    ].join('\n'),
+    r.status === 'invalid'
+      ? `✖ ${r.file}\n    problem:  ${r.error}`
+      : [
+          `${r.status === 'ok' ? '✔' : '✖'} ${r.file}${r.isCA ? ' (CA)' : ''}`,
+          `    subject:  ${r.subject}`,
+          `    issuer:   ${r.issuer}${r.signedBy ? ` (verified with ${r.signedBy})` : ' (NOT verified: no CA below this directory signs it)'}`,
+          ...(r.sans.length ? [`    SANs:     ${r.sans.join(', ')}`] : []),
+          `    expires:  ${r.notAfter} (${r.daysLeft} days)${r.status === 'expired' ? ' EXPIRED' : ''}`,
+        ].join('\n'),
   );
   const bad = report.filter((r) => r.status !== 'ok').length;
   return `${lines.join('\n')}\n\n${report.length} certificates, ${bad} with problems\n`;

@@ -9,7 +9,16 @@ import { planFromInventory } from './render.js';
 import { runOnHosts, type RunOptions } from './session.js';
 import { binariesPhase, imagesPhase } from '../phases/kubernetes.js';
 import { ClusterAccess } from '../kube/cluster-access.js';
-import { planCredentials, apiThroughAnotherMasterPhase, clusterIdentityPhase, clusterObjectsPhase, controlPlanePhase, joinPhase, nodesReadyPhase, type ClusterRun } from '../phases/cluster.js';
+import {
+  planCredentials,
+  apiThroughAnotherMasterPhase,
+  clusterIdentityPhase,
+  clusterObjectsPhase,
+  controlPlanePhase,
+  joinPhase,
+  nodesReadyPhase,
+  type ClusterRun,
+} from '../phases/cluster.js';
 import { controlPlaneJoinPhase } from '../phases/control-plane-join.js';
 import type { Phase } from '../phases/phase.js';
 import type { Host } from '../host/host.js';
@@ -43,7 +52,9 @@ function kubeconfigForUser(run: ClusterRun, sudoUser: string): Phase {
     async runHost(host: Host) {
       const admin = run.plan.files[host.spec.nodeName]?.find((f) => f.path.endsWith('/admin.conf'));
       if (!admin) return;
-      const home = (await host.sudo(`getent passwd ${shq(sudoUser)} | cut -d: -f6`, { step: 'find home' })).stdout.trim();
+      const home = (
+        await host.sudo(`getent passwd ${shq(sudoUser)} | cut -d: -f6`, { step: 'find home' })
+      ).stdout.trim();
       if (!home) return;
       await host.ensureFiles([kubeconfigFileFor(sudoUser, home, admin.content)]);
     },
@@ -51,7 +62,10 @@ function kubeconfigForUser(run: ClusterRun, sudoUser: string): Phase {
 }
 
 /** kprov init: prepare every host, bring up the control plane on the first master, join the rest, wait for Ready. */
-export async function initCluster(resolved: Resolved, opts: RunOptions & { pkiDir?: string; configFile?: string; artifactsDir?: string; readyTimeoutMs: number }) {
+export async function initCluster(
+  resolved: Resolved,
+  opts: RunOptions & { pkiDir?: string; configFile?: string; artifactsDir?: string; readyTimeoutMs: number },
+) {
   // As kubeadm: more control-plane hosts need an endpoint that does not die with the first one.
   const extraMasters = resolved.hosts.filter((h) => h.controlPlane).slice(1);
   if (extraMasters.length > 0 && !resolved.cluster.controlPlaneEndpoint) {
@@ -63,10 +77,19 @@ export async function initCluster(resolved: Resolved, opts: RunOptions & { pkiDi
   const pkiDir = resolve(opts.pkiDir ?? join(state, 'pki'));
   const { plan, cfg } = await planFromInventory(resolved, pkiDir, opts.configFile);
   const artifacts = opts.artifactsDir ?? resolved.cluster.artifactsDir;
-  const bundle: Bundle | undefined = artifacts ? loadBundle(artifacts, join(kprovHome(), 'cache', 'bundle-checked.json')) : undefined;
+  const bundle: Bundle | undefined = artifacts
+    ? loadBundle(artifacts, join(kprovHome(), 'cache', 'bundle-checked.json'))
+    : undefined;
   const nodes = Object.fromEntries(resolved.hosts.map((h) => [h.nodeName, nodeConfigFrom(h)]));
   const first = resolved.hosts.find((h) => h.controlPlane)!;
-  const run: ClusterRun = { cfg, plan, nodes, first: first.nodeName, joined: [], access: new ClusterAccess(planCredentials(plan, first.nodeName)) };
+  const run: ClusterRun = {
+    cfg,
+    plan,
+    nodes,
+    first: first.nodeName,
+    joined: [],
+    access: new ClusterAccess(planCredentials(plan, first.nodeName)),
+  };
   const [connect, facts, validate, ...prepare] = PREPARE_PHASES;
   const phases: Phase[] = [
     connect,

@@ -31,7 +31,10 @@ async function mismatch(file: string, pkiDir?: (state: string) => string): Promi
   await planFromInventory(first, pki, config);
   writeFileSync(file, inventory('10.0.0.20'));
   const moved = resolveSettings(loadInventory(file), { offline: true });
-  const err = await planFromInventory(moved, pki, config).then(() => undefined, (e: Error) => e);
+  const err = await planFromInventory(moved, pki, config).then(
+    () => undefined,
+    (e: Error) => e,
+  );
   expect(err?.message).toMatch(/^existing PKI in .* does not match the configuration:\n/);
   return { message: err?.message ?? '', state };
 }
@@ -52,8 +55,8 @@ describe('init refusing saved PKI that does not match ends with one command to s
   it('an inventory of real machines: remove the cluster state dir', async () => {
     const { message, state } = await mismatch(join(home, 'site', 'hosts.yaml'));
     expect(message.split('\n').slice(-2)).toEqual([
-      'To keep a running cluster, act on the lines above; if the cluster this PKI was made for no longer exists,'
-        + ' remove its saved state and run again:',
+      'To keep a running cluster, act on the lines above; if the cluster this PKI was made for no longer exists,' +
+        ' remove its saved state and run again:',
       `  rm -rf ${state}`,
     ]);
   });

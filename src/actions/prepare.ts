@@ -5,4 +5,11 @@ import { runtimePhase } from '../phases/runtime.js';
 import type { Phase } from '../phases/phase.js';
 
 /** Everything a host needs before Kubernetes: reused by init and join. */
-export const PREPARE_PHASES: Phase[] = [connectPhase, factsPhase, validateHostsPhase, usersPhase, hostPrepPhase, runtimePhase];
+export const PREPARE_PHASES: Phase[] = [
+  connectPhase,
+  factsPhase,
+  validateHostsPhase,
+  usersPhase,
+  hostPrepPhase,
+  runtimePhase,
+];

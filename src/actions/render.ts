@@ -19,7 +19,11 @@ export interface RenderOptions {
 }
 
 /** Build the cluster plan (and the configuration it was made from) from an inventory and an optional kubeadm config file. */
-export async function planFromInventory(resolved: Resolved, pkiDir: string, configFile?: string): Promise<{ plan: ClusterPlan; cfg: ClusterConfig }> {
+export async function planFromInventory(
+  resolved: Resolved,
+  pkiDir: string,
+  configFile?: string,
+): Promise<{ plan: ClusterPlan; cfg: ClusterConfig }> {
   const fileConfig = configFile ? loadKubeadmConfig(configFile) : { cluster: {} };
   const cfg = clusterConfigFrom(resolved.cluster, fileConfig.cluster);
   // Each source was checked on its own; a --config subnet may still collide with the inventory's other one.
@@ -27,7 +31,10 @@ export async function planFromInventory(resolved: Resolved, pkiDir: string, conf
   if (overlap) {
     throw new UserError(`${overlap} (inventory and --config together)`, configFile ? { file: configFile } : undefined);
   }
-  const nodes: NodeConfig[] = resolved.hosts.map((h) => ({ ...nodeConfigFrom(h), ...(h.controlPlane && fileConfig.taints ? { taints: fileConfig.taints } : {}) }));
+  const nodes: NodeConfig[] = resolved.hosts.map((h) => ({
+    ...nodeConfigFrom(h),
+    ...(h.controlPlane && fileConfig.taints ? { taints: fileConfig.taints } : {}),
+  }));
   // Control-plane nodes first, in inventory order: the first one is where init runs.
   nodes.sort((a, b) => Number(b.controlPlane) - Number(a.controlPlane));
   for (const n of nodes) {
@@ -36,7 +43,11 @@ export async function planFromInventory(resolved: Resolved, pkiDir: string, conf
       throw new UserError(`host "${n.name}": ${why}`);
     }
   }
-  const plan = await planCluster(new DirStore(pkiDir), cfg, nodes, { token: fileConfig.token?.token, tokenTtlMs: fileConfig.token?.ttlMs, tokenDescription: fileConfig.token?.description });
+  const plan = await planCluster(new DirStore(pkiDir), cfg, nodes, {
+    token: fileConfig.token?.token,
+    tokenTtlMs: fileConfig.token?.ttlMs,
+    tokenDescription: fileConfig.token?.description,
+  });
   if (plan.problems.length > 0) {
     const problems = plan.problems.join('\n  ');
     const hint = startOver(resolved, pkiDir);
@@ -53,12 +64,16 @@ function startOver(resolved: Resolved, pkiDir: string): string {
   if (inState && lab) {
     const masters = resolved.hosts.filter((h) => h.controlPlane).length;
     const workers = resolved.hosts.filter((h) => !h.controlPlane).length;
-    return `This is lab "${lab}"'s inventory; to start the lab over (lab down also removes its saved cluster state):\n`
-      + `  kprov lab down --name ${lab} && kprov lab up --name ${lab} --masters ${masters} --workers ${workers}`;
+    return (
+      `This is lab "${lab}"'s inventory; to start the lab over (lab down also removes its saved cluster state):\n` +
+      `  kprov lab down --name ${lab} && kprov lab up --name ${lab} --masters ${masters} --workers ${workers}`
+    );
   }
-  return 'To keep a running cluster, act on the lines above; if the cluster this PKI was made for no longer exists,'
-    + ` remove ${inState ? 'its saved state' : 'it'} and run again:\n`
-    + `  rm -rf ${shq(inState ? state : resolve(pkiDir))}`;
+  return (
+    'To keep a running cluster, act on the lines above; if the cluster this PKI was made for no longer exists,' +
+    ` remove ${inState ? 'its saved state' : 'it'} and run again:\n` +
+    `  rm -rf ${shq(inState ? state : resolve(pkiDir))}`
+  );
 }
 
 function writeWithMode(path: string, content: string, mode: number, dirMode?: number): void {
@@ -99,7 +114,10 @@ function hostDirectories(resolved: Resolved, out: string, pkiDir: string): Map<s
 }
 
 /** kprov init --dry-run --out DIR: every file per host at its absolute path, the cluster objects, the join command. */
-export async function renderToDirectory(resolved: Resolved, opts: RenderOptions): Promise<{ plan: ClusterPlan; fileCount: number; out: string }> {
+export async function renderToDirectory(
+  resolved: Resolved,
+  opts: RenderOptions,
+): Promise<{ plan: ClusterPlan; fileCount: number; out: string }> {
   const out = resolve(opts.out);
   const pkiDir = resolve(opts.pkiDir ?? join(out, '.kprov-pki'));
   const hostDirs = hostDirectories(resolved, out, pkiDir);
@@ -127,7 +145,9 @@ export async function renderToDirectory(resolved: Resolved, opts: RenderOptions)
     fileCount++;
   }
   writeWithMode(join(clusterDir, 'control-plane-node-patches.yaml'), stringify(plan.nodePatches), 0o644);
-  const cpJoin = plan.certificateKey ? `\n# control-plane nodes:\n${plan.joinCommand} --control-plane --certificate-key ${plan.certificateKey}\n` : '';
+  const cpJoin = plan.certificateKey
+    ? `\n# control-plane nodes:\n${plan.joinCommand} --control-plane --certificate-key ${plan.certificateKey}\n`
+    : '';
   writeWithMode(join(out, 'join-command.txt'), `${plan.joinCommand}\n${cpJoin}`, 0o600);
   return { plan, fileCount: fileCount + 2, out };
 }

@@ -24,7 +24,12 @@ export async function resetHosts(resolved: Resolved, opts: RunOptions & { target
     },
   };
   const reset = resetPhase(access, (host) => peerUrlOf(nodeConfigFrom(host.spec).advertiseAddress));
-  const phases = [connectPhase, factsPhase, useVia, { ...reset, select: (ctx: { hosts: Host[] }) => ctx.hosts.filter((h) => !h.failed && targets.has(h.name)) }];
+  const phases = [
+    connectPhase,
+    factsPhase,
+    useVia,
+    { ...reset, select: (ctx: { hosts: Host[] }) => ctx.hosts.filter((h) => !h.failed && targets.has(h.name)) },
+  ];
   const only = [...new Set([...opts.targets, via.name])];
   return runOnHosts(resolved, phases, { ...opts, only }, 'reset');
 }

@@ -27,8 +27,17 @@ export function defaultLogFile(command: string): string {
 }
 
 /** Set up hosts and connections for a run, run the phases, always disconnect. */
-export async function runOnHosts(resolved: Resolved, phases: Phase[], opts: RunOptions, command: string, onHosts?: (hosts: Host[]) => void): Promise<RunOutcome & { ctx: RunContext }> {
-  const log = new RunLog(opts.logFile ?? defaultLogFile(command), opts.verbose ? (line) => process.stderr.write(line + '\n') : undefined);
+export async function runOnHosts(
+  resolved: Resolved,
+  phases: Phase[],
+  opts: RunOptions,
+  command: string,
+  onHosts?: (hosts: Host[]) => void,
+): Promise<RunOutcome & { ctx: RunContext }> {
+  const log = new RunLog(
+    opts.logFile ?? defaultLogFile(command),
+    opts.verbose ? (line) => process.stderr.write(line + '\n') : undefined,
+  );
   const warnings: string[] = [];
   const specs = opts.only ? resolved.hosts.filter((h) => opts.only!.includes(h.name)) : resolved.hosts;
   const hosts = specs.map(
@@ -91,7 +100,11 @@ export interface SignalSource {
  * that says which hosts were left half-done in which phase. A second signal exits at once.
  */
 export async function runAbortable(
-  phases: Phase[], ctx: RunContext, renderer: Renderer, signals: SignalSource = process, graceMs = 5000,
+  phases: Phase[],
+  ctx: RunContext,
+  renderer: Renderer,
+  signals: SignalSource = process,
+  graceMs = 5000,
 ): Promise<RunOutcome> {
   const controller = new AbortController();
   ctx.abort = controller.signal;

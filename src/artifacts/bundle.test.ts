@@ -10,8 +10,14 @@ function makeBundle(): string {
   const dir = mkdtempSync(join(tmpdir(), 'kprov-bundle-'));
   mkdirSync(join(dir, 'bin'));
   for (const b of ['kubelet', 'kubectl']) writeFileSync(join(dir, 'bin', b), `#!/bin/sh\necho ${b}\n`);
-  const sum = (p: string) => createHash('sha256').update(readFileSync(join(dir, p))).digest('hex');
-  writeFileSync(join(dir, 'SHA256SUMS'), ['bin/kubelet', 'bin/kubectl'].map((p) => `${sum(p)}  ${p}`).join('\n') + '\n');
+  const sum = (p: string) =>
+    createHash('sha256')
+      .update(readFileSync(join(dir, p)))
+      .digest('hex');
+  writeFileSync(
+    join(dir, 'SHA256SUMS'),
+    ['bin/kubelet', 'bin/kubectl'].map((p) => `${sum(p)}  ${p}`).join('\n') + '\n',
+  );
   return dir;
 }
 
@@ -20,7 +26,9 @@ describe('artifact bundle checksums', () => {
     const dir = makeBundle();
     expect(loadBundle(dir).binaries.kubelet).toBe(join(dir, 'bin', 'kubelet'));
     writeFileSync(join(dir, 'bin', 'kubectl'), 'tampered\n');
-    expect(() => loadBundle(dir)).toThrow(/checksum mismatch for bin\/kubectl: expected [0-9a-f]{64}, got [0-9a-f]{64}/);
+    expect(() => loadBundle(dir)).toThrow(
+      /checksum mismatch for bin\/kubectl: expected [0-9a-f]{64}, got [0-9a-f]{64}/,
+    );
   });
 
   it('does not hash a file again while its size, mtime and inode are those it was checked with', () => {

@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors/index.js';
 import { imageRefsInTar } from './tar.js';
@@ -34,12 +44,18 @@ export function loadBundle(dir: string, checkedCache?: string): Bundle {
   const cniPlugins = existsSync(cniDir) ? readdirSync(cniDir).map((f) => join(cniDir, f)) : [];
   const imagesDir = join(dir, 'images');
   const images = existsSync(imagesDir)
-    ? readdirSync(imagesDir).filter((f) => f.endsWith('.tar')).sort().map((f) => {
-        const file = join(imagesDir, f);
-        const refs = imageRefsInTar(file);
-        if (refs.length === 0) throw new UserError(`image tarball ${file} names no image (docker save with a tag, or an OCI layout with a ref.name annotation)`);
-        return { file, refs };
-      })
+    ? readdirSync(imagesDir)
+        .filter((f) => f.endsWith('.tar'))
+        .sort()
+        .map((f) => {
+          const file = join(imagesDir, f);
+          const refs = imageRefsInTar(file);
+          if (refs.length === 0)
+            throw new UserError(
+              `image tarball ${file} names no image (docker save with a tag, or an OCI layout with a ref.name annotation)`,
+            );
+          return { file, refs };
+        })
     : [];
   verifyChecksums(dir, checkedCache);
   return { dir, binaries, cniPlugins, images };
@@ -65,12 +81,18 @@ function verifyChecksums(dir: string, cacheFile?: string): void {
     const m = /^([0-9a-f]{64})\s+\*?(.+)$/.exec(line.trim());
     if (!m) continue;
     const path = resolve(dir, m[2]);
-    if (!existsSync(path)) throw new UserError(`SHA256SUMS line ${i + 1}: ${m[2]} is missing`, { file: sums, line: i + 1 });
+    if (!existsSync(path))
+      throw new UserError(`SHA256SUMS line ${i + 1}: ${m[2]} is missing`, { file: sums, line: i + 1 });
     const st = statSync(path);
     const seen = checked[path];
-    if (seen && seen.sha256 === m[1] && seen.size === st.size && seen.mtimeMs === st.mtimeMs && seen.ino === st.ino) continue;
+    if (seen && seen.sha256 === m[1] && seen.size === st.size && seen.mtimeMs === st.mtimeMs && seen.ino === st.ino)
+      continue;
     const actual = sha256File(path);
-    if (actual !== m[1]) throw new UserError(`checksum mismatch for ${m[2]}: expected ${m[1]}, got ${actual}`, { file: sums, line: i + 1 });
+    if (actual !== m[1])
+      throw new UserError(`checksum mismatch for ${m[2]}: expected ${m[1]}, got ${actual}`, {
+        file: sums,
+        line: i + 1,
+      });
     checked[path] = { sha256: actual, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
     dirty = true;
   }

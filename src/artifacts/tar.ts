@@ -1,7 +1,10 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 
 /** Read one small member of a tar file by name, scanning headers only (image tarballs can be large). */
-export function readTarMember(file: string, wanted: (name: string) => boolean): { name: string; content: Buffer } | undefined {
+export function readTarMember(
+  file: string,
+  wanted: (name: string) => boolean,
+): { name: string; content: Buffer } | undefined {
   const fd = openSync(file, 'r');
   try {
     const header = Buffer.alloc(512);
@@ -10,7 +13,11 @@ export function readTarMember(file: string, wanted: (name: string) => boolean): 
     for (;;) {
       if (readSync(fd, header, 0, 512, offset) < 512) return undefined;
       if (header.every((b) => b === 0)) return undefined;
-      const field = (start: number, len: number) => header.subarray(start, start + len).toString('utf8').replace(/\0.*$/s, '');
+      const field = (start: number, len: number) =>
+        header
+          .subarray(start, start + len)
+          .toString('utf8')
+          .replace(/\0.*$/s, '');
       const size = Number.parseInt(field(124, 12).trim() || '0', 8);
       const type = field(156, 1);
       const prefix = field(345, 155);
@@ -46,7 +53,10 @@ export function imageRefsInTar(file: string): string[] {
   const oci = readTarMember(file, (n) => n === 'index.json');
   if (oci) {
     const index = JSON.parse(oci.content.toString()) as { manifests?: { annotations?: Record<string, string> }[] };
-    return (index.manifests ?? []).map((m) => m.annotations?.['io.containerd.image.name'] ?? m.annotations?.['org.opencontainers.image.ref.name']).filter((r): r is string => Boolean(r) && r!.includes(':')).map(normalizeRef);
+    return (index.manifests ?? [])
+      .map((m) => m.annotations?.['io.containerd.image.name'] ?? m.annotations?.['org.opencontainers.image.ref.name'])
+      .filter((r): r is string => Boolean(r) && r!.includes(':'))
+      .map(normalizeRef);
   }
   return [];
 }

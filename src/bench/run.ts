@@ -16,15 +16,38 @@ import type { ClusterConfig, NodeConfig } from '../kubeadm/config.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
 
 const nodes: NodeConfig[] = [
-  ...[1, 2, 3].map((i) => ({ name: `master${i}`, advertiseAddress: `10.0.0.1${i}`, controlPlane: true, worker: false })),
-  ...[1, 2, 3].map((i) => ({ name: `worker${i}`, advertiseAddress: `10.0.0.2${i}`, controlPlane: false, worker: true })),
+  ...[1, 2, 3].map((i) => ({
+    name: `master${i}`,
+    advertiseAddress: `10.0.0.1${i}`,
+    controlPlane: true,
+    worker: false,
+  })),
+  ...[1, 2, 3].map((i) => ({
+    name: `worker${i}`,
+    advertiseAddress: `10.0.0.2${i}`,
+    controlPlane: false,
+    worker: true,
+  })),
 ];
 
 function config(alg: KeyAlgorithm): ClusterConfig {
   return {
-    clusterName: 'kubernetes', kubernetesVersion: 'v1.32.4', imageRepository: 'registry.k8s.io', podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/12',
-    dnsDomain: 'cluster.local', controlPlaneEndpoint: 'api.example.internal:6443', encryptionAlgorithm: alg, cni: 'flannel', apiServerCertSANs: [],
-    apiServerExtraArgs: {}, controllerManagerExtraArgs: {}, schedulerExtraArgs: {}, etcdExtraArgs: {}, kubeletConfiguration: {}, kubeProxyConfiguration: {},
+    clusterName: 'kubernetes',
+    kubernetesVersion: 'v1.32.4',
+    imageRepository: 'registry.k8s.io',
+    podSubnet: '10.244.0.0/16',
+    serviceSubnet: '10.96.0.0/12',
+    dnsDomain: 'cluster.local',
+    controlPlaneEndpoint: 'api.example.internal:6443',
+    encryptionAlgorithm: alg,
+    cni: 'flannel',
+    apiServerCertSANs: [],
+    apiServerExtraArgs: {},
+    controllerManagerExtraArgs: {},
+    schedulerExtraArgs: {},
+    etcdExtraArgs: {},
+    kubeletConfiguration: {},
+    kubeProxyConfiguration: {},
     criSocket: 'unix:///run/containerd/containerd.sock',
   };
 }
@@ -46,7 +69,9 @@ async function pkiBench(): Promise<void> {
       runs.push(ms);
       if (i === 2) {
         const [, warm] = await timed(() => planCluster(store, config(alg), nodes));
-        console.log(`pki+render 3 masters + 3 workers, ${alg}: cold ${runs.map((r) => r.toFixed(0)).join(' / ')} ms (${keys} keys, ${plan.events.length} certs/kubeconfigs), warm (all reused) ${warm.toFixed(0)} ms`);
+        console.log(
+          `pki+render 3 masters + 3 workers, ${alg}: cold ${runs.map((r) => r.toFixed(0)).join(' / ')} ms (${keys} keys, ${plan.events.length} certs/kubeconfigs), warm (all reused) ${warm.toFixed(0)} ms`,
+        );
       }
     }
   }
@@ -55,7 +80,10 @@ async function pkiBench(): Promise<void> {
 function kprov(args: string[], env: NodeJS.ProcessEnv): number {
   const bin = fileURLToPath(new URL('../../bin/kprov.js', import.meta.url));
   const t = Date.now();
-  const r = spawnSync(process.execPath, [bin, ...args], { env: { ...process.env, CI: 'true', ...env }, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    env: { ...process.env, CI: 'true', ...env },
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`kprov ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
   return Date.now() - t;
 }
@@ -63,7 +91,10 @@ function kprov(args: string[], env: NodeJS.ProcessEnv): number {
 function labBench(): void {
   const home = mkdtempSync(join(tmpdir(), 'kprov-bench-'));
   const env = { KPROV_HOME: home };
-  for (const [masters, workers] of [[1, 0], [1, 2]]) {
+  for (const [masters, workers] of [
+    [1, 0],
+    [1, 2],
+  ]) {
     const name = `bench${masters + workers}`;
     kprov(['lab', 'up', '--name', name, '--masters', String(masters), '--workers', String(workers)], env);
     try {
@@ -71,7 +102,9 @@ function labBench(): void {
       const first = kprov(['prepare', inv], env);
       const again = kprov(['prepare', inv], env);
       const dry = kprov(['prepare', inv, '--dry-run'], env);
-      console.log(`kprov prepare on ${masters + workers} lab host(s): first run ${(first / 1000).toFixed(1)} s, re-run ${(again / 1000).toFixed(1)} s, dry-run ${(dry / 1000).toFixed(1)} s`);
+      console.log(
+        `kprov prepare on ${masters + workers} lab host(s): first run ${(first / 1000).toFixed(1)} s, re-run ${(again / 1000).toFixed(1)} s, dry-run ${(dry / 1000).toFixed(1)} s`,
+      );
     } finally {
       kprov(['lab', 'down', '--name', name], env);
     }
@@ -86,13 +119,17 @@ function bundleBench(): void {
     return;
   }
   const cache = join(mkdtempSync(join(tmpdir(), 'kprov-bench-')), 'checked.json');
-  const bytes = readdirSync(join(dir, 'images')).reduce((n, f) => n + statSync(join(dir, 'images', f)).size, 0) + ['kubelet', 'kubectl'].reduce((n, f) => n + statSync(join(dir, 'bin', f)).size, 0);
+  const bytes =
+    readdirSync(join(dir, 'images')).reduce((n, f) => n + statSync(join(dir, 'images', f)).size, 0) +
+    ['kubelet', 'kubectl'].reduce((n, f) => n + statSync(join(dir, 'bin', f)).size, 0);
   const cold = Date.now();
   loadBundle(dir, cache);
   const coldMs = Date.now() - cold;
   const warm = Date.now();
   loadBundle(dir, cache);
-  console.log(`artifact bundle check (${(bytes / 1e9).toFixed(2)} GB): first ${coldMs} ms, again ${Date.now() - warm} ms`);
+  console.log(
+    `artifact bundle check (${(bytes / 1e9).toFixed(2)} GB): first ${coldMs} ms, again ${Date.now() - warm} ms`,
+  );
 }
 
 await pkiBench();

@@ -95,7 +95,10 @@ describe('audit: input files that cannot be read are clear errors (CLI)', () => 
     expect(r.out).toContain('4 certificates, 4 with problems');
     const json = JSON.parse((await run('certs', 'check', certs, '--json')).out);
     expect(json.map((c: { file: string; status: string }) => [c.file, c.status])).toEqual([
-      ['dangling.crt', 'invalid'], ['garbage.crt', 'invalid'], ['loop-a.crt', 'invalid'], ['loop-b.crt', 'invalid'],
+      ['dangling.crt', 'invalid'],
+      ['garbage.crt', 'invalid'],
+      ['loop-a.crt', 'invalid'],
+      ['loop-b.crt', 'invalid'],
     ]);
   });
 });
@@ -140,17 +143,20 @@ describe('audit: small CLI findings', () => {
   });
 
   it('kprov inventory text output prints structured vars and settings as JSON, not [object Object]', async () => {
-    const inv = write('structured.yaml', [
-      'all:',
-      '  vars:',
-      `    sudo_user_public_key: ${pub}`,
-      '    registry_mirrors: {registry.k8s.io: http://10.0.0.5:5000}',
-      '    kubelet_configuration: {maxPods: 50}',
-      '  children:',
-      '    masters:',
-      '      hosts:',
-      '        m1: {ansible_host: 10.0.0.1, labels: [a, b]}',
-    ].join('\n'));
+    const inv = write(
+      'structured.yaml',
+      [
+        'all:',
+        '  vars:',
+        `    sudo_user_public_key: ${pub}`,
+        '    registry_mirrors: {registry.k8s.io: http://10.0.0.5:5000}',
+        '    kubelet_configuration: {maxPods: 50}',
+        '  children:',
+        '    masters:',
+        '      hosts:',
+        '        m1: {ansible_host: 10.0.0.1, labels: [a, b]}',
+      ].join('\n'),
+    );
     const r = await run('inventory', inv);
     expect(r.code, r.err).toBe(0);
     expect(r.out).not.toContain('[object Object]');

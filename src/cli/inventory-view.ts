@@ -2,8 +2,20 @@ import type { Resolved } from '../config/settings.js';
 
 /** Names that hold secrets, at any depth: registry_auth.password, aws_secret_access_key, vault_token... */
 const SECRET_NAME = new RegExp(
-  ['password', 'passwd', 'pass', 'secret', 'token', 'passphrase', 'key_data', 'private_?key', 'credential',
-    'access_?key', 'api_?key', 'cert(ificate)?_key'].join('|'),
+  [
+    'password',
+    'passwd',
+    'pass',
+    'secret',
+    'token',
+    'passphrase',
+    'key_data',
+    'private_?key',
+    'credential',
+    'access_?key',
+    'api_?key',
+    'cert(ificate)?_key',
+  ].join('|'),
   'i',
 );
 /** Names that hold where a secret is, not the secret: ansible_ssh_private_key_file is worth showing. */
@@ -72,14 +84,19 @@ export function formatInventory(r: Resolved): string {
   const view = redactedInventory(r);
   const lines = [`inventory: ${view.file}`, '', 'hosts:'];
   for (const h of view.hosts) {
-    const conn = h.address ? `${h.user}@${h.address}:${h.port}${h.jump ? ` via ${h.jump.host}` : ''}` : '(not provisioned)';
+    const conn = h.address
+      ? `${h.user}@${h.address}:${h.port}${h.jump ? ` via ${h.jump.host}` : ''}`
+      : '(not provisioned)';
     lines.push(`  ${h.name.padEnd(16)} ${h.role.padEnd(22)} ${conn}`);
     for (const [k, v] of Object.entries(h.vars)) {
-      lines.push(`      ${k} = ${typeof v === 'string' ? v : JSON.stringify(v) ?? String(v)}`);
+      lines.push(`      ${k} = ${typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v))}`);
     }
   }
   lines.push('', 'groups:');
-  for (const [g, v] of Object.entries(view.groups)) lines.push(`  ${g}: ${v.hosts.join(', ') || '(empty)'}${v.children.length ? ` (children: ${v.children.join(', ')})` : ''}`);
+  for (const [g, v] of Object.entries(view.groups))
+    lines.push(
+      `  ${g}: ${v.hosts.join(', ') || '(empty)'}${v.children.length ? ` (children: ${v.children.join(', ')})` : ''}`,
+    );
   lines.push('', 'cluster:');
   for (const [k, v] of Object.entries(view.cluster)) if (v !== undefined) lines.push(`  ${k}: ${compact(v)}`);
   return lines.join('\n') + '\n';

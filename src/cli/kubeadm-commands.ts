@@ -13,10 +13,21 @@ import { positiveInt } from './options.js';
 
 export function registerKubeadmCommands(program: Command, setExit: (code: number) => void): void {
   const clusterCommand = (name: string, description: string) =>
-    withRunOptions(program.command(name).description(description).argument('<inventory>', 'Ansible inventory (INI or YAML)'))
-      .option('--pki-dir <dir>', 'where CAs, keys and kubeconfigs are kept between runs (default: ~/.kprov/clusters/<name>-<id>/pki; with --out: DIR/.kprov-pki)')
-      .option('--config <file>', 'kubeadm.k8s.io/v1beta4 configuration (ClusterConfiguration, InitConfiguration, KubeletConfiguration, KubeProxyConfiguration)')
-      .option('--artifacts-dir <dir>', 'offline bundle: bin/kubelet, bin/kubectl, images/*.tar, cni/* (overrides the artifacts_dir var)')
+    withRunOptions(
+      program.command(name).description(description).argument('<inventory>', 'Ansible inventory (INI or YAML)'),
+    )
+      .option(
+        '--pki-dir <dir>',
+        'where CAs, keys and kubeconfigs are kept between runs (default: ~/.kprov/clusters/<name>-<id>/pki; with --out: DIR/.kprov-pki)',
+      )
+      .option(
+        '--config <file>',
+        'kubeadm.k8s.io/v1beta4 configuration (ClusterConfiguration, InitConfiguration, KubeletConfiguration, KubeProxyConfiguration)',
+      )
+      .option(
+        '--artifacts-dir <dir>',
+        'offline bundle: bin/kubelet, bin/kubectl, images/*.tar, cni/* (overrides the artifacts_dir var)',
+      )
       .option('--ready-timeout <seconds>', 'how long to wait for nodes to become Ready', positiveInt, 600);
   const runCluster = async (file: string, o: Record<string, any>, what: string) => {
     const resolved = loadResolved(file);
@@ -32,28 +43,44 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
     if (outcome.adminConf) process.stdout.write(`admin kubeconfig: ${outcome.adminConf}\n`);
   };
 
-  clusterCommand('join', 'join inventory hosts that are not in the cluster yet (workers via bootstrap-token discovery and TLS bootstrap)').action(
-    (file: string, o: Record<string, unknown>) => runCluster(file, o, 'join'),
-  );
+  clusterCommand(
+    'join',
+    'join inventory hosts that are not in the cluster yet (workers via bootstrap-token discovery and TLS bootstrap)',
+  ).action((file: string, o: Record<string, unknown>) => runCluster(file, o, 'join'));
 
-  withRunOptions(program.command('reset').description('drain and delete nodes, then clean them up as kubeadm reset does (plus CNI config and iptables rules)').argument('<inventory>', 'Ansible inventory (INI or YAML)')).action(
-    async (file: string, o: Record<string, any>) => {
-      const resolved = loadResolved(file);
-      const opts = runOptions(o, resolved);
-      if (!opts.only?.length) throw new UserError('kprov reset needs --hosts a,b (the hosts to reset)');
-      const started = Date.now();
-      reportRun(await resetHosts(resolved, { ...opts, targets: opts.only }), 'reset', started, setExit);
-    },
-  );
+  withRunOptions(
+    program
+      .command('reset')
+      .description(
+        'drain and delete nodes, then clean them up as kubeadm reset does (plus CNI config and iptables rules)',
+      )
+      .argument('<inventory>', 'Ansible inventory (INI or YAML)'),
+  ).action(async (file: string, o: Record<string, any>) => {
+    const resolved = loadResolved(file);
+    const opts = runOptions(o, resolved);
+    if (!opts.only?.length) throw new UserError('kprov reset needs --hosts a,b (the hosts to reset)');
+    const started = Date.now();
+    reportRun(await resetHosts(resolved, { ...opts, targets: opts.only }), 'reset', started, setExit);
+  });
 
-  clusterCommand('init', 'create or converge a cluster: prepare hosts, kubeadm init on the first master, join the rest (with --dry-run --out DIR: render every file, connect to nothing)')
-    .option('--out <dir>', 'with --dry-run: write DIR/<host>/<absolute path>, DIR/cluster/ and DIR/join-command.txt instead of connecting')
+  clusterCommand(
+    'init',
+    'create or converge a cluster: prepare hosts, kubeadm init on the first master, join the rest (with --dry-run --out DIR: render every file, connect to nothing)',
+  )
+    .option(
+      '--out <dir>',
+      'with --dry-run: write DIR/<host>/<absolute path>, DIR/cluster/ and DIR/join-command.txt instead of connecting',
+    )
     .action(async (file: string, o: Record<string, any>) => {
       if (!(o.dryRun && o.out)) return runCluster(file, o, 'init');
       const resolved = loadResolved(file, { offline: true });
       checkHosts(o.hosts, resolved);
       const started = Date.now();
-      const { plan, fileCount, out } = await renderToDirectory(resolved, { out: o.out, pkiDir: o.pkiDir, configFile: o.config });
+      const { plan, fileCount, out } = await renderToDirectory(resolved, {
+        out: o.out,
+        pkiDir: o.pkiDir,
+        configFile: o.config,
+      });
       const count = (a: string) => plan.events.filter((e) => e.action === a).length;
       process.stdout.write(
         `rendered ${fileCount} files for ${resolved.hosts.length} hosts into ${out} in ${Date.now() - started} ms\n` +
@@ -87,7 +114,9 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
   const certs = program.command('certs').description('certificates');
   certs
     .command('check')
-    .description('list every certificate under DIR (and client certificates in kubeconfigs) with subject, SANs, expiry and whether it verifies against its CA')
+    .description(
+      'list every certificate under DIR (and client certificates in kubeconfigs) with subject, SANs, expiry and whether it verifies against its CA',
+    )
     .argument('<dir>', 'directory, e.g. /etc/kubernetes or an --out DIR')
     .option('--json', 'machine-readable output', false)
     .action((dir: string, o: { json: boolean }) => {

@@ -3,7 +3,9 @@ import { labDown, labList, labUp } from '../lab/lab.js';
 import { positiveInt, nonNegativeInt } from './options.js';
 
 export function registerLabCommands(program: Command): void {
-  const lab = program.command('lab').description('containerized lab hosts on the local Docker engine (systemd + sshd, no registry pulls)');
+  const lab = program
+    .command('lab')
+    .description('containerized lab hosts on the local Docker engine (systemd + sshd, no registry pulls)');
   lab
     .command('up')
     .description('start lab hosts and write an Ansible inventory for them')
@@ -31,6 +33,7 @@ export function registerLabCommands(program: Command): void {
     .command('ls')
     .description('list labs')
     .action(async () => {
-      for (const l of await labList()) process.stdout.write(`${l.name}\t${l.running}/${l.nodes} running\t${l.inventory}\n`);
+      for (const l of await labList())
+        process.stdout.write(`${l.name}\t${l.running}/${l.nodes} running\t${l.inventory}\n`);
     });
 }

@@ -26,7 +26,9 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action((file: string, o: { json: boolean }) => {
       // A read-only view: no SSH key or key file needs to exist yet (only commands that change hosts need them).
       const resolved = loadResolved(file, { offline: true });
-      process.stdout.write(o.json ? JSON.stringify(redactedInventory(resolved), null, 2) + '\n' : formatInventory(resolved));
+      process.stdout.write(
+        o.json ? JSON.stringify(redactedInventory(resolved), null, 2) + '\n' : formatInventory(resolved),
+      );
     });
 
   withRunOptions(
@@ -57,7 +59,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version exit 0; any parse error is a usage error.
-      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? EXIT_OK : EXIT_USAGE;
+      return err.exitCode === 0 ||
+        err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.version' ||
+        err.code === 'commander.help'
+        ? EXIT_OK
+        : EXIT_USAGE;
     }
     const { message, exitCode: code } = describeError(err);
     process.stderr.write(message + '\n');

@@ -20,7 +20,10 @@ export function nonNegativeInt(value: string): number {
 
 /** --hosts a,b: at least one name; an empty or blank value would otherwise mean every host. */
 export function parseHosts(value: string): string[] {
-  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (names.length === 0) {
     throw new InvalidArgumentError('needs at least one host name (a,b); leave --hosts out to work on every host');
   }
@@ -98,4 +101,3 @@ export function loadResolved(file: string, opts: { offline?: boolean } = {}) {
   for (const w of resolved.warnings) process.stderr.write(`warning: ${w}\n`);
   return resolved;
 }
-

@@ -19,7 +19,10 @@ export function parseIniInventory(text: string, file: string): RawInventory {
     if (header) {
       const [name, kind = 'hosts', extra] = header[1].trim().split(':');
       if (extra !== undefined || !['hosts', 'vars', 'children'].includes(kind)) {
-        throw new UserError(`invalid section header [${header[1]}]: expected [group], [group:vars] or [group:children]`, source);
+        throw new UserError(
+          `invalid section header [${header[1]}]: expected [group], [group:vars] or [group:children]`,
+          source,
+        );
       }
       checkGroupName(name, source);
       ensureGroup(inv, name, source);
@@ -40,7 +43,8 @@ export function parseIniInventory(text: string, file: string): RawInventory {
     }
     const tokens = tokenize(line, source);
     if (section.kind === 'children') {
-      if (tokens.length !== 1) throw new UserError(`expected one group name per line in [${section.group}:children], got: ${line}`, source);
+      if (tokens.length !== 1)
+        throw new UserError(`expected one group name per line in [${section.group}:children], got: ${line}`, source);
       checkGroupName(tokens[0], source);
       ensureGroup(inv, tokens[0]);
       group.children.add(tokens[0]);
@@ -58,7 +62,10 @@ export function parseIniInventory(text: string, file: string): RawInventory {
     }
     for (const name of names) {
       if (group.hosts.has(name)) {
-        throw new UserError(`duplicate host "${name}" in group [${section.group}] (first defined at line ${inv.hostSources.get(name)?.line})`, source);
+        throw new UserError(
+          `duplicate host "${name}" in group [${section.group}] (first defined at line ${inv.hostSources.get(name)?.line})`,
+          source,
+        );
       }
       group.hosts.add(name);
       const vars = addHost(inv, name, source);

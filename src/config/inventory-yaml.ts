@@ -1,9 +1,25 @@
 import {
-  isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type YAMLMap,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Document,
+  type Node,
+  type Pair,
+  type YAMLMap,
 } from 'yaml';
 import { UserError, type SourceLocation } from '../errors/index.js';
 import { checkVarName } from './inventory-ini.js';
-import { addHost, emptyInventory, ensureGroup, expandHostPattern, type RawInventory, type VarMap } from './raw-inventory.js';
+import {
+  addHost,
+  emptyInventory,
+  ensureGroup,
+  expandHostPattern,
+  type RawInventory,
+  type VarMap,
+} from './raw-inventory.js';
 
 /** Alias expansions allowed per document: plenty for real inventories, a clear error for a "billion laughs". */
 export const MAX_ALIAS_COUNT = 100;
@@ -109,7 +125,8 @@ export function parseYamlInventory(text: string, file: string): RawInventory {
     const group = ensureGroup(inv, name, at(keyNode));
     const body = deref(bodyNode);
     if (isEmpty(body)) return;
-    if (!isMap(body)) throw new UserError(`group "${name}" must be a mapping with hosts, vars and/or children`, at(body));
+    if (!isMap(body))
+      throw new UserError(`group "${name}" must be a mapping with hosts, vars and/or children`, at(body));
     for (const pair of pairs(body)) {
       const section = keyOf(pair.key);
       if (section === 'vars') {
@@ -135,14 +152,18 @@ export function parseYamlInventory(text: string, file: string): RawInventory {
       } else if (section === 'children') {
         const children = deref(pair.value);
         if (isEmpty(children)) continue;
-        if (!isMap(children)) throw new UserError(`children of group "${name}" must be a mapping of group names`, at(children));
+        if (!isMap(children))
+          throw new UserError(`children of group "${name}" must be a mapping of group names`, at(children));
         for (const childPair of pairs(children)) {
           const child = keyOf(childPair.key);
           group.children.add(child);
           readGroup(child, childPair.value, childPair.key);
         }
       } else {
-        throw new UserError(`unknown key "${section}" in group "${name}": expected hosts, vars or children`, at(pair.key));
+        throw new UserError(
+          `unknown key "${section}" in group "${name}": expected hosts, vars or children`,
+          at(pair.key),
+        );
       }
     }
   };

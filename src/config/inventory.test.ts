@@ -27,7 +27,11 @@ describe('INI inventory', () => {
       ['worker2', 'worker'],
     ]);
     const w1 = inv.hosts.find((h) => h.name === 'worker1')!;
-    expect(w1.vars).toEqual({ ansible_python_interpreter: '/usr/bin/python3', ansible_host: '10.0.0.11', ansible_user: 'root' });
+    expect(w1.vars).toEqual({
+      ansible_python_interpreter: '/usr/bin/python3',
+      ansible_host: '10.0.0.11',
+      ansible_user: 'root',
+    });
     expect(w1.varSources.ansible_host).toEqual({ file: fixture('classic/hosts'), line: 5 });
     expect(inv.groups.workers.hosts).toEqual(['worker1', 'worker2']);
   });
@@ -96,7 +100,13 @@ describe('YAML inventory', () => {
     expect(byName.cp1.role).toBe('control-plane');
     expect(byName.node1.role).toBe('worker');
     expect(byName.jump.role).toBe('none');
-    expect(byName.node1.vars).toMatchObject({ ansible_user: 'admin', ansible_port: 2222, ansible_become: true, node_label: 'worker', pod_network_cidr: '10.244.0.0/16' });
+    expect(byName.node1.vars).toMatchObject({
+      ansible_user: 'admin',
+      ansible_port: 2222,
+      ansible_become: true,
+      node_label: 'worker',
+      pod_network_cidr: '10.244.0.0/16',
+    });
     expect(byName.node2.vars.ansible_host).toBe('192.168.1.22');
     expect(byName.node2.varSources.ansible_host.file).toMatch(/host_vars\/node2\.yaml$/);
     expect(byName.node1.varSources.ansible_port).toEqual({ file: fixture('yaml/inventory.yaml'), line: 16 });
@@ -104,18 +114,26 @@ describe('YAML inventory', () => {
   });
 
   it('reports YAML errors with their line', () => {
-    const err = errorOf(() => parseYamlInventory('all:\n  children:\n    masters:\n      hosts: [unclosed\n', 'inv.yml'));
+    const err = errorOf(() =>
+      parseYamlInventory('all:\n  children:\n    masters:\n      hosts: [unclosed\n', 'inv.yml'),
+    );
     expect(err.message).toMatch(/invalid YAML/);
     expect(err.location?.file).toBe('inv.yml');
     expect(err.location?.line).toBeGreaterThan(0);
   });
 
   it('rejects unknown group keys and duplicate keys', () => {
-    expect(errorOf(() => parseYamlInventory('all:\n  hostz: {}\n', 'i.yml')).toString()).toBe('i.yml:2: unknown key "hostz" in group "all": expected hosts, vars or children');
-    expect(errorOf(() => parseYamlInventory('all:\n  vars:\n    a: 1\n    a: 2\n', 'i.yml')).message).toMatch(/invalid YAML.*unique/i);
+    expect(errorOf(() => parseYamlInventory('all:\n  hostz: {}\n', 'i.yml')).toString()).toBe(
+      'i.yml:2: unknown key "hostz" in group "all": expected hosts, vars or children',
+    );
+    expect(errorOf(() => parseYamlInventory('all:\n  vars:\n    a: 1\n    a: 2\n', 'i.yml')).message).toMatch(
+      /invalid YAML.*unique/i,
+    );
   });
 
   it('reports a missing file clearly', () => {
-    expect(errorOf(() => loadInventory('/nonexistent/inventory.ini')).toString()).toBe('/nonexistent/inventory.ini: inventory file not found');
+    expect(errorOf(() => loadInventory('/nonexistent/inventory.ini')).toString()).toBe(
+      '/nonexistent/inventory.ini: inventory file not found',
+    );
   });
 });

@@ -71,7 +71,9 @@ function readVarsDir(dir: string): Map<string, VarMap> {
   const list = (d: string) => {
     try {
       // Hidden files (.gitkeep, editor swap files) are skipped, as Ansible does.
-      return readdirSync(d).filter((e) => !e.startsWith('.')).sort();
+      return readdirSync(d)
+        .filter((e) => !e.startsWith('.'))
+        .sort();
     } catch (err) {
       throw new UserError(`cannot list this directory (${(err as NodeJS.ErrnoException).code ?? err})`, { file: d });
     }
@@ -205,7 +207,9 @@ export function resolveInventory(
     };
   }
   groups.all.hosts = hosts.map((h) => h.name);
-  groups.ungrouped.hosts = hosts.filter((h) => h.groups.every((g) => g === 'all' || g === 'ungrouped')).map((h) => h.name);
+  groups.ungrouped.hosts = hosts
+    .filter((h) => h.groups.every((g) => g === 'all' || g === 'ungrouped'))
+    .map((h) => h.name);
   return { file: raw.file, hosts, groups };
 }
 

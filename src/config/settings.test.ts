@@ -10,7 +10,10 @@ import { UserError, UserErrors } from '../errors/index.js';
 // A home with an operator key, so the default sudo_user_public_key resolves.
 const home = mkdtempSync(join(tmpdir(), 'kprov-home-'));
 mkdirSync(join(home, '.ssh'));
-writeFileSync(join(home, '.ssh', 'id_ed25519.pub'), 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9v op@laptop\n');
+writeFileSync(
+  join(home, '.ssh', 'id_ed25519.pub'),
+  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9v op@laptop\n',
+);
 
 const settings = (text: string) => resolveSettings(resolveInventory(parseIniInventory(text, 'hosts')), { home });
 
@@ -50,7 +53,12 @@ describe('cluster settings', () => {
       "[masters]\nm1 ansible_host=10.0.0.1 ansible_user=admin ansible_become_password=pw1 ansible_ssh_common_args='-o ProxyJump=ops@bastion:2200'\n",
     );
     const m1 = r.hosts[0];
-    expect(m1).toMatchObject({ user: 'admin', become: true, becomePassword: 'pw1', jump: { user: 'ops', host: 'bastion', port: 2200 } });
+    expect(m1).toMatchObject({
+      user: 'admin',
+      become: true,
+      becomePassword: 'pw1',
+      jump: { user: 'ops', host: 'bastion', port: 2200 },
+    });
   });
 
   it('reports every problem at once, each with file and line', () => {
@@ -83,27 +91,37 @@ describe('cluster settings', () => {
   });
 
   it('rejects duplicate addresses and a missing or empty control plane', () => {
-    expect(messages(() => settings('[masters]\nm1 ansible_host=10.0.0.1\n[workers]\nw1 ansible_host=10.0.0.1\n'))[0]).toBe(
-      'hosts:4: hosts "m1" and "w1" have the same address 10.0.0.1:22',
-    );
+    expect(
+      messages(() => settings('[masters]\nm1 ansible_host=10.0.0.1\n[workers]\nw1 ansible_host=10.0.0.1\n'))[0],
+    ).toBe('hosts:4: hosts "m1" and "w1" have the same address 10.0.0.1:22');
     expect(messages(() => settings('[workers]\nw1\n'))[0]).toMatch(/no control-plane group/);
-    expect(messages(() => settings('[masters]\n[workers]\nw1\n'))[0]).toMatch(/control-plane group \[masters\] has no hosts/);
+    expect(messages(() => settings('[masters]\n[workers]\nw1\n'))[0]).toMatch(
+      /control-plane group \[masters\] has no hosts/,
+    );
   });
 
   it('rejects cluster-wide vars that differ between hosts', () => {
-    expect(messages(() => settings('[masters]\nm1 kubernetes_version=v1.32.4\n[workers]\nw1 kubernetes_version=v1.31.0\n'))[0]).toBe(
-      'hosts:4: kubernetes_version is cluster-wide but differs: "v1.32.4" on m1, "v1.31.0" on w1',
-    );
+    expect(
+      messages(() =>
+        settings('[masters]\nm1 kubernetes_version=v1.32.4\n[workers]\nw1 kubernetes_version=v1.31.0\n'),
+      )[0],
+    ).toBe('hosts:4: kubernetes_version is cluster-wide but differs: "v1.32.4" on m1, "v1.31.0" on w1');
   });
 
   it('warns about an even number of control-plane hosts', () => {
-    const r = settings('[masters]\nm1 ansible_host=10.0.0.1\nm2 ansible_host=10.0.0.2\n[all:vars]\ncontrol_plane_endpoint=k8s.example.com:6443\n');
+    const r = settings(
+      '[masters]\nm1 ansible_host=10.0.0.1\nm2 ansible_host=10.0.0.2\n[all:vars]\ncontrol_plane_endpoint=k8s.example.com:6443\n',
+    );
     expect(r.warnings.join('\n')).toMatch(/2 control-plane hosts: etcd keeps quorum best with an odd number/);
   });
 
   it('rejects a public key that is not one', () => {
-    expect(messages(() => settings('[masters]\nm1\n[all:vars]\nsudo_user_public_key="ssh-rsa AAAA\ninjected"\n')).join()).toMatch(/unterminated|not an OpenSSH public key/);
-    expect(messages(() => settings('[masters]\nm1\n[all:vars]\nsudo_user=root;rm\n')).join()).toMatch(/sudo_user "root;rm" is not a valid user name/);
+    expect(
+      messages(() => settings('[masters]\nm1\n[all:vars]\nsudo_user_public_key="ssh-rsa AAAA\ninjected"\n')).join(),
+    ).toMatch(/unterminated|not an OpenSSH public key/);
+    expect(messages(() => settings('[masters]\nm1\n[all:vars]\nsudo_user=root;rm\n')).join()).toMatch(
+      /sudo_user "root;rm" is not a valid user name/,
+    );
   });
 });
 

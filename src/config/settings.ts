@@ -5,11 +5,29 @@ import { join, resolve, dirname, isAbsolute } from 'node:path';
 import { UserError, UserErrors, type SourceLocation } from '../errors/index.js';
 import { isIPv4 } from '../net/ipv4.js';
 import {
-  clusterNameProblem, dnsDomainProblem, endpointProblem, imageRepositoryProblem, ipv4Problem, kubernetesVersionProblem,
-  nodeNameProblem, normalizeKubernetesVersion, normalizeRegistryUrl, podCidrProblem, registryHostProblem,
-  serviceCidrProblem, cidrsOverlapProblem, type Problem,
+  clusterNameProblem,
+  dnsDomainProblem,
+  endpointProblem,
+  imageRepositoryProblem,
+  ipv4Problem,
+  kubernetesVersionProblem,
+  nodeNameProblem,
+  normalizeKubernetesVersion,
+  normalizeRegistryUrl,
+  podCidrProblem,
+  registryHostProblem,
+  serviceCidrProblem,
+  cidrsOverlapProblem,
+  type Problem,
 } from './validate.js';
-import { isControlPlane, isWorker, CONTROL_PLANE_GROUPS, type Inventory, type InventoryHost, type Role } from './inventory.js';
+import {
+  isControlPlane,
+  isWorker,
+  CONTROL_PLANE_GROUPS,
+  type Inventory,
+  type InventoryHost,
+  type Role,
+} from './inventory.js';
 
 export interface JumpHost {
   user?: string;
@@ -87,9 +105,22 @@ export const DEFAULTS = {
 
 /** Vars that must have one value across the cluster. */
 const CLUSTER_VARS = [
-  'kubernetes_version', 'pod_network_cidr', 'service_cidr', 'control_plane_endpoint', 'cni', 'container_runtime',
-  'sudo_user', 'sudo_user_public_key', 'image_repository', 'cluster_name', 'dns_domain', 'artifacts_dir', 'insecure_registries', 'registry_mirrors',
-  'kubelet_configuration', 'kube_proxy_configuration',
+  'kubernetes_version',
+  'pod_network_cidr',
+  'service_cidr',
+  'control_plane_endpoint',
+  'cni',
+  'container_runtime',
+  'sudo_user',
+  'sudo_user_public_key',
+  'image_repository',
+  'cluster_name',
+  'dns_domain',
+  'artifacts_dir',
+  'insecure_registries',
+  'registry_mirrors',
+  'kubelet_configuration',
+  'kube_proxy_configuration',
 ];
 
 type Collect = (message: string, source?: SourceLocation) => void;
@@ -109,13 +140,17 @@ export function resolveSettings(inventory: Inventory, opts: { home?: string; off
   const members = inventory.hosts.filter((h) => h.role !== 'none');
   const cpGroups = CONTROL_PLANE_GROUPS.filter((g) => inventory.groups[g]);
   if (cpGroups.length === 0) {
-    fail(`no control-plane group: add a [masters] group (or control_plane / kube_control_plane) with at least one host`);
+    fail(
+      `no control-plane group: add a [masters] group (or control_plane / kube_control_plane) with at least one host`,
+    );
   } else if (!members.some(isControlPlane)) {
     fail(`control-plane group [${cpGroups.join('], [')}] has no hosts`);
   }
   const cpCount = members.filter(isControlPlane).length;
   if (cpCount > 1 && cpCount % 2 === 0) {
-    warnings.push(`${cpCount} control-plane hosts: etcd keeps quorum best with an odd number (1, 3 or 5); ${cpCount} tolerates no more failures than ${cpCount - 1}`);
+    warnings.push(
+      `${cpCount} control-plane hosts: etcd keeps quorum best with an odd number (1, 3 or 5); ${cpCount} tolerates no more failures than ${cpCount - 1}`,
+    );
   }
 
   const hosts = members.map((h) => hostSpec(h, fail, home, baseDir, Boolean(opts.offline)));
@@ -129,13 +164,16 @@ export function resolveSettings(inventory: Inventory, opts: { home?: string; off
   const seenNode = new Map<string, HostSpec>();
   for (const h of hosts) {
     const other = seenNode.get(h.nodeName);
-    if (other) fail(`hosts "${other.name}" and "${h.name}" would register the same node name "${h.nodeName}"`, h.source);
+    if (other)
+      fail(`hosts "${other.name}" and "${h.name}" would register the same node name "${h.nodeName}"`, h.source);
     else seenNode.set(h.nodeName, h);
   }
 
   const cluster = clusterSettings(members, fail, warnings, home, baseDir, Boolean(opts.offline));
   if (cpCount > 1 && !cluster.controlPlaneEndpoint) {
-    warnings.push(`${cpCount} control-plane hosts but no control_plane_endpoint: using the first master's address, which is a single point of failure; set control_plane_endpoint to a load balancer or DNS name`);
+    warnings.push(
+      `${cpCount} control-plane hosts but no control_plane_endpoint: using the first master's address, which is a single point of failure; set control_plane_endpoint to a load balancer or DNS name`,
+    );
   }
   const unique = errors.filter((e, i) => errors.findIndex((o) => o.toString() === e.toString()) === i);
   if (unique.length > 0) throw unique.length === 1 ? unique[0] : new UserErrors(unique);
@@ -148,24 +186,44 @@ function hostSpec(h: InventoryHost, fail: Collect, home: string, baseDir: string
   const str = (k: string): string | undefined => scalarVar(v, k, src(k), fail);
 
   const address = str('ansible_host') ?? str('ansible_ssh_host') ?? h.name;
-  const port = parsePort(str('ansible_port') ?? str('ansible_ssh_port') ?? '22', `ansible_port of host "${h.name}"`, src('ansible_port'), fail);
+  const port = parsePort(
+    str('ansible_port') ?? str('ansible_ssh_port') ?? '22',
+    `ansible_port of host "${h.name}"`,
+    src('ansible_port'),
+    fail,
+  );
   const user = str('ansible_user') ?? str('ansible_ssh_user') ?? 'root';
-  const become = parseBool(v.ansible_become ?? (user !== 'root'), `ansible_become of host "${h.name}"`, src('ansible_become'), fail);
+  const become = parseBool(
+    v.ansible_become ?? user !== 'root',
+    `ansible_become of host "${h.name}"`,
+    src('ansible_become'),
+    fail,
+  );
 
   let jump: JumpHost | undefined;
-  const jumpText = str('kprov_jump_host') ?? proxyJumpFrom(str('ansible_ssh_common_args')) ?? proxyJumpFrom(str('ansible_ssh_extra_args'));
+  const jumpText =
+    str('kprov_jump_host') ??
+    proxyJumpFrom(str('ansible_ssh_common_args')) ??
+    proxyJumpFrom(str('ansible_ssh_extra_args'));
   if (jumpText) {
     const parsed = parseJump(jumpText);
-    if (typeof parsed === 'string') fail(`${parsed} (host "${h.name}")`, src(str('kprov_jump_host') ? 'kprov_jump_host' : 'ansible_ssh_common_args'));
+    if (typeof parsed === 'string')
+      fail(`${parsed} (host "${h.name}")`, src(str('kprov_jump_host') ? 'kprov_jump_host' : 'ansible_ssh_common_args'));
     else jump = parsed;
   }
 
   const keyFile = str('ansible_ssh_private_key_file') ?? str('ansible_private_key_file');
   const privateKeyFile = keyFile ? expandPath(keyFile, home, baseDir) : undefined;
-  if (privateKeyFile && !offline && !existsSync(privateKeyFile)) fail(`private key file not found: ${privateKeyFile} (host "${h.name}")`, src('ansible_ssh_private_key_file'));
+  if (privateKeyFile && !offline && !existsSync(privateKeyFile))
+    fail(`private key file not found: ${privateKeyFile} (host "${h.name}")`, src('ansible_ssh_private_key_file'));
 
-  const checking = str('kprov_host_key_checking') ?? (v.ansible_host_key_checking !== undefined && !parseBool(v.ansible_host_key_checking, '', undefined, () => {}) ? 'accept-new' : 'strict');
-  if (checking !== 'strict' && checking !== 'accept-new') fail(`kprov_host_key_checking must be "strict" or "accept-new", got "${checking}"`, src('kprov_host_key_checking'));
+  const checking =
+    str('kprov_host_key_checking') ??
+    (v.ansible_host_key_checking !== undefined && !parseBool(v.ansible_host_key_checking, '', undefined, () => {})
+      ? 'accept-new'
+      : 'strict');
+  if (checking !== 'strict' && checking !== 'accept-new')
+    fail(`kprov_host_key_checking must be "strict" or "accept-new", got "${checking}"`, src('kprov_host_key_checking'));
 
   const nodeIp = str('node_ip') ?? (isIPv4(address) ? address : undefined);
   const check = (problem: Problem, key: string) => problem && fail(problem, src(key));
@@ -195,7 +253,14 @@ function hostSpec(h: InventoryHost, fail: Collect, home: string, baseDir: string
   };
 }
 
-function clusterSettings(members: InventoryHost[], fail: Collect, warnings: string[], home: string, baseDir: string, offline: boolean): ClusterSettings {
+function clusterSettings(
+  members: InventoryHost[],
+  fail: Collect,
+  warnings: string[],
+  home: string,
+  baseDir: string,
+  offline: boolean,
+): ClusterSettings {
   const first = members.find(isControlPlane) ?? members[0];
   const v = first?.vars ?? {};
   const src = (k: string) => first?.varSources[k];
@@ -237,11 +302,20 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
   const cni = str('cni') ?? DEFAULTS.cni;
   if (cni !== 'flannel' && cni !== 'none') fail(`cni "${cni}" is not supported: use flannel or none`, src('cni'));
   const runtime = str('container_runtime') ?? DEFAULTS.containerRuntime;
-  if (runtime !== 'containerd') fail(`container_runtime "${runtime}" is not supported: use containerd`, src('container_runtime'));
+  if (runtime !== 'containerd')
+    fail(`container_runtime "${runtime}" is not supported: use containerd`, src('container_runtime'));
   const sudoUser = str('sudo_user') ?? DEFAULTS.sudoUser;
-  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(sudoUser)) fail(`sudo_user "${sudoUser}" is not a valid user name`, src('sudo_user'));
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(sudoUser))
+    fail(`sudo_user "${sudoUser}" is not a valid user name`, src('sudo_user'));
 
-  const { publicKey, privateKeyFile } = sudoUserKey(str('sudo_user_public_key'), str('sudo_user_private_key_file'), home, baseDir, offline ? () => {} : fail, src('sudo_user_public_key'));
+  const { publicKey, privateKeyFile } = sudoUserKey(
+    str('sudo_user_public_key'),
+    str('sudo_user_private_key_file'),
+    home,
+    baseDir,
+    offline ? () => {} : fail,
+    src('sudo_user_public_key'),
+  );
 
   const imageRepository = str('image_repository') ?? DEFAULTS.imageRepository;
   check(imageRepositoryProblem(imageRepository, 'image_repository'), 'image_repository');
@@ -251,7 +325,14 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
   check(dnsDomainProblem(dnsDomain, 'dns_domain'), 'dns_domain');
   const artifactsDir = str('artifacts_dir');
   const insecure = v.insecure_registries;
-  const insecureRegistries = Array.isArray(insecure) ? insecure.map(String) : insecure ? String(insecure).split(',').map((s) => s.trim()).filter(Boolean) : [];
+  const insecureRegistries = Array.isArray(insecure)
+    ? insecure.map(String)
+    : insecure
+      ? String(insecure)
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [];
   for (const r of insecureRegistries) {
     const problem = registryHostProblem(r, 'insecure_registries entry');
     if (problem) fail(`${problem} (DNS name, IPv4 or [IPv6], optional port 1-65535)`, src('insecure_registries'));
@@ -280,8 +361,10 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
     sudoUserPublicKey: publicKey,
     sudoUserPrivateKeyFile: privateKeyFile,
     allowSystemSudoUser: parseBool(
-      v.kprov_allow_system_sudo_user ?? false, 'kprov_allow_system_sudo_user',
-      src('kprov_allow_system_sudo_user'), fail,
+      v.kprov_allow_system_sudo_user ?? false,
+      'kprov_allow_system_sudo_user',
+      src('kprov_allow_system_sudo_user'),
+      fail,
     ),
     imageRepository,
     clusterName,
@@ -296,7 +379,9 @@ function clusterSettings(members: InventoryHost[], fail: Collect, warnings: stri
 function mirrorsVar(value: unknown, fail: (message: string) => void): Record<string, string[]> {
   if (value === undefined || value === null) return {};
   if (typeof value !== 'object' || Array.isArray(value)) {
-    fail('registry_mirrors must be a mapping of upstream registry to mirror URL(s), e.g. registry.k8s.io: http://10.0.0.5:5000');
+    fail(
+      'registry_mirrors must be a mapping of upstream registry to mirror URL(s), e.g. registry.k8s.io: http://10.0.0.5:5000',
+    );
     return {};
   }
   const out: Record<string, string[]> = {};
@@ -321,7 +406,14 @@ function mirrorsVar(value: unknown, fail: (message: string) => void): Record<str
  * The sudo user's public key: given inline, as a path to a .pub file, or the operator's default key.
  * The matching private key (path without .pub) is used to verify the login when it exists.
  */
-function sudoUserKey(value: string | undefined, privateFile: string | undefined, home: string, baseDir: string, fail: Collect, source?: SourceLocation) {
+function sudoUserKey(
+  value: string | undefined,
+  privateFile: string | undefined,
+  home: string,
+  baseDir: string,
+  fail: Collect,
+  source?: SourceLocation,
+) {
   let publicKey = '';
   let pubPath: string | undefined;
   if (value && /^(ssh-|ecdsa-|sk-)/.test(value.trim())) {
@@ -330,8 +422,14 @@ function sudoUserKey(value: string | undefined, privateFile: string | undefined,
     pubPath = expandPath(value, home, baseDir);
     if (!existsSync(pubPath)) fail(`sudo_user_public_key: file not found: ${pubPath}`, source);
   } else {
-    pubPath = ['id_ed25519.pub', 'id_ecdsa.pub', 'id_rsa.pub'].map((f) => join(home, '.ssh', f)).find((p) => existsSync(p));
-    if (!pubPath) fail(`no public key for the sudo user: set sudo_user_public_key, or create ~/.ssh/id_ed25519 (ssh-keygen -t ed25519)`, source);
+    pubPath = ['id_ed25519.pub', 'id_ecdsa.pub', 'id_rsa.pub']
+      .map((f) => join(home, '.ssh', f))
+      .find((p) => existsSync(p));
+    if (!pubPath)
+      fail(
+        `no public key for the sudo user: set sudo_user_public_key, or create ~/.ssh/id_ed25519 (ssh-keygen -t ed25519)`,
+        source,
+      );
   }
   if (pubPath && existsSync(pubPath)) {
     try {
@@ -341,7 +439,10 @@ function sudoUserKey(value: string | undefined, privateFile: string | undefined,
       fail(`${err.message}: ${pubPath}`, source);
     }
   }
-  if (publicKey && !/^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( .*)?$/.test(publicKey)) {
+  if (
+    publicKey &&
+    !/^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( .*)?$/.test(publicKey)
+  ) {
     fail(`sudo_user_public_key is not an OpenSSH public key line`, source);
   }
   if (publicKey.includes('\n')) fail(`sudo_user_public_key must be a single key`, source);

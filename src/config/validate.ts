@@ -138,7 +138,6 @@ export function cidrsOverlapProblem(pod: string, svc: string, podLabel: string, 
   return undefined;
 }
 
-
 /**
  * A registry mirror URL as containerd should see it: parsed by the URL standard and written back (`new URL(x).href`),
  * so what is checked is what is written, without a trailing slash. Undefined when it is not an http(s) URL of a

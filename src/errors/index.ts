@@ -78,7 +78,10 @@ export class HostError extends Error {
 /** The run was stopped by SIGINT (exit 130) or SIGTERM (exit 143); the message says what was left half-done. */
 export class InterruptedError extends Error {
   readonly exitCode: number;
-  constructor(readonly signal: 'SIGINT' | 'SIGTERM', message: string) {
+  constructor(
+    readonly signal: 'SIGINT' | 'SIGTERM',
+    message: string,
+  ) {
     super(message);
     this.name = 'InterruptedError';
     this.exitCode = signal === 'SIGINT' ? 130 : 143;
@@ -94,7 +97,10 @@ export function tail(text: string, lines = 8): string {
 /** Message for the terminal: user-facing errors without stack traces, anything else with one. */
 export function describeError(err: unknown): { message: string; exitCode: number } {
   if (err instanceof UserErrors) {
-    return { message: `${err.errors.length} errors:\n${err.errors.map((e) => `error: ${e.toString()}`).join('\n')}`, exitCode: EXIT_USAGE };
+    return {
+      message: `${err.errors.length} errors:\n${err.errors.map((e) => `error: ${e.toString()}`).join('\n')}`,
+      exitCode: EXIT_USAGE,
+    };
   }
   if (err instanceof UserError) {
     return { message: `error: ${err.toString()}`, exitCode: EXIT_USAGE };

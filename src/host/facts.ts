@@ -73,8 +73,10 @@ const SUPPORTED_OS = ['debian', 'ubuntu', 'rhel', 'centos', 'rocky', 'almalinux'
 export function hostProblems(f: Facts): string[] {
   const problems: string[] = [];
   const family = [f.osId, ...f.osLike.split(/\s+/)];
-  if (!family.some((id) => SUPPORTED_OS.includes(id))) problems.push(`unsupported OS "${f.osId || 'unknown'}" (supported: Debian, Ubuntu and the RHEL family)`);
-  if (f.initSystem !== 'systemd') problems.push(`init system is "${f.initSystem}", kprov needs systemd to run containerd and kubelet`);
+  if (!family.some((id) => SUPPORTED_OS.includes(id)))
+    problems.push(`unsupported OS "${f.osId || 'unknown'}" (supported: Debian, Ubuntu and the RHEL family)`);
+  if (f.initSystem !== 'systemd')
+    problems.push(`init system is "${f.initSystem}", kprov needs systemd to run containerd and kubelet`);
   if (!['x86_64', 'aarch64'].includes(f.arch)) problems.push(`unsupported architecture ${f.arch}`);
   if (f.packageManager === 'unknown') problems.push('no apt-get, dnf or yum found');
   if (!f.machineId) problems.push('/etc/machine-id is empty: run systemd-machine-id-setup');

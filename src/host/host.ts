@@ -51,7 +51,10 @@ export class Host {
    */
   async ensureFiles(files: DesiredFile[]): Promise<string[]> {
     const changes = await planFiles(this.conn, files, true);
-    for (const c of changes) this.changes.push(`${c.kind === 'create' ? 'create' : c.kind === 'update' ? 'update' : 'fix mode/owner of'} ${c.path}`);
+    for (const c of changes)
+      this.changes.push(
+        `${c.kind === 'create' ? 'create' : c.kind === 'update' ? 'update' : 'fix mode/owner of'} ${c.path}`,
+      );
     if (!this.dryRun) await applyFiles(this.conn, files, changes, true);
     return changes.filter((c) => c.kind !== 'mode').map((c) => c.path);
   }

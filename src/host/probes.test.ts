@@ -9,7 +9,10 @@ describe('lastMessages', () => {
       'E1130 22:01:06.000001    4242 kubelet_node_status.go:99] "Unable to register node" err="connection refused"',
       '',
     ].join('\n');
-    expect(lastMessages(log)).toEqual(['Attempting to register node', '"Unable to register node" err="connection refused"']);
+    expect(lastMessages(log)).toEqual([
+      'Attempting to register node',
+      '"Unable to register node" err="connection refused"',
+    ]);
     // The same log a few seconds later reads the same: no progress.
     expect(lastMessages(log.replace(/22:01/g, '22:02'))).toEqual(lastMessages(log));
   });

@@ -34,9 +34,19 @@ export class KubeApiError extends Error {
 }
 
 const PLURALS: Record<string, string> = {
-  Secret: 'secrets', ConfigMap: 'configmaps', ServiceAccount: 'serviceaccounts', Service: 'services', Namespace: 'namespaces', Node: 'nodes',
-  ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings', Deployment: 'deployments',
-  DaemonSet: 'daemonsets', Pod: 'pods',
+  Secret: 'secrets',
+  ConfigMap: 'configmaps',
+  ServiceAccount: 'serviceaccounts',
+  Service: 'services',
+  Namespace: 'namespaces',
+  Node: 'nodes',
+  ClusterRole: 'clusterroles',
+  ClusterRoleBinding: 'clusterrolebindings',
+  Role: 'roles',
+  RoleBinding: 'rolebindings',
+  Deployment: 'deployments',
+  DaemonSet: 'daemonsets',
+  Pod: 'pods',
 };
 
 /** REST path of an object: /api/v1/... for the core group, /apis/<group>/<version>/... otherwise. */
@@ -85,7 +95,13 @@ export class KubeClient {
    * One API call; transient failures are retried with backoff within retryMs. After that the last transient
    * response is returned (the caller decides), and a network error is thrown.
    */
-  async request(method: string, path: string, body?: unknown, contentType = 'application/json', opts: RequestOptions = {}): Promise<KubeResponse> {
+  async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+    opts: RequestOptions = {},
+  ): Promise<KubeResponse> {
     const attempt = async () => {
       const r = await this.requestOnce(method, path, body, contentType);
       if (isTransientResponse(r)) throw new TransientResponse(r);
@@ -95,7 +111,8 @@ export class KubeClient {
       return await retryTransient(attempt, {
         deadlineMs: opts.retryMs ?? this.retryMs,
         isTransient: (err) => err instanceof TransientResponse || isTransientNetworkError(err),
-        onRetry: (err, n, pause) => this.onRetry?.(`${method} ${path}: ${(err as Error).message} (attempt ${n}, again in ${pause}ms)`),
+        onRetry: (err, n, pause) =>
+          this.onRetry?.(`${method} ${path}: ${(err as Error).message} (attempt ${n}, again in ${pause}ms)`),
       });
     } catch (err) {
       if (err instanceof TransientResponse) return err.response;
@@ -109,7 +126,14 @@ export class KubeClient {
       'insecure' in this.creds
         ? { socket: raw, rejectUnauthorized: false, servername: undefined }
         : // SNI takes names only (RFC 6066); an IP is still checked against the certificate's SANs through host.
-          { socket: raw, ca: this.creds.caPem, cert: this.creds.certPem, key: this.creds.keyPem, host: this.serverName, servername: isIP(this.serverName) ? undefined : this.serverName };
+          {
+            socket: raw,
+            ca: this.creds.caPem,
+            cert: this.creds.certPem,
+            key: this.creds.keyPem,
+            host: this.serverName,
+            servername: isIP(this.serverName) ? undefined : this.serverName,
+          };
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (payload !== undefined) headers['Content-Type'] = contentType;

@@ -96,8 +96,13 @@ export class ClusterAccess {
   }
 
   private client(host: Host, address: string, creds: Credentials | { insecure: true }): KubeClient {
-    return new KubeClient(() => host.conn.forward(address, API_PORT), creds, address, undefined, undefined, (what) =>
-      this.log?.write(host.name, `API busy, retrying: ${what}`),
+    return new KubeClient(
+      () => host.conn.forward(address, API_PORT),
+      creds,
+      address,
+      undefined,
+      undefined,
+      (what) => this.log?.write(host.name, `API busy, retrying: ${what}`),
     );
   }
 }
@@ -112,7 +117,8 @@ export function savedCredentials(stateDir: string, viaNodeName: string): AccessC
   const admin = read(join(stateDir, 'admin.conf'));
   if (admin) {
     const k = parseKubeconfig(admin);
-    if (k.clientCertPem && k.clientKeyPem) creds.api = { caPem: k.caPem, certPem: k.clientCertPem, keyPem: k.clientKeyPem };
+    if (k.clientCertPem && k.clientKeyPem)
+      creds.api = { caPem: k.caPem, certPem: k.clientCertPem, keyPem: k.clientKeyPem };
   }
   const pki = (path: string) => read(join(stateDir, 'pki', path));
   const [caPem, certPem, keyPem] = [

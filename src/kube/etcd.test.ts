@@ -17,7 +17,10 @@ beforeEach(() => {
 });
 
 const client = () => new EtcdClient(fake.dial, { caPem: fake.caPem }, '127.0.0.1', { retryMs: 20_000 });
-const busy = { status: 503, body: { error: 'etcdserver: request timed out', code: 14, message: 'etcdserver: request timed out' } };
+const busy = {
+  status: 503,
+  body: { error: 'etcdserver: request timed out', code: 14, message: 'etcdserver: request timed out' },
+};
 // The first ID is sent as a bare JSON number larger than 2^53, as a gateway might.
 const twoMembers =
   '{"members":[{"ID":17275535291836475377,"name":"master1","peerURLs":["https://10.0.0.1:2380"],"clientURLs":["https://127.0.0.1:2379"]},' +
@@ -58,7 +61,9 @@ describe('EtcdClient', () => {
   });
 
   it('treats removing a member that is already gone as done', async () => {
-    Object.assign(answers, { '/v3/cluster/member/remove': [{ status: 404, body: { message: 'etcdserver: member not found' } }] });
+    Object.assign(answers, {
+      '/v3/cluster/member/remove': [{ status: 404, body: { message: 'etcdserver: member not found' } }],
+    });
     await expect(client().remove('5')).resolves.toBeUndefined();
   });
 });

@@ -24,7 +24,8 @@ export class EtcdError extends Error {
   }
 }
 
-export const isTransientEtcdError = (err: unknown) => (err instanceof EtcdError && err.transient) || isTransientNetworkError(err);
+export const isTransientEtcdError = (err: unknown) =>
+  (err instanceof EtcdError && err.transient) || isTransientNetworkError(err);
 
 /** One member's view of the cluster (maintenance/status). */
 export interface EtcdStatus {
@@ -81,7 +82,9 @@ export class EtcdClient {
   private async callOnce<T>(path: string, body: unknown): Promise<T> {
     const r = await this.http.request('POST', `/v3/${path}`, body);
     // uint64 IDs must stay exact: should a gateway ever send them as numbers, read them as strings.
-    const parsed: unknown = r.text ? JSON.parse(r.text.replace(/"(ID|leader|member_id|cluster_id)":\s*(\d+)/g, '"$1":"$2"')) : {};
+    const parsed: unknown = r.text
+      ? JSON.parse(r.text.replace(/"(ID|leader|member_id|cluster_id)":\s*(\d+)/g, '"$1":"$2"'))
+      : {};
     if (r.status !== 200) throw new EtcdError(path, r.status, statusMessage(parsed) ?? r.text.slice(0, 200));
     return parsed as T;
   }
@@ -105,7 +108,11 @@ export class EtcdClient {
    * up. Not retried here: a timed-out add may have been applied, so callers list members before trying again.
    */
   async addLearner(peerUrl: string): Promise<{ member: EtcdMember; members: EtcdMember[] }> {
-    const r = await this.call<MemberList & { member: EtcdMember }>('cluster/member/add', { peerURLs: [peerUrl], isLearner: true }, 0);
+    const r = await this.call<MemberList & { member: EtcdMember }>(
+      'cluster/member/add',
+      { peerURLs: [peerUrl], isLearner: true },
+      0,
+    );
     return { member: r.member, members: r.members ?? [] };
   }
 

@@ -15,7 +15,16 @@ export type Answer = { status: number; body: unknown };
 export async function scriptedTlsServer() {
   const dir = mkdtempSync(join(tmpdir(), 'kprov-tls-test-'));
   const args = ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=test'];
-  args.push('-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'));
+  args.push(
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-days',
+    '1',
+    '-keyout',
+    join(dir, 'key.pem'),
+    '-out',
+    join(dir, 'cert.pem'),
+  );
   execFileSync('openssl', args, { stdio: 'ignore' });
   const caPem = readFileSync(join(dir, 'cert.pem'), 'utf8');
   const state = { answers: {} as Record<string, Answer[]>, calls: [] as string[] };

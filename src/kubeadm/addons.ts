@@ -47,8 +47,19 @@ export function corednsObjects(cfg: ClusterConfig) {
         { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
       ],
     },
-    { apiVersion: rbacApi, kind: 'ClusterRoleBinding', metadata: { name: 'system:coredns' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:coredns' }, subjects: [{ kind: 'ServiceAccount', name: 'coredns', namespace: 'kube-system' }] },
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'coredns', namespace: 'kube-system' }, data: { Corefile: corefile(cfg) } },
+    {
+      apiVersion: rbacApi,
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'system:coredns' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:coredns' },
+      subjects: [{ kind: 'ServiceAccount', name: 'coredns', namespace: 'kube-system' }],
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'coredns', namespace: 'kube-system' },
+      data: { Corefile: corefile(cfg) },
+    },
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -62,8 +73,23 @@ export function corednsObjects(cfg: ClusterConfig) {
           spec: {
             priorityClassName: 'system-cluster-critical',
             serviceAccountName: 'coredns',
-            affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { labelSelector: { matchExpressions: [{ key: 'k8s-app', operator: 'In', values: ['kube-dns'] }] }, topologyKey: 'kubernetes.io/hostname' } }] } },
-            tolerations: [{ key: 'CriticalAddonsOnly', operator: 'Exists' }, { key: LABEL_CONTROL_PLANE, effect: 'NoSchedule' }],
+            affinity: {
+              podAntiAffinity: {
+                preferredDuringSchedulingIgnoredDuringExecution: [
+                  {
+                    weight: 100,
+                    podAffinityTerm: {
+                      labelSelector: { matchExpressions: [{ key: 'k8s-app', operator: 'In', values: ['kube-dns'] }] },
+                      topologyKey: 'kubernetes.io/hostname',
+                    },
+                  },
+                ],
+              },
+            },
+            tolerations: [
+              { key: 'CriticalAddonsOnly', operator: 'Exists' },
+              { key: LABEL_CONTROL_PLANE, effect: 'NoSchedule' },
+            ],
             nodeSelector: { 'kubernetes.io/os': 'linux' },
             containers: [
               {
@@ -78,13 +104,25 @@ export function corednsObjects(cfg: ClusterConfig) {
                   { containerPort: 53, name: 'dns-tcp', protocol: 'TCP' },
                   { containerPort: 9153, name: 'metrics', protocol: 'TCP' },
                 ],
-                securityContext: { allowPrivilegeEscalation: false, capabilities: { add: ['NET_BIND_SERVICE'], drop: ['ALL'] }, readOnlyRootFilesystem: true },
-                livenessProbe: { httpGet: { path: '/health', port: 8080, scheme: 'HTTP' }, initialDelaySeconds: 60, timeoutSeconds: 5, successThreshold: 1, failureThreshold: 5 },
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  capabilities: { add: ['NET_BIND_SERVICE'], drop: ['ALL'] },
+                  readOnlyRootFilesystem: true,
+                },
+                livenessProbe: {
+                  httpGet: { path: '/health', port: 8080, scheme: 'HTTP' },
+                  initialDelaySeconds: 60,
+                  timeoutSeconds: 5,
+                  successThreshold: 1,
+                  failureThreshold: 5,
+                },
                 readinessProbe: { httpGet: { path: '/ready', port: 8181, scheme: 'HTTP' } },
               },
             ],
             dnsPolicy: 'Default',
-            volumes: [{ name: 'config-volume', configMap: { name: 'coredns', items: [{ key: 'Corefile', path: 'Corefile' }] } }],
+            volumes: [
+              { name: 'config-volume', configMap: { name: 'coredns', items: [{ key: 'Corefile', path: 'Corefile' }] } },
+            ],
           },
         },
       },
@@ -92,7 +130,12 @@ export function corednsObjects(cfg: ClusterConfig) {
     {
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { ...labels, 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': 'CoreDNS' }, annotations: { 'prometheus.io/port': '9153', 'prometheus.io/scrape': 'true' } },
+      metadata: {
+        name: 'kube-dns',
+        namespace: 'kube-system',
+        labels: { ...labels, 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': 'CoreDNS' },
+        annotations: { 'prometheus.io/port': '9153', 'prometheus.io/scrape': 'true' },
+      },
       spec: {
         clusterIP: clusterDnsIp(cfg),
         selector: labels,
@@ -123,7 +166,12 @@ export function kubeProxyObjects(cfg: ClusterConfig, server: string) {
   const kubeconfig = stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ cluster: { 'certificate-authority': '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt', server }, name: 'default' }],
+    clusters: [
+      {
+        cluster: { 'certificate-authority': '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt', server },
+        name: 'default',
+      },
+    ],
     contexts: [{ context: { cluster: 'default', namespace: 'default', user: 'default' }, name: 'default' }],
     'current-context': 'default',
     users: [{ name: 'default', user: { tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' } }],
@@ -131,10 +179,32 @@ export function kubeProxyObjects(cfg: ClusterConfig, server: string) {
   const labels = { 'k8s-app': 'kube-proxy' };
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'kube-proxy', namespace: 'kube-system' } },
-    { apiVersion: rbacApi, kind: 'ClusterRoleBinding', metadata: { name: 'kubeadm:node-proxier' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:node-proxier' }, subjects: [{ kind: 'ServiceAccount', name: 'kube-proxy', namespace: 'kube-system' }] },
-    { apiVersion: rbacApi, kind: 'Role', metadata: { name: 'kube-proxy', namespace: 'kube-system' }, rules: [{ apiGroups: [''], resourceNames: ['kube-proxy'], resources: ['configmaps'], verbs: ['get'] }] },
-    { apiVersion: rbacApi, kind: 'RoleBinding', metadata: { name: 'kube-proxy', namespace: 'kube-system' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'kube-proxy' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: GROUP_DEFAULT_NODE_TOKEN }] },
-    signConfigMap({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-proxy', namespace: 'kube-system', labels: { app: 'kube-proxy' } }, data: { 'config.conf': stringify(kubeProxyConfiguration(cfg)), 'kubeconfig.conf': kubeconfig } }),
+    {
+      apiVersion: rbacApi,
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'kubeadm:node-proxier' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:node-proxier' },
+      subjects: [{ kind: 'ServiceAccount', name: 'kube-proxy', namespace: 'kube-system' }],
+    },
+    {
+      apiVersion: rbacApi,
+      kind: 'Role',
+      metadata: { name: 'kube-proxy', namespace: 'kube-system' },
+      rules: [{ apiGroups: [''], resourceNames: ['kube-proxy'], resources: ['configmaps'], verbs: ['get'] }],
+    },
+    {
+      apiVersion: rbacApi,
+      kind: 'RoleBinding',
+      metadata: { name: 'kube-proxy', namespace: 'kube-system' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'kube-proxy' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: GROUP_DEFAULT_NODE_TOKEN }],
+    },
+    signConfigMap({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'kube-proxy', namespace: 'kube-system', labels: { app: 'kube-proxy' } },
+      data: { 'config.conf': stringify(kubeProxyConfiguration(cfg)), 'kubeconfig.conf': kubeconfig },
+    }),
     {
       apiVersion: 'apps/v1',
       kind: 'DaemonSet',
@@ -155,7 +225,11 @@ export function kubeProxyObjects(cfg: ClusterConfig, server: string) {
                 name: 'kube-proxy',
                 image: componentImage(cfg, 'kube-proxy'),
                 imagePullPolicy: 'IfNotPresent',
-                command: ['/usr/local/bin/kube-proxy', '--config=/var/lib/kube-proxy/config.conf', '--hostname-override=$(NODE_NAME)'],
+                command: [
+                  '/usr/local/bin/kube-proxy',
+                  '--config=/var/lib/kube-proxy/config.conf',
+                  '--hostname-override=$(NODE_NAME)',
+                ],
                 env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
                 securityContext: { privileged: true },
                 volumeMounts: [
@@ -181,11 +255,26 @@ export function kubeProxyObjects(cfg: ClusterConfig, server: string) {
 export function flannelObjects(cfg: ClusterConfig) {
   const ns = 'kube-flannel';
   const labels = { app: 'flannel', 'k8s-app': 'flannel', tier: 'node' };
-  const cniConf = { name: 'cbr0', cniVersion: '0.3.1', plugins: [{ type: 'flannel', delegate: { hairpinMode: true, isDefaultGateway: true } }, { type: 'portmap', capabilities: { portMappings: true } }] };
+  const cniConf = {
+    name: 'cbr0',
+    cniVersion: '0.3.1',
+    plugins: [
+      { type: 'flannel', delegate: { hairpinMode: true, isDefaultGateway: true } },
+      { type: 'portmap', capabilities: { portMappings: true } },
+    ],
+  };
   const netConf = { Network: cfg.podSubnet, EnableNFTables: false, Backend: { Type: 'vxlan' } };
   return [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'k8s-app': 'flannel', 'pod-security.kubernetes.io/enforce': 'privileged' } } },
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'flannel', namespace: ns, labels: { 'k8s-app': 'flannel' } } },
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: ns, labels: { 'k8s-app': 'flannel', 'pod-security.kubernetes.io/enforce': 'privileged' } },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: 'flannel', namespace: ns, labels: { 'k8s-app': 'flannel' } },
+    },
     {
       apiVersion: rbacApi,
       kind: 'ClusterRole',
@@ -196,8 +285,19 @@ export function flannelObjects(cfg: ClusterConfig) {
         { apiGroups: [''], resources: ['nodes/status'], verbs: ['patch'] },
       ],
     },
-    { apiVersion: rbacApi, kind: 'ClusterRoleBinding', metadata: { name: 'flannel', labels: { 'k8s-app': 'flannel' } }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'flannel' }, subjects: [{ kind: 'ServiceAccount', name: 'flannel', namespace: ns }] },
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-flannel-cfg', namespace: ns, labels }, data: { 'cni-conf.json': JSON.stringify(cniConf, null, 2), 'net-conf.json': JSON.stringify(netConf, null, 2) } },
+    {
+      apiVersion: rbacApi,
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'flannel', labels: { 'k8s-app': 'flannel' } },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'flannel' },
+      subjects: [{ kind: 'ServiceAccount', name: 'flannel', namespace: ns }],
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'kube-flannel-cfg', namespace: ns, labels },
+      data: { 'cni-conf.json': JSON.stringify(cniConf, null, 2), 'net-conf.json': JSON.stringify(netConf, null, 2) },
+    },
     {
       apiVersion: 'apps/v1',
       kind: 'DaemonSet',
@@ -207,14 +307,37 @@ export function flannelObjects(cfg: ClusterConfig) {
         template: {
           metadata: { labels },
           spec: {
-            affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/os', operator: 'In', values: ['linux'] }] }] } } },
+            affinity: {
+              nodeAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: {
+                  nodeSelectorTerms: [
+                    { matchExpressions: [{ key: 'kubernetes.io/os', operator: 'In', values: ['linux'] }] },
+                  ],
+                },
+              },
+            },
             hostNetwork: true,
             priorityClassName: 'system-node-critical',
             tolerations: [{ operator: 'Exists', effect: 'NoSchedule' }],
             serviceAccountName: 'flannel',
             initContainers: [
-              { name: 'install-cni-plugin', image: flannelCniPluginImage(), command: ['cp'], args: ['-f', '/flannel', '/opt/cni/bin/flannel'], volumeMounts: [{ name: 'cni-plugin', mountPath: '/opt/cni/bin' }] },
-              { name: 'install-cni', image: flannelImage(), command: ['cp'], args: ['-f', '/etc/kube-flannel/cni-conf.json', '/etc/cni/net.d/10-flannel.conflist'], volumeMounts: [{ name: 'cni', mountPath: '/etc/cni/net.d' }, { name: 'flannel-cfg', mountPath: '/etc/kube-flannel/' }] },
+              {
+                name: 'install-cni-plugin',
+                image: flannelCniPluginImage(),
+                command: ['cp'],
+                args: ['-f', '/flannel', '/opt/cni/bin/flannel'],
+                volumeMounts: [{ name: 'cni-plugin', mountPath: '/opt/cni/bin' }],
+              },
+              {
+                name: 'install-cni',
+                image: flannelImage(),
+                command: ['cp'],
+                args: ['-f', '/etc/kube-flannel/cni-conf.json', '/etc/cni/net.d/10-flannel.conflist'],
+                volumeMounts: [
+                  { name: 'cni', mountPath: '/etc/cni/net.d' },
+                  { name: 'flannel-cfg', mountPath: '/etc/kube-flannel/' },
+                ],
+              },
             ],
             containers: [
               {

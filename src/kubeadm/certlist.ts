@@ -15,9 +15,27 @@ export interface CertSpec {
 }
 
 export const CA_SPECS: CertSpec[] = [
-  { baseName: 'ca', commonName: () => 'kubernetes', organizations: [], usages: [], sans: () => ({ dnsNames: ['kubernetes'], ipAddresses: [] }) },
-  { baseName: 'front-proxy-ca', commonName: () => 'front-proxy-ca', organizations: [], usages: [], sans: () => ({ dnsNames: ['front-proxy-ca'], ipAddresses: [] }) },
-  { baseName: 'etcd/ca', commonName: () => 'etcd-ca', organizations: [], usages: [], sans: () => ({ dnsNames: ['etcd-ca'], ipAddresses: [] }) },
+  {
+    baseName: 'ca',
+    commonName: () => 'kubernetes',
+    organizations: [],
+    usages: [],
+    sans: () => ({ dnsNames: ['kubernetes'], ipAddresses: [] }),
+  },
+  {
+    baseName: 'front-proxy-ca',
+    commonName: () => 'front-proxy-ca',
+    organizations: [],
+    usages: [],
+    sans: () => ({ dnsNames: ['front-proxy-ca'], ipAddresses: [] }),
+  },
+  {
+    baseName: 'etcd/ca',
+    commonName: () => 'etcd-ca',
+    organizations: [],
+    usages: [],
+    sans: () => ({ dnsNames: ['etcd-ca'], ipAddresses: [] }),
+  },
 ];
 
 /** DNS names sorted and unique; IPs unique in the order given (kubeadm's pkiutil behaviour). */
@@ -26,24 +44,76 @@ function altNames(dns: string[], ips: string[]): { dnsNames: string[]; ipAddress
 }
 
 export function apiServerSans(cfg: ClusterConfig, node: NodeConfig) {
-  const dns = [node.name, 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${cfg.dnsDomain}`];
+  const dns = [
+    node.name,
+    'kubernetes',
+    'kubernetes.default',
+    'kubernetes.default.svc',
+    `kubernetes.default.svc.${cfg.dnsDomain}`,
+  ];
   const ips = [apiServiceIp(cfg), node.advertiseAddress];
   const extra = cfg.controlPlaneEndpoint ? [splitHostPort(cfg.controlPlaneEndpoint)[0]] : [];
   for (const name of [...extra, ...cfg.apiServerCertSANs]) (isIPv4(name) || name.includes(':') ? ips : dns).push(name);
   return altNames(dns, ips);
 }
 
-const etcdSans = (_cfg: ClusterConfig, node: NodeConfig) => altNames([node.name, 'localhost'], [node.advertiseAddress, '127.0.0.1', '::1']);
+const etcdSans = (_cfg: ClusterConfig, node: NodeConfig) =>
+  altNames([node.name, 'localhost'], [node.advertiseAddress, '127.0.0.1', '::1']);
 
 /** Leaf certificates every control-plane node has, each signed by one of the CAs. */
 export const LEAF_SPECS: CertSpec[] = [
-  { baseName: 'apiserver', caName: 'ca', commonName: () => 'kube-apiserver', organizations: [], usages: ['serverAuth'], sans: apiServerSans },
-  { baseName: 'apiserver-kubelet-client', caName: 'ca', commonName: () => 'kube-apiserver-kubelet-client', organizations: ['kubeadm:cluster-admins'], usages: ['clientAuth'] },
-  { baseName: 'front-proxy-client', caName: 'front-proxy-ca', commonName: () => 'front-proxy-client', organizations: [], usages: ['clientAuth'] },
-  { baseName: 'etcd/server', caName: 'etcd/ca', commonName: (n) => n.name, organizations: [], usages: ['serverAuth', 'clientAuth'], sans: etcdSans },
-  { baseName: 'etcd/peer', caName: 'etcd/ca', commonName: (n) => n.name, organizations: [], usages: ['serverAuth', 'clientAuth'], sans: etcdSans },
-  { baseName: 'etcd/healthcheck-client', caName: 'etcd/ca', commonName: () => 'kube-etcd-healthcheck-client', organizations: [], usages: ['clientAuth'] },
-  { baseName: 'apiserver-etcd-client', caName: 'etcd/ca', commonName: () => 'kube-apiserver-etcd-client', organizations: [], usages: ['clientAuth'] },
+  {
+    baseName: 'apiserver',
+    caName: 'ca',
+    commonName: () => 'kube-apiserver',
+    organizations: [],
+    usages: ['serverAuth'],
+    sans: apiServerSans,
+  },
+  {
+    baseName: 'apiserver-kubelet-client',
+    caName: 'ca',
+    commonName: () => 'kube-apiserver-kubelet-client',
+    organizations: ['kubeadm:cluster-admins'],
+    usages: ['clientAuth'],
+  },
+  {
+    baseName: 'front-proxy-client',
+    caName: 'front-proxy-ca',
+    commonName: () => 'front-proxy-client',
+    organizations: [],
+    usages: ['clientAuth'],
+  },
+  {
+    baseName: 'etcd/server',
+    caName: 'etcd/ca',
+    commonName: (n) => n.name,
+    organizations: [],
+    usages: ['serverAuth', 'clientAuth'],
+    sans: etcdSans,
+  },
+  {
+    baseName: 'etcd/peer',
+    caName: 'etcd/ca',
+    commonName: (n) => n.name,
+    organizations: [],
+    usages: ['serverAuth', 'clientAuth'],
+    sans: etcdSans,
+  },
+  {
+    baseName: 'etcd/healthcheck-client',
+    caName: 'etcd/ca',
+    commonName: () => 'kube-etcd-healthcheck-client',
+    organizations: [],
+    usages: ['clientAuth'],
+  },
+  {
+    baseName: 'apiserver-etcd-client',
+    caName: 'etcd/ca',
+    commonName: () => 'kube-apiserver-etcd-client',
+    organizations: [],
+    usages: ['clientAuth'],
+  },
 ];
 
 export const ALL_CERT_SPECS: CertSpec[] = [...CA_SPECS, ...LEAF_SPECS];

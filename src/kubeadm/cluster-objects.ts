@@ -10,14 +10,19 @@ export function clusterConfiguration(cfg: ClusterConfig, first: NodeConfig) {
   return {
     apiVersion: 'kubeadm.k8s.io/v1beta4',
     kind: 'ClusterConfiguration',
-    apiServer: { ...(cfg.apiServerCertSANs.length ? { certSANs: cfg.apiServerCertSANs } : {}), ...(Object.keys(cfg.apiServerExtraArgs).length ? { extraArgs: extra(cfg.apiServerExtraArgs) } : {}) },
+    apiServer: {
+      ...(cfg.apiServerCertSANs.length ? { certSANs: cfg.apiServerCertSANs } : {}),
+      ...(Object.keys(cfg.apiServerExtraArgs).length ? { extraArgs: extra(cfg.apiServerExtraArgs) } : {}),
+    },
     caCertificateValidityPeriod: '87600h0m0s',
     certificateValidityPeriod: '8760h0m0s',
     certificatesDir: PKI_DIR,
     clusterName: cfg.clusterName,
     // Only a configured endpoint is recorded, as kubeadm does: a single master's own address is no stable endpoint,
     // and upstream `kubeadm join --control-plane` must refuse such a cluster.
-    ...(cfg.controlPlaneEndpoint ? { controlPlaneEndpoint: `${splitHostPort(cfg.controlPlaneEndpoint)[0]}:${endpoint.port}` } : {}),
+    ...(cfg.controlPlaneEndpoint
+      ? { controlPlaneEndpoint: `${splitHostPort(cfg.controlPlaneEndpoint)[0]}:${endpoint.port}` }
+      : {}),
     controllerManager: {},
     dns: {},
     encryptionAlgorithm: cfg.encryptionAlgorithm,
@@ -31,7 +36,12 @@ export function clusterConfiguration(cfg: ClusterConfig, first: NodeConfig) {
 }
 
 export function kubeadmConfigMap(cfg: ClusterConfig, first: NodeConfig) {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kubeadm-config', namespace: 'kube-system' }, data: { ClusterConfiguration: stringify(clusterConfiguration(cfg, first)) } };
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'kubeadm-config', namespace: 'kube-system' },
+    data: { ClusterConfiguration: stringify(clusterConfiguration(cfg, first)) },
+  };
 }
 
 export const DEFAULT_CONTROL_PLANE_TAINT = { key: LABEL_CONTROL_PLANE, effect: 'NoSchedule' };
@@ -43,7 +53,10 @@ export const DEFAULT_CONTROL_PLANE_TAINT = { key: LABEL_CONTROL_PLANE, effect: '
 export function controlPlaneNodePatch(node: NodeConfig, criSocket: string) {
   const taints = node.taints ?? (node.worker ? [] : [DEFAULT_CONTROL_PLANE_TAINT]);
   return {
-    metadata: { labels: { [LABEL_CONTROL_PLANE]: '', [LABEL_EXCLUDE_LB]: '' }, annotations: { [ANNOTATION_CRI_SOCKET]: criSocket } },
+    metadata: {
+      labels: { [LABEL_CONTROL_PLANE]: '', [LABEL_EXCLUDE_LB]: '' },
+      annotations: { [ANNOTATION_CRI_SOCKET]: criSocket },
+    },
     spec: { taints },
   };
 }

@@ -14,8 +14,12 @@ const master = { name: 'm1', advertiseAddress: '10.0.0.10', controlPlane: true, 
 describe('kubeadm fidelity', () => {
   it('signs the kubelet-config and kube-proxy ConfigMaps with the component-config hash (sorted keys, values only)', () => {
     const kubelet = kubeletConfigMap(testConfig());
-    expect(kubelet.metadata.annotations[ANNOTATION_COMPONENT_CONFIG_HASH]).toBe(`sha256:${sha256(kubelet.data.kubelet)}`);
-    const proxy = kubeProxyObjects(testConfig(), 'https://10.0.0.10:6443').find((o) => o.kind === 'ConfigMap') as unknown as {
+    expect(kubelet.metadata.annotations[ANNOTATION_COMPONENT_CONFIG_HASH]).toBe(
+      `sha256:${sha256(kubelet.data.kubelet)}`,
+    );
+    const proxy = kubeProxyObjects(testConfig(), 'https://10.0.0.10:6443').find(
+      (o) => o.kind === 'ConfigMap',
+    ) as unknown as {
       metadata: { annotations: Record<string, string> };
       data: Record<string, string>;
     };
@@ -26,13 +30,23 @@ describe('kubeadm fidelity', () => {
 
   it('records controlPlaneEndpoint in kubeadm-config only when one is configured', () => {
     expect(clusterConfiguration(testConfig(), master)).not.toHaveProperty('controlPlaneEndpoint');
-    expect(clusterConfiguration(testConfig({ controlPlaneEndpoint: 'lb.example:6443' }), master).controlPlaneEndpoint).toBe('lb.example:6443');
+    expect(
+      clusterConfiguration(testConfig({ controlPlaneEndpoint: 'lb.example:6443' }), master).controlPlaneEndpoint,
+    ).toBe('lb.example:6443');
   });
 
   it('probes kube-scheduler as kubeadm does: /livez for liveness and startup, /readyz for readiness', () => {
-    const c = kubeSchedulerManifest(testConfig()).spec.containers[0] as unknown as Record<string, { httpGet: { path: string }; periodSeconds: number }>;
+    const c = kubeSchedulerManifest(testConfig()).spec.containers[0] as unknown as Record<
+      string,
+      { httpGet: { path: string }; periodSeconds: number }
+    >;
     expect(c.livenessProbe.httpGet.path).toBe('/livez');
     expect(c.startupProbe.httpGet.path).toBe('/livez');
-    expect(c.readinessProbe).toMatchObject({ httpGet: { host: '127.0.0.1', path: '/readyz', port: 10259, scheme: 'HTTPS' }, periodSeconds: 1, timeoutSeconds: 15, failureThreshold: 3 });
+    expect(c.readinessProbe).toMatchObject({
+      httpGet: { host: '127.0.0.1', path: '/readyz', port: 10259, scheme: 'HTTPS' },
+      periodSeconds: 1,
+      timeoutSeconds: 15,
+      failureThreshold: 3,
+    });
   });
 });

@@ -19,9 +19,14 @@ export function configMapChecksum(cm: ConfigMapLike): string {
 }
 
 /** The ConfigMap with kubeadm's component-config hash annotation. */
-export function signConfigMap<T extends ConfigMapLike>(cm: T): T & { metadata: { annotations: Record<string, string> } } {
+export function signConfigMap<T extends ConfigMapLike>(
+  cm: T,
+): T & { metadata: { annotations: Record<string, string> } } {
   return {
     ...cm,
-    metadata: { ...cm.metadata, annotations: { ...cm.metadata.annotations, [ANNOTATION_COMPONENT_CONFIG_HASH]: configMapChecksum(cm) } },
+    metadata: {
+      ...cm.metadata,
+      annotations: { ...cm.metadata.annotations, [ANNOTATION_COMPONENT_CONFIG_HASH]: configMapChecksum(cm) },
+    },
   };
 }

@@ -58,8 +58,12 @@ export function clusterConfigFrom(settings: ClusterSettings, extra: Partial<Clus
     criSocket: 'unix:///run/containerd/containerd.sock',
     ...extra,
     // Fields from a --config file come on top of the inventory's.
-    ...(extra.kubeletConfiguration ? { kubeletConfiguration: { ...settings.kubeletConfiguration, ...extra.kubeletConfiguration } } : {}),
-    ...(extra.kubeProxyConfiguration ? { kubeProxyConfiguration: { ...settings.kubeProxyConfiguration, ...extra.kubeProxyConfiguration } } : {}),
+    ...(extra.kubeletConfiguration
+      ? { kubeletConfiguration: { ...settings.kubeletConfiguration, ...extra.kubeletConfiguration } }
+      : {}),
+    ...(extra.kubeProxyConfiguration
+      ? { kubeProxyConfiguration: { ...settings.kubeProxyConfiguration, ...extra.kubeProxyConfiguration } }
+      : {}),
   };
 }
 

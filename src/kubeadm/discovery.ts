@@ -2,7 +2,8 @@ import { createHash, createHmac, timingSafeEqual, X509Certificate, createPublicK
 import { parse, stringify } from 'yaml';
 import type { BootstrapToken } from './token.js';
 
-const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64').replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+const b64url = (b: Buffer | string) =>
+  Buffer.from(b).toString('base64').replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
 
 /** discovery-token-ca-cert-hash: "sha256:" + hex SHA-256 of the CA's DER SubjectPublicKeyInfo (util/pubkeypin). */
 export function caCertHash(caPem: string): string {
@@ -49,7 +50,12 @@ export function clusterInfoKubeconfig(server: string, caPem: string): string {
 }
 
 export function clusterInfoConfigMap(server: string, caPem: string) {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cluster-info', namespace: 'kube-public' }, data: { kubeconfig: clusterInfoKubeconfig(server, caPem) } };
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'cluster-info', namespace: 'kube-public' },
+    data: { kubeconfig: clusterInfoKubeconfig(server, caPem) },
+  };
 }
 
 export interface DiscoveryResult {
@@ -61,20 +67,35 @@ export interface DiscoveryResult {
  * What `kubeadm join` checks about cluster-info fetched without TLS verification: the token's JWS signs the
  * kubeconfig, it has exactly one cluster, and (when pins are given) the CA's public key matches one pin.
  */
-export function verifyClusterInfo(configMapData: Record<string, string>, token: BootstrapToken, pins: string[]): DiscoveryResult {
+export function verifyClusterInfo(
+  configMapData: Record<string, string>,
+  token: BootstrapToken,
+  pins: string[],
+): DiscoveryResult {
   const kubeconfig = configMapData.kubeconfig;
   if (!kubeconfig) throw new Error('cluster-info has no kubeconfig');
   const jws = configMapData[`jws-kubeconfig-${token.id}`];
-  if (!jws) throw new Error(`cluster-info has no signature for token id ${token.id} yet (jws-kubeconfig-${token.id}); is the token valid and the bootstrapsigner controller running?`);
-  if (!verifyDetached(kubeconfig, jws, token)) throw new Error(`cluster-info signature does not verify with token ${token.id}: wrong token secret or tampered data`);
+  if (!jws)
+    throw new Error(
+      `cluster-info has no signature for token id ${token.id} yet (jws-kubeconfig-${token.id}); is the token valid and the bootstrapsigner controller running?`,
+    );
+  if (!verifyDetached(kubeconfig, jws, token))
+    throw new Error(
+      `cluster-info signature does not verify with token ${token.id}: wrong token secret or tampered data`,
+    );
   const doc = parse(kubeconfig);
-  if (!Array.isArray(doc.clusters) || doc.clusters.length !== 1) throw new Error(`cluster-info must contain exactly one cluster, found ${doc.clusters?.length ?? 0}`);
+  if (!Array.isArray(doc.clusters) || doc.clusters.length !== 1)
+    throw new Error(`cluster-info must contain exactly one cluster, found ${doc.clusters?.length ?? 0}`);
   const cluster = doc.clusters[0].cluster;
   const caPem = Buffer.from(cluster['certificate-authority-data'] ?? '', 'base64').toString();
-  for (const p of pins) if (!PIN_PATTERN.test(p)) throw new Error(`invalid CA cert hash "${p}": expected sha256:<64 hex>`);
+  for (const p of pins)
+    if (!PIN_PATTERN.test(p)) throw new Error(`invalid CA cert hash "${p}": expected sha256:<64 hex>`);
   if (pins.length > 0) {
     const certs = caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-    if (!certs.some((c) => pins.includes(caCertHash(c)))) throw new Error(`cluster CA does not match the pinned hash ${pins.join(', ')} (found ${certs.map(caCertHash).join(', ')})`);
+    if (!certs.some((c) => pins.includes(caCertHash(c))))
+      throw new Error(
+        `cluster CA does not match the pinned hash ${pins.join(', ')} (found ${certs.map(caCertHash).join(', ')})`,
+      );
   }
   return { server: cluster.server, caPem };
 }

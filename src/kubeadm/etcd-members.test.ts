@@ -5,8 +5,18 @@ import { testConfig } from './fixtures.testing.js';
 
 // What etcd's MemberAdd answered in a real lab run: master3 had joined first, master2 is being added.
 const afterAdd = [
-  { ID: '1033796535975940116', name: 'master1', peerURLs: ['https://172.18.0.2:2380'], clientURLs: ['https://172.18.0.2:2379'] },
-  { ID: '15701705000980190988', name: 'master3', peerURLs: ['https://172.18.0.5:2380'], clientURLs: ['https://172.18.0.5:2379'] },
+  {
+    ID: '1033796535975940116',
+    name: 'master1',
+    peerURLs: ['https://172.18.0.2:2380'],
+    clientURLs: ['https://172.18.0.2:2379'],
+  },
+  {
+    ID: '15701705000980190988',
+    name: 'master3',
+    peerURLs: ['https://172.18.0.5:2380'],
+    clientURLs: ['https://172.18.0.5:2379'],
+  },
   { ID: '18187139608432824727', peerURLs: ['https://172.18.0.4:2380'], isLearner: true },
 ];
 
@@ -19,7 +29,9 @@ describe('etcd membership for a joining control-plane node', () => {
 
   it('leaves out other members that never started, and adds itself when the list lacks it', () => {
     const members = [afterAdd[0], { ID: '7', peerURLs: ['https://10.0.0.9:2380'], isLearner: true }];
-    expect(initialClusterFor(members, { name: 'm2', peerUrl: 'https://10.0.0.2:2380' })).toBe('master1=https://172.18.0.2:2380,m2=https://10.0.0.2:2380');
+    expect(initialClusterFor(members, { name: 'm2', peerUrl: 'https://10.0.0.2:2380' })).toBe(
+      'master1=https://172.18.0.2:2380,m2=https://10.0.0.2:2380',
+    );
   });
 
   it('finds a member by peer URL and keeps uint64 IDs exact', () => {

@@ -9,7 +9,8 @@ export interface EtcdMember {
   isLearner?: boolean;
 }
 
-export const peerUrlOf = (address: string) => `https://${address.includes(':') ? `[${address}]` : address}:${ETCD_PEER_PORT}`;
+export const peerUrlOf = (address: string) =>
+  `https://${address.includes(':') ? `[${address}]` : address}:${ETCD_PEER_PORT}`;
 
 /** The member that owns this peer URL, if any (a joining member has no name until it starts). */
 export function memberByPeerUrl(members: EtcdMember[], peerUrl: string): EtcdMember | undefined {

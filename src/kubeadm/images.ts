@@ -23,7 +23,8 @@ type Repo = Pick<ClusterSettings, 'imageRepository' | 'kubernetesVersion'>;
 export const pauseImage = (c: Repo) => `${c.imageRepository}/pause:${pinned(c.kubernetesVersion).pause}`;
 export const etcdImage = (c: Repo) => `${c.imageRepository}/etcd:${pinned(c.kubernetesVersion).etcd}`;
 export const corednsImage = (c: Repo) => `${c.imageRepository}/coredns/coredns:${pinned(c.kubernetesVersion).coredns}`;
-export const componentImage = (c: Repo, component: string) => `${c.imageRepository}/${component}:${c.kubernetesVersion}`;
+export const componentImage = (c: Repo, component: string) =>
+  `${c.imageRepository}/${component}:${c.kubernetesVersion}`;
 
 export const FLANNEL_VERSION = 'v0.28.9';
 export const FLANNEL_CNI_PLUGIN_VERSION = 'v1.9.1-flannel3';

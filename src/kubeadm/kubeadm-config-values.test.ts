@@ -18,57 +18,94 @@ function problems(text: string): string[] {
 
 /** [description, document, expected "file:line: message" pattern] */
 const HOSTILE: [string, string, RegExp][] = [
-  ['imageRepository with flags', `${CLUSTER}imageRepository: "registry.k8s.io --anonymous-auth=true"\n`,
-    /^kubeadm\.yaml:3: ClusterConfiguration: imageRepository .* is not a registry path/],
-  ['dnsDomain with a newline', `${CLUSTER}networking:\n  dnsDomain: "cluster.local\\n  forward . 1.1.1.1"\n`,
-    /^kubeadm\.yaml:4: ClusterConfiguration: networking\.dnsDomain .* is not a DNS domain/],
-  ['kubernetesVersion with flags',
+  [
+    'imageRepository with flags',
+    `${CLUSTER}imageRepository: "registry.k8s.io --anonymous-auth=true"\n`,
+    /^kubeadm\.yaml:3: ClusterConfiguration: imageRepository .* is not a registry path/,
+  ],
+  [
+    'dnsDomain with a newline',
+    `${CLUSTER}networking:\n  dnsDomain: "cluster.local\\n  forward . 1.1.1.1"\n`,
+    /^kubeadm\.yaml:4: ClusterConfiguration: networking\.dnsDomain .* is not a DNS domain/,
+  ],
+  [
+    'kubernetesVersion with flags',
     `${CLUSTER}kubernetesVersion: "v1.32.4 --foo"\n`,
-    /^kubeadm\.yaml:3: .*kubernetesVersion .* not a release version/],
+    /^kubeadm\.yaml:3: .*kubernetesVersion .* not a release version/,
+  ],
   ['kubernetesVersion too old', `${CLUSTER}kubernetesVersion: v1.20.0\n`, /^kubeadm\.yaml:3: .*not supported/],
-  ['controlPlaneEndpoint with a newline',
+  [
+    'controlPlaneEndpoint with a newline',
     `${CLUSTER}controlPlaneEndpoint: "lb:6443\\nx"\n`,
-    /^kubeadm\.yaml:3: .*controlPlaneEndpoint .* host or host:port/],
-  ['controlPlaneEndpoint port out of range',
+    /^kubeadm\.yaml:3: .*controlPlaneEndpoint .* host or host:port/,
+  ],
+  [
+    'controlPlaneEndpoint port out of range',
     `${CLUSTER}controlPlaneEndpoint: "lb:99999"\n`,
-    /^kubeadm\.yaml:3: .*host or host:port/],
+    /^kubeadm\.yaml:3: .*host or host:port/,
+  ],
   ['clusterName', `${CLUSTER}clusterName: "a b"\n`, /^kubeadm\.yaml:3: .*clusterName .* DNS label/],
-  ['podSubnet',
+  [
+    'podSubnet',
     `${CLUSTER}networking:\n  podSubnet: "10.244.0.0/16 --x"\n`,
-    /^kubeadm\.yaml:4: .*networking\.podSubnet/],
-  ['serviceSubnet',
+    /^kubeadm\.yaml:4: .*networking\.podSubnet/,
+  ],
+  [
+    'serviceSubnet',
     `${CLUSTER}networking:\n  serviceSubnet: 10.96.0.1/12\n`,
-    /^kubeadm\.yaml:4: .*networking\.serviceSubnet.*host bits/],
-  ['overlapping subnets',
+    /^kubeadm\.yaml:4: .*networking\.serviceSubnet.*host bits/,
+  ],
+  [
+    'overlapping subnets',
     `${CLUSTER}networking:\n  podSubnet: 10.96.0.0/16\n  serviceSubnet: 10.96.0.0/12\n`,
-    /overlaps/],
-  ['certSANs',
+    /overlaps/,
+  ],
+  [
+    'certSANs',
     `${CLUSTER}apiServer:\n  certSANs: [ok.example.com, "bad name"]\n`,
-    /^kubeadm\.yaml:4: .*certSANs\.1 "bad name" is not a DNS name or IP/],
-  ['extraArgs value with a newline',
+    /^kubeadm\.yaml:4: .*certSANs\.1 "bad name" is not a DNS name or IP/,
+  ],
+  [
+    'extraArgs value with a newline',
     `${CLUSTER}apiServer:\n  extraArgs:\n    - name: audit-log-maxage\n      value: "7\\n--anonymous-auth=true"\n`,
-    /^kubeadm\.yaml:5: .*apiServer\.extraArgs: the value of audit-log-maxage contains a control character/],
-  ['extraArgs name with spaces',
+    /^kubeadm\.yaml:5: .*apiServer\.extraArgs: the value of audit-log-maxage contains a control character/,
+  ],
+  [
+    'extraArgs name with spaces',
     `${CLUSTER}controllerManager:\n  extraArgs:\n    "a b=c": x\n`,
-    /^kubeadm\.yaml:5: .*flag name "a b=c"/],
-  ['extraArgs entry without a name',
+    /^kubeadm\.yaml:5: .*flag name "a b=c"/,
+  ],
+  [
+    'extraArgs entry without a name',
     `${CLUSTER}scheduler:\n  extraArgs:\n    - value: x\n`,
-    /^kubeadm\.yaml:5: .*needs a name/],
-  ['criSocket with flags',
+    /^kubeadm\.yaml:5: .*needs a name/,
+  ],
+  [
+    'criSocket with flags',
     `${INIT}nodeRegistration:\n  criSocket: "unix:///run/containerd/containerd.sock --root-dir=/"\n`,
-    /^kubeadm\.yaml:4: InitConfiguration: nodeRegistration\.criSocket .* must be a unix socket/],
-  ['JoinConfiguration criSocket',
+    /^kubeadm\.yaml:4: InitConfiguration: nodeRegistration\.criSocket .* must be a unix socket/,
+  ],
+  [
+    'JoinConfiguration criSocket',
     'apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\nnodeRegistration:\n  criSocket: "tcp://x"\n',
-    /^kubeadm\.yaml:4: JoinConfiguration: .*must be a unix socket/],
-  ['malformed bootstrap token', `${INIT}bootstrapTokens:\n  - token: "not-a-token"\n`,
-    /^kubeadm\.yaml:4: InitConfiguration: bootstrapTokens\[0\]\.token is not a bootstrap token/],
+    /^kubeadm\.yaml:4: JoinConfiguration: .*must be a unix socket/,
+  ],
+  [
+    'malformed bootstrap token',
+    `${INIT}bootstrapTokens:\n  - token: "not-a-token"\n`,
+    /^kubeadm\.yaml:4: InitConfiguration: bootstrapTokens\[0\]\.token is not a bootstrap token/,
+  ],
   ['bootstrap token as a mapping', `${INIT}bootstrapTokens:\n  - token: {a: 1}\n`, /^kubeadm\.yaml:4: .*single value/],
-  ['taint effect',
+  [
+    'taint effect',
     `${INIT}nodeRegistration:\n  taints:\n    - key: a\n      effect: Bogus\n`,
-    /^kubeadm\.yaml:5: .*effect must be one of/],
-  ['taint key',
+    /^kubeadm\.yaml:5: .*effect must be one of/,
+  ],
+  [
+    'taint key',
     `${INIT}nodeRegistration:\n  taints:\n    - key: "a b"\n      effect: NoSchedule\n`,
-    /not a valid taint key/],
+    /not a valid taint key/,
+  ],
 ];
 
 describe('audit: --config values go through the inventory validators, with file and line', () => {
@@ -76,7 +113,10 @@ describe('audit: --config values go through the inventory validators, with file 
     it(`rejects ${what}`, () => {
       const found = problems(text);
       expect(found.length, what).toBeGreaterThan(0);
-      expect(found.some((m) => expected.test(m)), found.join('\n')).toBe(true);
+      expect(
+        found.some((m) => expected.test(m)),
+        found.join('\n'),
+      ).toBe(true);
     });
   }
 

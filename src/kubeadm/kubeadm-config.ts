@@ -1,12 +1,33 @@
 import { existsSync } from 'node:fs';
 import { readInputText } from '../config/read-input.js';
-import { LineCounter, parseAllDocuments, isMap, isScalar, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import {
+  LineCounter,
+  parseAllDocuments,
+  isMap,
+  isScalar,
+  type Document,
+  type Node,
+  type Pair,
+  type YAMLMap,
+} from 'yaml';
 import { UserError, UserErrors } from '../errors/index.js';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../pki/keys.js';
 import {
-  bootstrapTokenProblem, certSanProblem, clusterNameProblem, criSocketProblem, dnsDomainProblem, endpointProblem,
-  extraArgProblem, imageRepositoryProblem, kubernetesVersionProblem, normalizeCriSocket, normalizeKubernetesVersion,
-  podCidrProblem, serviceCidrProblem, cidrsOverlapProblem, type Problem,
+  bootstrapTokenProblem,
+  certSanProblem,
+  clusterNameProblem,
+  criSocketProblem,
+  dnsDomainProblem,
+  endpointProblem,
+  extraArgProblem,
+  imageRepositoryProblem,
+  kubernetesVersionProblem,
+  normalizeCriSocket,
+  normalizeKubernetesVersion,
+  podCidrProblem,
+  serviceCidrProblem,
+  cidrsOverlapProblem,
+  type Problem,
 } from '../config/validate.js';
 import type { ClusterConfig } from './config.js';
 
@@ -20,12 +41,37 @@ export interface KubeadmFileConfig {
 /** Fields kprov reads, per kind, as dotted paths; "*" accepts anything below (whole component configs). */
 const SUPPORTED: Record<string, string[]> = {
   ClusterConfiguration: [
-    'apiVersion', 'kind', 'kubernetesVersion', 'controlPlaneEndpoint', 'clusterName', 'imageRepository', 'encryptionAlgorithm',
-    'networking', 'networking.podSubnet', 'networking.serviceSubnet', 'networking.dnsDomain',
-    'apiServer', 'apiServer.certSANs', 'apiServer.extraArgs', 'controllerManager', 'controllerManager.extraArgs',
-    'scheduler', 'scheduler.extraArgs', 'etcd', 'etcd.local', 'etcd.local.extraArgs', 'certificatesDir',
+    'apiVersion',
+    'kind',
+    'kubernetesVersion',
+    'controlPlaneEndpoint',
+    'clusterName',
+    'imageRepository',
+    'encryptionAlgorithm',
+    'networking',
+    'networking.podSubnet',
+    'networking.serviceSubnet',
+    'networking.dnsDomain',
+    'apiServer',
+    'apiServer.certSANs',
+    'apiServer.extraArgs',
+    'controllerManager',
+    'controllerManager.extraArgs',
+    'scheduler',
+    'scheduler.extraArgs',
+    'etcd',
+    'etcd.local',
+    'etcd.local.extraArgs',
+    'certificatesDir',
   ],
-  InitConfiguration: ['apiVersion', 'kind', 'bootstrapTokens', 'nodeRegistration', 'nodeRegistration.criSocket', 'nodeRegistration.taints'],
+  InitConfiguration: [
+    'apiVersion',
+    'kind',
+    'bootstrapTokens',
+    'nodeRegistration',
+    'nodeRegistration.criSocket',
+    'nodeRegistration.taints',
+  ],
   JoinConfiguration: ['apiVersion', 'kind', 'nodeRegistration', 'nodeRegistration.criSocket'],
   KubeletConfiguration: ['*'],
   KubeProxyConfiguration: ['*'],
@@ -86,10 +132,16 @@ export function parseKubeadmConfig(text: string, file: string): KubeadmFileConfi
   const lineOf = (node: Node | null | undefined) => (node?.range ? lineCounter.linePos(node.range[0]).line : undefined);
   const out: KubeadmFileConfig = { cluster: {} };
   for (const doc of docs as Document.Parsed[]) {
-    if (doc.errors.length) throw new UserError(`invalid YAML: ${doc.errors[0].message.split('\n')[0]}`, { file, line: doc.errors[0].linePos?.[0].line });
+    if (doc.errors.length)
+      throw new UserError(`invalid YAML: ${doc.errors[0].message.split('\n')[0]}`, {
+        file,
+        line: doc.errors[0].linePos?.[0].line,
+      });
     if (!doc.contents) continue;
     if (!isMap(doc.contents)) {
-      errors.push(new UserError('each document must be a mapping with apiVersion and kind', { file, line: lineOf(doc.contents) }));
+      errors.push(
+        new UserError('each document must be a mapping with apiVersion and kind', { file, line: lineOf(doc.contents) }),
+      );
       continue;
     }
     let obj: Record<string, unknown>;
@@ -103,17 +155,31 @@ export function parseKubeadmConfig(text: string, file: string): KubeadmFileConfi
     const kind = String(obj.kind ?? '');
     const line = lineOf(doc.contents);
     if (!SUPPORTED[kind]) {
-      errors.push(new UserError(`kind "${kind}" is not supported (supported: ${Object.keys(SUPPORTED).join(', ')})`, { file, line }));
+      errors.push(
+        new UserError(`kind "${kind}" is not supported (supported: ${Object.keys(SUPPORTED).join(', ')})`, {
+          file,
+          line,
+        }),
+      );
       continue;
     }
-    if (!API_VERSIONS[kind].includes(String(obj.apiVersion))) errors.push(new UserError(`${kind}: apiVersion "${obj.apiVersion}" is not supported (use ${API_VERSIONS[kind][0]})`, { file, line }));
+    if (!API_VERSIONS[kind].includes(String(obj.apiVersion)))
+      errors.push(
+        new UserError(`${kind}: apiVersion "${obj.apiVersion}" is not supported (use ${API_VERSIONS[kind][0]})`, {
+          file,
+          line,
+        }),
+      );
     // Report every field kprov would otherwise ignore.
     const allowed = SUPPORTED[kind];
     if (!allowed.includes('*')) {
       const walk = (map: YAMLMap, prefix: string) => {
         for (const pair of map.items as Pair<Node, Node>[]) {
           const key = `${prefix}${isScalar(pair.key) ? pair.key.value : pair.key}`;
-          if (!allowed.includes(key)) errors.push(new UserError(`${kind}: field "${key}" is not supported by kprov`, { file, line: lineOf(pair.key) }));
+          if (!allowed.includes(key))
+            errors.push(
+              new UserError(`${kind}: field "${key}" is not supported by kprov`, { file, line: lineOf(pair.key) }),
+            );
           else if (isMap(pair.value) && allowed.some((a) => a.startsWith(`${key}.`))) walk(pair.value, `${key}.`);
         }
       };
@@ -203,7 +269,10 @@ function applyDocument(kind: string, o: Record<string, unknown>, out: KubeadmFil
     c.dnsDomain = field(['networking', 'dnsDomain'], dnsDomainProblem) ?? c.dnsDomain;
     if (c.podSubnet && c.serviceSubnet) {
       const overlap = cidrsOverlapProblem(
-        c.podSubnet, c.serviceSubnet, 'networking.podSubnet', 'networking.serviceSubnet',
+        c.podSubnet,
+        c.serviceSubnet,
+        'networking.podSubnet',
+        'networking.serviceSubnet',
       );
       if (overlap) failAt(['networking'], overlap);
     }

@@ -4,7 +4,17 @@ import { inspectCertificate, keyMatchesCert, verifiesAgainst } from '../pki/insp
 import type { PkiStore } from '../pki/store.js';
 import { issueClientCert, type Pki, type PkiEvent } from './pki.js';
 import { controlPlaneUrl, localApiUrl, type ClusterConfig, type NodeConfig } from './config.js';
-import { ADMIN_CONF, CONTROLLER_MANAGER_CONF, GROUP_CLUSTER_ADMINS, GROUP_MASTERS, GROUP_NODES, KUBELET_CONF, RENEW_BEFORE_MS, SCHEDULER_CONF, SUPER_ADMIN_CONF } from './constants.js';
+import {
+  ADMIN_CONF,
+  CONTROLLER_MANAGER_CONF,
+  GROUP_CLUSTER_ADMINS,
+  GROUP_MASTERS,
+  GROUP_NODES,
+  KUBELET_CONF,
+  RENEW_BEFORE_MS,
+  SCHEDULER_CONF,
+  SUPER_ADMIN_CONF,
+} from './constants.js';
 
 export interface KubeconfigInput {
   clusterName: string;
@@ -48,7 +58,12 @@ export function parseKubeconfig(text: string): ParsedKubeconfig {
   const cluster = doc.clusters?.[0]?.cluster ?? {};
   const user = doc.users?.[0]?.user ?? {};
   const unb64 = (s?: string) => (s ? Buffer.from(s, 'base64').toString() : undefined);
-  return { server: cluster.server, caPem: unb64(cluster['certificate-authority-data']) ?? '', clientCertPem: unb64(user['client-certificate-data']), clientKeyPem: unb64(user['client-key-data']) };
+  return {
+    server: cluster.server,
+    caPem: unb64(cluster['certificate-authority-data']) ?? '',
+    clientCertPem: unb64(user['client-certificate-data']),
+    clientKeyPem: unb64(user['client-key-data']),
+  };
 }
 
 export interface KubeconfigSpec {
@@ -63,12 +78,27 @@ export function kubeconfigSpecs(cfg: ClusterConfig, node: NodeConfig, first: Nod
   const endpoint = controlPlaneUrl(cfg, first);
   const specs: KubeconfigSpec[] = [
     { file: ADMIN_CONF, commonName: 'kubernetes-admin', organizations: [GROUP_CLUSTER_ADMINS], server: endpoint },
-    { file: CONTROLLER_MANAGER_CONF, commonName: 'system:kube-controller-manager', organizations: [], server: localApiUrl(node) },
+    {
+      file: CONTROLLER_MANAGER_CONF,
+      commonName: 'system:kube-controller-manager',
+      organizations: [],
+      server: localApiUrl(node),
+    },
     { file: SCHEDULER_CONF, commonName: 'system:kube-scheduler', organizations: [], server: localApiUrl(node) },
   ];
   if (node.name === first.name) {
-    specs.push({ file: SUPER_ADMIN_CONF, commonName: 'kubernetes-super-admin', organizations: [GROUP_MASTERS], server: endpoint });
-    specs.push({ file: KUBELET_CONF, commonName: `system:node:${node.name}`, organizations: [GROUP_NODES], server: endpoint });
+    specs.push({
+      file: SUPER_ADMIN_CONF,
+      commonName: 'kubernetes-super-admin',
+      organizations: [GROUP_MASTERS],
+      server: endpoint,
+    });
+    specs.push({
+      file: KUBELET_CONF,
+      commonName: `system:node:${node.name}`,
+      organizations: [GROUP_NODES],
+      server: endpoint,
+    });
   }
   return specs;
 }
@@ -77,12 +107,24 @@ export function kubeconfigSpecs(cfg: ClusterConfig, node: NodeConfig, first: Nod
  * Make sure each control-plane node's kubeconfigs exist in the store and still fit (server, CA, identity);
  * reuse them, renew near expiry, report mismatches.
  */
-export async function ensureKubeconfigs(store: PkiStore, cfg: ClusterConfig, pki: Pki, controlPlane: NodeConfig[], now = new Date()) {
+export async function ensureKubeconfigs(
+  store: PkiStore,
+  cfg: ClusterConfig,
+  pki: Pki,
+  controlPlane: NodeConfig[],
+  now = new Date(),
+) {
   const events: PkiEvent[] = [];
   const problems: string[] = [];
   const files: Record<string, Record<string, string>> = {};
   const ca = pki.cas.ca;
-  const jobs: { node: NodeConfig; spec: KubeconfigSpec; path: string; keyPem?: string; action: 'created' | 'renewed' }[] = [];
+  const jobs: {
+    node: NodeConfig;
+    spec: KubeconfigSpec;
+    path: string;
+    keyPem?: string;
+    action: 'created' | 'renewed';
+  }[] = [];
   for (const node of controlPlane) {
     files[node.name] = {};
     for (const spec of kubeconfigSpecs(cfg, node, controlPlane[0])) {
@@ -96,25 +138,43 @@ export async function ensureKubeconfigs(store: PkiStore, cfg: ClusterConfig, pki
       const diffs: string[] = [];
       if (k.server !== spec.server) diffs.push(`server is ${k.server}, want ${spec.server}`);
       if (k.caPem.trim() !== ca.certPem.trim()) diffs.push('embeds another CA');
-      if (!k.clientCertPem || !k.clientKeyPem || !keyMatchesCert(k.clientCertPem, k.clientKeyPem)) diffs.push('client certificate and key missing or mismatched');
+      if (!k.clientCertPem || !k.clientKeyPem || !keyMatchesCert(k.clientCertPem, k.clientKeyPem))
+        diffs.push('client certificate and key missing or mismatched');
       else {
         const info = inspectCertificate(k.clientCertPem);
-        if (info.commonName !== spec.commonName || JSON.stringify(info.organizations) !== JSON.stringify(spec.organizations)) diffs.push(`user is CN=${info.commonName} O=[${info.organizations}], want CN=${spec.commonName} O=[${spec.organizations}]`);
-        if (!verifiesAgainst(k.clientCertPem, ca.certPem)) diffs.push('client certificate not signed by the cluster CA');
+        if (
+          info.commonName !== spec.commonName ||
+          JSON.stringify(info.organizations) !== JSON.stringify(spec.organizations)
+        )
+          diffs.push(
+            `user is CN=${info.commonName} O=[${info.organizations}], want CN=${spec.commonName} O=[${spec.organizations}]`,
+          );
+        if (!verifiesAgainst(k.clientCertPem, ca.certPem))
+          diffs.push('client certificate not signed by the cluster CA');
         if (diffs.length === 0 && info.notAfter.getTime() - now.getTime() < RENEW_BEFORE_MS) {
           jobs.push({ node, spec, path, keyPem: k.clientKeyPem, action: 'renewed' });
           continue;
         }
       }
-      if (diffs.length > 0) problems.push(`${path}: ${diffs.join('; ')}. Remove it from the PKI directory to have it regenerated.`);
+      if (diffs.length > 0)
+        problems.push(`${path}: ${diffs.join('; ')}. Remove it from the PKI directory to have it regenerated.`);
       else events.push({ path, action: 'reused' });
       files[node.name][spec.file] = existing;
     }
   }
-  const keys = await Promise.all(jobs.map((j) => (j.keyPem ? keyPairFromPem(j.keyPem) : generateKey(cfg.encryptionAlgorithm))));
+  const keys = await Promise.all(
+    jobs.map((j) => (j.keyPem ? keyPairFromPem(j.keyPem) : generateKey(cfg.encryptionAlgorithm))),
+  );
   jobs.forEach((j, i) => {
     const certPem = issueClientCert(ca, keys[i], j.spec.commonName, j.spec.organizations, now);
-    const text = buildKubeconfig({ clusterName: cfg.clusterName, server: j.spec.server, caPem: ca.certPem, userName: j.spec.commonName, clientCertPem: certPem, clientKeyPem: keys[i].privateKeyPem });
+    const text = buildKubeconfig({
+      clusterName: cfg.clusterName,
+      server: j.spec.server,
+      caPem: ca.certPem,
+      userName: j.spec.commonName,
+      clientCertPem: certPem,
+      clientKeyPem: keys[i].privateKeyPem,
+    });
     store.write(j.path, text, 0o600);
     files[j.node.name][j.spec.file] = text;
     events.push({ path: j.path, action: j.action });

@@ -10,7 +10,11 @@ export function kubeletConfiguration(cfg: ClusterConfig): Record<string, unknown
   return {
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
     kind: 'KubeletConfiguration',
-    authentication: { anonymous: { enabled: false }, webhook: { cacheTTL: '0s', enabled: true }, x509: { clientCAFile: `${PKI_DIR}/ca.crt` } },
+    authentication: {
+      anonymous: { enabled: false },
+      webhook: { cacheTTL: '0s', enabled: true },
+      x509: { clientCAFile: `${PKI_DIR}/ca.crt` },
+    },
     authorization: { mode: 'Webhook', webhook: { cacheAuthorizedTTL: '0s', cacheUnauthorizedTTL: '0s' } },
     cgroupDriver: 'systemd',
     clusterDNS: [clusterDnsIp(cfg)],
@@ -29,7 +33,12 @@ export const kubeletConfigYaml = (cfg: ClusterConfig) => stringify(kubeletConfig
 
 /** The kube-system/kubelet-config ConfigMap joining nodes read their configuration from. */
 export function kubeletConfigMap(cfg: ClusterConfig) {
-  return signConfigMap({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kubelet-config', namespace: 'kube-system' }, data: { kubelet: kubeletConfigYaml(cfg) } });
+  return signConfigMap({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'kubelet-config', namespace: 'kube-system' },
+    data: { kubelet: kubeletConfigYaml(cfg) },
+  });
 }
 
 /**
@@ -37,7 +46,11 @@ export function kubeletConfigMap(cfg: ClusterConfig) {
  * node name is not the host name, and (for a worker joining) its taints.
  */
 export function kubeletFlags(cfg: ClusterConfig, node: NodeConfig, hostname?: string): string {
-  const flags = [`--container-runtime-endpoint=${cfg.criSocket}`, `--pod-infra-container-image=${pauseImage(cfg)}`, `--node-ip=${node.advertiseAddress}`];
+  const flags = [
+    `--container-runtime-endpoint=${cfg.criSocket}`,
+    `--pod-infra-container-image=${pauseImage(cfg)}`,
+    `--node-ip=${node.advertiseAddress}`,
+  ];
   if (hostname !== undefined && hostname.toLowerCase() !== node.name) flags.push(`--hostname-override=${node.name}`);
   return flags.join(' ');
 }

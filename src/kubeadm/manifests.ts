@@ -1,7 +1,16 @@
 import { stringify } from 'yaml';
 import { componentImage, etcdImage } from './images.js';
 import type { ClusterConfig, NodeConfig } from './config.js';
-import { API_PORT, CONTROLLER_MANAGER_PORT, ETCD_CLIENT_PORT, ETCD_DATA_DIR, ETCD_METRICS_PORT, PKI_DIR, SCHEDULER_PORT, KUBERNETES_DIR } from './constants.js';
+import {
+  API_PORT,
+  CONTROLLER_MANAGER_PORT,
+  ETCD_CLIENT_PORT,
+  ETCD_DATA_DIR,
+  ETCD_METRICS_PORT,
+  PKI_DIR,
+  SCHEDULER_PORT,
+  KUBERNETES_DIR,
+} from './constants.js';
 import { minorOf } from './images.js';
 import { peerUrlOf } from './etcd-members.js';
 
@@ -10,16 +19,33 @@ type Args = Record<string, string>;
 /** ["binary", "--a=1", "--b=2"]: flags sorted by name; extra args replace defaults of the same name. */
 export function command(binary: string, defaults: Args, extra: Args): string[] {
   const merged = { ...defaults, ...extra };
-  return [binary, ...Object.keys(merged).sort().map((k) => `--${k}=${merged[k]}`)];
+  return [
+    binary,
+    ...Object.keys(merged)
+      .sort()
+      .map((k) => `--${k}=${merged[k]}`),
+  ];
 }
 
-function probe(host: string, port: number, path: string, scheme: 'HTTP' | 'HTTPS', kind: 'liveness' | 'readiness' | 'startup') {
+function probe(
+  host: string,
+  port: number,
+  path: string,
+  scheme: 'HTTP' | 'HTTPS',
+  kind: 'liveness' | 'readiness' | 'startup',
+) {
   const timing = {
     liveness: { initialDelaySeconds: 10, timeoutSeconds: 15, failureThreshold: 8, periodSeconds: 10 },
     readiness: { timeoutSeconds: 15, failureThreshold: 3, periodSeconds: 1 },
     startup: { initialDelaySeconds: 10, timeoutSeconds: 15, failureThreshold: 24, periodSeconds: 10 },
   }[kind];
-  return { failureThreshold: timing.failureThreshold, httpGet: { host, path, port, scheme }, ...(('initialDelaySeconds' in timing) ? { initialDelaySeconds: timing.initialDelaySeconds } : {}), periodSeconds: timing.periodSeconds, timeoutSeconds: timing.timeoutSeconds };
+  return {
+    failureThreshold: timing.failureThreshold,
+    httpGet: { host, path, port, scheme },
+    ...('initialDelaySeconds' in timing ? { initialDelaySeconds: timing.initialDelaySeconds } : {}),
+    periodSeconds: timing.periodSeconds,
+    timeoutSeconds: timing.timeoutSeconds,
+  };
 }
 
 interface Mount {
@@ -33,8 +59,18 @@ interface Mount {
 const caTrustMounts: Mount[] = [
   { name: 'ca-certs', hostPath: '/etc/ssl/certs', readOnly: true, type: 'DirectoryOrCreate' },
   { name: 'etc-ca-certificates', hostPath: '/etc/ca-certificates', readOnly: true, type: 'DirectoryOrCreate' },
-  { name: 'usr-local-share-ca-certificates', hostPath: '/usr/local/share/ca-certificates', readOnly: true, type: 'DirectoryOrCreate' },
-  { name: 'usr-share-ca-certificates', hostPath: '/usr/share/ca-certificates', readOnly: true, type: 'DirectoryOrCreate' },
+  {
+    name: 'usr-local-share-ca-certificates',
+    hostPath: '/usr/local/share/ca-certificates',
+    readOnly: true,
+    type: 'DirectoryOrCreate',
+  },
+  {
+    name: 'usr-share-ca-certificates',
+    hostPath: '/usr/share/ca-certificates',
+    readOnly: true,
+    type: 'DirectoryOrCreate',
+  },
 ];
 
 function staticPod(o: {
@@ -67,7 +103,11 @@ function staticPod(o: {
           ...(o.probes.readiness ? { readinessProbe: o.probes.readiness } : {}),
           resources: { requests: o.requests },
           ...(o.probes.startup ? { startupProbe: o.probes.startup } : {}),
-          volumeMounts: mounts.map((m) => ({ mountPath: m.mountPath ?? m.hostPath, name: m.name, ...(m.readOnly ? { readOnly: true } : {}) })),
+          volumeMounts: mounts.map((m) => ({
+            mountPath: m.mountPath ?? m.hostPath,
+            name: m.name,
+            ...(m.readOnly ? { readOnly: true } : {}),
+          })),
         },
       ],
       hostNetwork: true,
@@ -145,7 +185,9 @@ export function controllerManagerArgs(cfg: ClusterConfig): Args {
     'root-ca-file': `${PKI_DIR}/ca.crt`,
     'service-account-private-key-file': `${PKI_DIR}/sa.key`,
     'use-service-account-credentials': 'true',
-    ...(cfg.podSubnet ? { 'allocate-node-cidrs': 'true', 'cluster-cidr': cfg.podSubnet, 'service-cluster-ip-range': cfg.serviceSubnet } : {}),
+    ...(cfg.podSubnet
+      ? { 'allocate-node-cidrs': 'true', 'cluster-cidr': cfg.podSubnet, 'service-cluster-ip-range': cfg.serviceSubnet }
+      : {}),
   };
 }
 
@@ -157,8 +199,18 @@ export function kubeControllerManagerManifest(cfg: ClusterConfig) {
     mounts: [
       ...caTrustMounts,
       { name: 'k8s-certs', hostPath: PKI_DIR, readOnly: true, type: 'DirectoryOrCreate' },
-      { name: 'kubeconfig', hostPath: `${KUBERNETES_DIR}/controller-manager.conf`, readOnly: true, type: 'FileOrCreate' },
-      { name: 'flexvolume-dir', hostPath: '/usr/libexec/kubernetes/kubelet-plugins/volume/exec', readOnly: false, type: 'DirectoryOrCreate' },
+      {
+        name: 'kubeconfig',
+        hostPath: `${KUBERNETES_DIR}/controller-manager.conf`,
+        readOnly: true,
+        type: 'FileOrCreate',
+      },
+      {
+        name: 'flexvolume-dir',
+        hostPath: '/usr/libexec/kubernetes/kubelet-plugins/volume/exec',
+        readOnly: false,
+        type: 'DirectoryOrCreate',
+      },
     ],
     probes: {
       liveness: probe('127.0.0.1', CONTROLLER_MANAGER_PORT, '/healthz', 'HTTPS', 'liveness'),
@@ -173,7 +225,17 @@ export function kubeSchedulerManifest(cfg: ClusterConfig) {
   return staticPod({
     name: 'kube-scheduler',
     image: componentImage(cfg, 'kube-scheduler'),
-    command: command('kube-scheduler', { 'authentication-kubeconfig': conf, 'authorization-kubeconfig': conf, 'bind-address': '127.0.0.1', kubeconfig: conf, 'leader-elect': 'true' }, cfg.schedulerExtraArgs),
+    command: command(
+      'kube-scheduler',
+      {
+        'authentication-kubeconfig': conf,
+        'authorization-kubeconfig': conf,
+        'bind-address': '127.0.0.1',
+        kubeconfig: conf,
+        'leader-elect': 'true',
+      },
+      cfg.schedulerExtraArgs,
+    ),
     mounts: [{ name: 'kubeconfig', hostPath: conf, readOnly: true, type: 'FileOrCreate' }],
     probes: {
       // kubeadm since v1.30: /livez for liveness and startup, and a readiness probe on /readyz.

@@ -15,7 +15,8 @@ import type { KeyAlgorithm } from '../pki/keys.js';
 const master: NodeConfig = { name: 'master1', advertiseAddress: '10.0.0.10', controlPlane: true, worker: false };
 
 const dir = mkdtempSync(join(tmpdir(), 'kprov-pki-'));
-const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+const openssl = (...args: string[]) =>
+  execFileSync('openssl', args, { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
 function file(name: string, content: string): string {
   const p = join(dir, name.replace(/\//g, '_'));
   writeFileSync(p, content);
@@ -24,11 +25,39 @@ function file(name: string, content: string): string {
 
 // The fact sheet's table (kubeadm-facts.md section 1): CN, O, extended key usages, SANs for master1.
 const EXPECTED: Record<string, { cn: string; o: string[]; eku: string[]; dns?: string[]; ip?: string[] }> = {
-  apiserver: { cn: 'kube-apiserver', o: [], eku: ['serverAuth'], dns: ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', 'master1'], ip: ['10.96.0.1', '10.0.0.10'] },
-  'apiserver-kubelet-client': { cn: 'kube-apiserver-kubelet-client', o: ['kubeadm:cluster-admins'], eku: ['clientAuth'] },
+  apiserver: {
+    cn: 'kube-apiserver',
+    o: [],
+    eku: ['serverAuth'],
+    dns: [
+      'kubernetes',
+      'kubernetes.default',
+      'kubernetes.default.svc',
+      'kubernetes.default.svc.cluster.local',
+      'master1',
+    ],
+    ip: ['10.96.0.1', '10.0.0.10'],
+  },
+  'apiserver-kubelet-client': {
+    cn: 'kube-apiserver-kubelet-client',
+    o: ['kubeadm:cluster-admins'],
+    eku: ['clientAuth'],
+  },
   'front-proxy-client': { cn: 'front-proxy-client', o: [], eku: ['clientAuth'] },
-  'etcd/server': { cn: 'master1', o: [], eku: ['serverAuth', 'clientAuth'], dns: ['localhost', 'master1'], ip: ['10.0.0.10', '127.0.0.1', '::1'] },
-  'etcd/peer': { cn: 'master1', o: [], eku: ['serverAuth', 'clientAuth'], dns: ['localhost', 'master1'], ip: ['10.0.0.10', '127.0.0.1', '::1'] },
+  'etcd/server': {
+    cn: 'master1',
+    o: [],
+    eku: ['serverAuth', 'clientAuth'],
+    dns: ['localhost', 'master1'],
+    ip: ['10.0.0.10', '127.0.0.1', '::1'],
+  },
+  'etcd/peer': {
+    cn: 'master1',
+    o: [],
+    eku: ['serverAuth', 'clientAuth'],
+    dns: ['localhost', 'master1'],
+    ip: ['10.0.0.10', '127.0.0.1', '::1'],
+  },
   'etcd/healthcheck-client': { cn: 'kube-etcd-healthcheck-client', o: [], eku: ['clientAuth'] },
   'apiserver-etcd-client': { cn: 'kube-apiserver-etcd-client', o: [], eku: ['clientAuth'] },
 };
@@ -37,7 +66,8 @@ describe('certificate list invariants', () => {
   it('every CA precedes its leaves and every signer exists', () => {
     const seen = new Set<string>();
     for (const spec of ALL_CERT_SPECS) {
-      if (spec.caName) expect(seen.has(spec.caName), `${spec.baseName} is signed by ${spec.caName}, which must come first`).toBe(true);
+      if (spec.caName)
+        expect(seen.has(spec.caName), `${spec.baseName} is signed by ${spec.caName}, which must come first`).toBe(true);
       seen.add(spec.baseName);
     }
     for (const leaf of LEAF_SPECS) expect(CA_SPECS.map((c) => c.baseName)).toContain(leaf.caName);
@@ -59,7 +89,9 @@ describe.each(['RSA-2048', 'ECDSA-P256'] as KeyAlgorithm[])('PKI with %s', (alg)
       const ca = file(`${alg}-${spec.caName}.crt`, result.pki.cas[spec.caName!].certPem);
       const leaf = file(`${alg}-${spec.baseName}.crt`, result.pki.leaves.master1[spec.baseName].certPem);
       expect(openssl('verify', '-CAfile', ca, leaf).trim()).toBe(`${leaf}: OK`);
-      expect(verifiesAgainst(result.pki.leaves.master1[spec.baseName].certPem, result.pki.cas[spec.caName!].certPem)).toBe(true);
+      expect(
+        verifiesAgainst(result.pki.leaves.master1[spec.baseName].certPem, result.pki.cas[spec.caName!].certPem),
+      ).toBe(true);
     }
   });
 
@@ -69,10 +101,36 @@ describe.each(['RSA-2048', 'ECDSA-P256'] as KeyAlgorithm[])('PKI with %s', (alg)
     const skis = new Set<string>();
     for (const name of ['ca', 'front-proxy-ca', 'etcd/ca']) {
       const ca = result.pki.cas[name];
-      const ours = openssl('x509', '-noout', '-ext', 'subjectKeyIdentifier', '-in', file(`${alg}-ski-${name}.crt`, ca.certPem));
+      const ours = openssl(
+        'x509',
+        '-noout',
+        '-ext',
+        'subjectKeyIdentifier',
+        '-in',
+        file(`${alg}-ski-${name}.crt`, ca.certPem),
+      );
       const key = file(`${alg}-ski-${name}.key`, ca.keyPem);
-      const reference = openssl('req', '-new', '-x509', '-key', key, '-subj', '/CN=ref', '-days', '1', '-addext', 'subjectKeyIdentifier=hash');
-      const theirs = openssl('x509', '-noout', '-ext', 'subjectKeyIdentifier', '-in', file(`${alg}-ski-ref-${name}.crt`, reference));
+      const reference = openssl(
+        'req',
+        '-new',
+        '-x509',
+        '-key',
+        key,
+        '-subj',
+        '/CN=ref',
+        '-days',
+        '1',
+        '-addext',
+        'subjectKeyIdentifier=hash',
+      );
+      const theirs = openssl(
+        'x509',
+        '-noout',
+        '-ext',
+        'subjectKeyIdentifier',
+        '-in',
+        file(`${alg}-ski-ref-${name}.crt`, reference),
+      );
       expect(ours.split('\n')[1].trim(), name).toBe(theirs.split('\n')[1].trim());
       expect(ours).not.toContain('DA:39:A3:EE');
       skis.add(ours);
@@ -98,14 +156,30 @@ describe.each(['RSA-2048', 'ECDSA-P256'] as KeyAlgorithm[])('PKI with %s', (alg)
       expect(info.dnsNames, base).toEqual(want.dns ?? []);
       expect(info.ipAddresses, base).toEqual(want.ip ?? []);
       expect(info.isCA).toBe(false);
-      const text = openssl('x509', '-in', file(`${alg}-${base}-t.crt`, result.pki.leaves.master1[base].certPem), '-noout', '-text');
+      const text = openssl(
+        'x509',
+        '-in',
+        file(`${alg}-${base}-t.crt`, result.pki.leaves.master1[base].certPem),
+        '-noout',
+        '-text',
+      );
       expect(text).toMatch(/X509v3 Key Usage: critical\s+Digital Signature, Key Encipherment/);
       expect(text).toMatch(/X509v3 Basic Constraints: critical\s+CA:FALSE/);
       const days = (info.notAfter.getTime() - info.notBefore.getTime()) / 86_400_000;
       expect(days).toBeCloseTo(365 + 5 / 1440, 3);
     }
-    for (const [base, cn] of [['ca', 'kubernetes'], ['front-proxy-ca', 'front-proxy-ca'], ['etcd/ca', 'etcd-ca']]) {
-      const text = openssl('x509', '-in', file(`${alg}-${base}-t.crt`, result.pki.cas[base].certPem), '-noout', '-text');
+    for (const [base, cn] of [
+      ['ca', 'kubernetes'],
+      ['front-proxy-ca', 'front-proxy-ca'],
+      ['etcd/ca', 'etcd-ca'],
+    ]) {
+      const text = openssl(
+        'x509',
+        '-in',
+        file(`${alg}-${base}-t.crt`, result.pki.cas[base].certPem),
+        '-noout',
+        '-text',
+      );
       expect(text).toMatch(/X509v3 Key Usage: critical\s+Digital Signature, Key Encipherment, Certificate Sign/);
       expect(text).toMatch(/X509v3 Basic Constraints: critical\s+CA:TRUE/);
       expect(text).toContain(`Subject: CN = ${cn}`);
@@ -130,8 +204,13 @@ describe.each(['RSA-2048', 'ECDSA-P256'] as KeyAlgorithm[])('PKI with %s', (alg)
   it('the CA hash equals the openssl pipeline', () => {
     const ca = file(`${alg}-hash-ca.crt`, result.pki.cas.ca.certPem);
     const pub = openssl('x509', '-pubkey', '-noout', '-in', ca);
-    const der = execFileSync('openssl', [alg === 'ECDSA-P256' ? 'ec' : 'rsa', '-pubin', '-outform', 'der'], { input: pub, stdio: ['pipe', 'pipe', 'ignore'] });
-    const digest = execFileSync('openssl', ['dgst', '-sha256', '-hex'], { input: der, encoding: 'utf8' }).trim().split('= ')[1];
+    const der = execFileSync('openssl', [alg === 'ECDSA-P256' ? 'ec' : 'rsa', '-pubin', '-outform', 'der'], {
+      input: pub,
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    const digest = execFileSync('openssl', ['dgst', '-sha256', '-hex'], { input: der, encoding: 'utf8' })
+      .trim()
+      .split('= ')[1];
     expect(caCertHash(result.pki.cas.ca.certPem)).toBe(`sha256:${digest}`);
   });
 
@@ -147,7 +226,25 @@ describe('PKI reuse rules', () => {
   it('signs leaves of an existing CA with the authority key identifier that CA carries', async () => {
     const key = file('old-ca.key', openssl('genrsa', '2048'));
     const oldSki = 'DA:39:A3:EE:5E:6B:4B:0D:32:55:BF:EF:95:60:18:90:AF:D8:07:09';
-    const ca = openssl('req', '-new', '-x509', '-key', key, '-subj', '/CN=kubernetes', '-days', '3650', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign', '-addext', `subjectKeyIdentifier=${oldSki.replace(/:/g, '')}`, '-addext', 'authorityKeyIdentifier=none');
+    const ca = openssl(
+      'req',
+      '-new',
+      '-x509',
+      '-key',
+      key,
+      '-subj',
+      '/CN=kubernetes',
+      '-days',
+      '3650',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign',
+      '-addext',
+      `subjectKeyIdentifier=${oldSki.replace(/:/g, '')}`,
+      '-addext',
+      'authorityKeyIdentifier=none',
+    );
     const store = new MemoryStore();
     store.write('ca.crt', ca, 0o644);
     store.write('ca.key', readFileSync(key, 'utf8'), 0o600);
@@ -164,7 +261,9 @@ describe('PKI reuse rules', () => {
     const before = store.read('nodes/master1/apiserver.crt');
     const r = await ensurePki(store, testConfig({ apiServerCertSANs: ['api.example.com'] }), [master]);
     expect(r.problems).toHaveLength(1);
-    expect(r.problems[0]).toMatch(/^nodes\/master1\/apiserver\.crt: DNS SANs are \[.*\], want \[.*api\.example\.com.*\]/);
+    expect(r.problems[0]).toMatch(
+      /^nodes\/master1\/apiserver\.crt: DNS SANs are \[.*\], want \[.*api\.example\.com.*\]/,
+    );
     expect(store.read('nodes/master1/apiserver.crt')).toBe(before);
   });
 
@@ -174,10 +273,17 @@ describe('PKI reuse rules', () => {
     const later = new Date(Date.now() + 340 * 86_400_000);
     const r = await ensurePki(store, testConfig({ encryptionAlgorithm: 'ECDSA-P256' }), [master], later);
     expect(r.problems).toEqual([]);
-    expect(r.events.filter((e) => e.action === 'renewed').map((e) => e.path).sort()).toEqual(LEAF_SPECS.map((s) => `nodes/master1/${s.baseName}.crt`).sort());
+    expect(
+      r.events
+        .filter((e) => e.action === 'renewed')
+        .map((e) => e.path)
+        .sort(),
+    ).toEqual(LEAF_SPECS.map((s) => `nodes/master1/${s.baseName}.crt`).sort());
     expect(r.pki.cas.ca.certPem).toBe(first.pki.cas.ca.certPem);
     expect(r.pki.leaves.master1.apiserver.keyPem).toBe(first.pki.leaves.master1.apiserver.keyPem);
-    expect(inspectCertificate(r.pki.leaves.master1.apiserver.certPem).notAfter.getTime()).toBeGreaterThan(inspectCertificate(first.pki.leaves.master1.apiserver.certPem).notAfter.getTime());
+    expect(inspectCertificate(r.pki.leaves.master1.apiserver.certPem).notAfter.getTime()).toBeGreaterThan(
+      inspectCertificate(first.pki.leaves.master1.apiserver.certPem).notAfter.getTime(),
+    );
   });
 
   it('refuses half a CA', async () => {
@@ -185,6 +291,8 @@ describe('PKI reuse rules', () => {
     await ensurePki(store, testConfig({ encryptionAlgorithm: 'ECDSA-P256' }), [master]);
     store.files.delete('front-proxy-ca.key');
     const r = await ensurePki(store, testConfig({ encryptionAlgorithm: 'ECDSA-P256' }), [master]);
-    expect(r.problems).toContain('front-proxy-ca: found .crt without .key; restore the missing file (a CA cannot be regenerated without breaking the cluster)');
+    expect(r.problems).toContain(
+      'front-proxy-ca: found .crt without .key; restore the missing file (a CA cannot be regenerated without breaking the cluster)',
+    );
   });
 });

@@ -1,7 +1,13 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { generateKey, keyPairFromPem, publicKeyPem, type KeyAlgorithm, type KeyPair } from '../pki/keys.js';
 import { createCertificate, randomSerial, subjectKeyIdOfCert, type KeyUsage } from '../pki/x509.js';
-import { inspectCertificate, keyMatchesCert, normalizeIp, publicKeyDerOfCert, verifiesAgainst } from '../pki/inspect.js';
+import {
+  inspectCertificate,
+  keyMatchesCert,
+  normalizeIp,
+  publicKeyDerOfCert,
+  verifiesAgainst,
+} from '../pki/inspect.js';
 import type { PkiStore } from '../pki/store.js';
 import { CA_SPECS, LEAF_SPECS, type CertSpec } from './certlist.js';
 import type { ClusterConfig, NodeConfig } from './config.js';
@@ -41,7 +47,13 @@ async function keysFor(count: number, algorithm: KeyAlgorithm): Promise<KeyPair[
 
 function want(spec: CertSpec, cfg: ClusterConfig, node: NodeConfig) {
   const sans = spec.sans?.(cfg, node) ?? { dnsNames: [], ipAddresses: [] };
-  return { commonName: spec.commonName(node), organizations: spec.organizations, dnsNames: sans.dnsNames, ipAddresses: sans.ipAddresses, usages: spec.usages };
+  return {
+    commonName: spec.commonName(node),
+    organizations: spec.organizations,
+    dnsNames: sans.dnsNames,
+    ipAddresses: sans.ipAddresses,
+    usages: spec.usages,
+  };
 }
 
 /** Differences between an existing certificate and what it should be, as words; empty if it matches. */
@@ -68,7 +80,14 @@ function signer(ca: CertKey) {
   };
 }
 
-function issue(spec: CertSpec, cfg: ClusterConfig, node: NodeConfig, key: KeyPair, ca: CertKey | undefined, now: Date): string {
+function issue(
+  spec: CertSpec,
+  cfg: ClusterConfig,
+  node: NodeConfig,
+  key: KeyPair,
+  ca: CertKey | undefined,
+  now: Date,
+): string {
   const w = want(spec, cfg, node);
   const isCA = !ca;
   return createCertificate(
@@ -94,7 +113,12 @@ function issue(spec: CertSpec, cfg: ClusterConfig, node: NodeConfig, key: KeyPai
  * in the store. Existing material is reused; leaves near expiry are renewed with their key; anything that
  * exists but does not match the configuration is reported in problems and left alone.
  */
-export async function ensurePki(store: PkiStore, cfg: ClusterConfig, controlPlane: NodeConfig[], now = new Date()): Promise<PkiResult> {
+export async function ensurePki(
+  store: PkiStore,
+  cfg: ClusterConfig,
+  controlPlane: NodeConfig[],
+  now = new Date(),
+): Promise<PkiResult> {
   const events: PkiEvent[] = [];
   const problems: string[] = [];
   const cas: Record<string, CertKey> = {};
@@ -106,11 +130,16 @@ export async function ensurePki(store: PkiStore, cfg: ClusterConfig, controlPlan
     const key = store.read(`${caPath(spec.baseName)}.key`);
     if (cert && key) {
       if (!keyMatchesCert(cert, key)) problems.push(`${spec.baseName}.crt does not match ${spec.baseName}.key`);
-      else if (inspectCertificate(cert).notAfter.getTime() - now.getTime() < RENEW_BEFORE_MS) problems.push(`CA ${spec.baseName}.crt expires on ${inspectCertificate(cert).notAfter.toISOString()}: CA rotation is not automatic`);
+      else if (inspectCertificate(cert).notAfter.getTime() - now.getTime() < RENEW_BEFORE_MS)
+        problems.push(
+          `CA ${spec.baseName}.crt expires on ${inspectCertificate(cert).notAfter.toISOString()}: CA rotation is not automatic`,
+        );
       cas[spec.baseName] = { certPem: cert, keyPem: key };
       events.push({ path: `${spec.baseName}.crt`, action: 'reused' });
     } else if (cert || key) {
-      problems.push(`${spec.baseName}: found ${cert ? '.crt without .key' : '.key without .crt'}; restore the missing file (a CA cannot be regenerated without breaking the cluster)`);
+      problems.push(
+        `${spec.baseName}: found ${cert ? '.crt without .key' : '.key without .crt'}; restore the missing file (a CA cannot be regenerated without breaking the cluster)`,
+      );
     } else {
       missingCas.push(spec);
     }
@@ -158,7 +187,9 @@ export async function ensurePki(store: PkiStore, cfg: ClusterConfig, controlPlan
       if (!keyMatchesCert(cert, key)) diffs.push('certificate does not match its key');
       if (ca && !verifiesAgainst(cert, ca.certPem)) diffs.push(`not signed by the current ${spec.caName}`);
       if (diffs.length > 0) {
-        problems.push(`${path}.crt: ${diffs.join('; ')}. Remove ${path}.crt and .key from the PKI directory to have it reissued.`);
+        problems.push(
+          `${path}.crt: ${diffs.join('; ')}. Remove ${path}.crt and .key from the PKI directory to have it reissued.`,
+        );
         leaves[node.name][spec.baseName] = { certPem: cert, keyPem: key };
       } else if (inspectCertificate(cert).notAfter.getTime() - now.getTime() < RENEW_BEFORE_MS) {
         toIssue.push({ node, spec, key: keyPairFromPem(key), renew: true });
@@ -183,7 +214,13 @@ export async function ensurePki(store: PkiStore, cfg: ClusterConfig, controlPlan
 }
 
 /** Issue a client certificate signed by a CA (for kubeconfig users). */
-export function issueClientCert(ca: CertKey, key: KeyPair, commonName: string, organizations: string[], now = new Date()): string {
+export function issueClientCert(
+  ca: CertKey,
+  key: KeyPair,
+  commonName: string,
+  organizations: string[],
+  now = new Date(),
+): string {
   return createCertificate(
     {
       subject: { commonName, organizations },

@@ -5,14 +5,29 @@ import { controlPlaneUrl, splitHostPort, type ClusterConfig, type NodeConfig } f
 import { ensurePki, type PkiEvent } from './pki.js';
 import { ensureKubeconfigs, bootstrapKubeconfig } from './kubeconfig.js';
 import { initialClusterFor, peerUrlOf, type EtcdMember } from './etcd-members.js';
-import { etcdManifest, kubeApiServerManifest, kubeControllerManagerManifest, kubeSchedulerManifest, toYaml } from './manifests.js';
+import {
+  etcdManifest,
+  kubeApiServerManifest,
+  kubeControllerManagerManifest,
+  kubeSchedulerManifest,
+  toYaml,
+} from './manifests.js';
 import { kubeletConfigMap, kubeletConfigYaml, kubeletDropIn, kubeletFlagsEnv } from './kubelet.js';
 import { bootstrapRbac, uploadCertsRbac } from './rbac.js';
 import { kubeadmConfigMap, controlPlaneNodePatch } from './cluster-objects.js';
 import { corednsObjects, flannelObjects, kubeProxyObjects } from './addons.js';
 import { formatToken, generateToken, parseToken, tokenSecret, type BootstrapToken } from './token.js';
 import { generateCertificateKey, kubeadmCertsSecret } from './upload-certs.js';
-import { BOOTSTRAP_KUBELET_CONF, KUBELET_CONFIG, KUBELET_DROPIN, KUBELET_FLAGS_ENV, KUBERNETES_DIR, MANIFESTS_DIR, PKI_DIR, TOKEN_DEFAULT_TTL_MS } from './constants.js';
+import {
+  BOOTSTRAP_KUBELET_CONF,
+  KUBELET_CONFIG,
+  KUBELET_DROPIN,
+  KUBELET_FLAGS_ENV,
+  KUBERNETES_DIR,
+  MANIFESTS_DIR,
+  PKI_DIR,
+  TOKEN_DEFAULT_TTL_MS,
+} from './constants.js';
 
 /** A file for one host: absolute path, content and mode (the shape the SSH layer installs). */
 export interface FileSpec {
@@ -39,7 +54,12 @@ export interface ClusterPlan {
   problems: string[];
 }
 
-const pkiFile = (name: string, content: string, mode: number): FileSpec => ({ path: `${PKI_DIR}/${name}`, content, mode, dirMode: 0o755 });
+const pkiFile = (name: string, content: string, mode: number): FileSpec => ({
+  path: `${PKI_DIR}/${name}`,
+  content,
+  mode,
+  dirMode: 0o755,
+});
 
 /** Reuse the stored bootstrap token while it has at least an hour left; otherwise make a new one. */
 function ensureToken(store: PkiStore, given: string | undefined, ttlMs: number, now: Date): BootstrapToken {
@@ -54,7 +74,8 @@ function ensureToken(store: PkiStore, given: string | undefined, ttlMs: number, 
   return token;
 }
 
-const inventoryOrderMembers = (nodes: NodeConfig[]): EtcdMember[] => nodes.map((n, i) => ({ ID: String(i + 1), name: n.name, peerURLs: [peerUrlOf(n.advertiseAddress)] }));
+const inventoryOrderMembers = (nodes: NodeConfig[]): EtcdMember[] =>
+  nodes.map((n, i) => ({ ID: String(i + 1), name: n.name, peerURLs: [peerUrlOf(n.advertiseAddress)] }));
 
 /**
  * Everything kubeadm init + join would produce for these nodes: per-node files, cluster objects,
@@ -78,18 +99,26 @@ export async function planCluster(
   const tokenTtlMs = opts.tokenTtlMs ?? TOKEN_DEFAULT_TTL_MS;
   const token = ensureToken(store, opts.token, tokenTtlMs, now);
   const hash = caCertHash(pki.cas.ca.certPem);
-  const certificateKey = controlPlane.length > 1 ? (store.read('certificate-key')?.trim() ?? (() => {
-    const k = generateCertificateKey();
-    store.write('certificate-key', k + '\n', 0o600);
-    return k;
-  })()) : undefined;
+  const certificateKey =
+    controlPlane.length > 1
+      ? (store.read('certificate-key')?.trim() ??
+        (() => {
+          const k = generateCertificateKey();
+          store.write('certificate-key', k + '\n', 0o600);
+          return k;
+        })())
+      : undefined;
 
   const kubeletFiles = (node: NodeConfig): FileSpec[] => [
     { path: KUBELET_CONFIG, content: kubeletConfigYaml(cfg), mode: 0o644 },
     { path: KUBELET_FLAGS_ENV, content: kubeletFlagsEnv(cfg, node), mode: 0o644 },
     { path: KUBELET_DROPIN, content: kubeletDropIn(), mode: 0o644 },
   ];
-  const bootstrap = (): FileSpec => ({ path: `${KUBERNETES_DIR}/${BOOTSTRAP_KUBELET_CONF}`, content: bootstrapKubeconfig(cfg, endpoint, pki.cas.ca.certPem, formatToken(token)), mode: 0o600 });
+  const bootstrap = (): FileSpec => ({
+    path: `${KUBERNETES_DIR}/${BOOTSTRAP_KUBELET_CONF}`,
+    content: bootstrapKubeconfig(cfg, endpoint, pki.cas.ca.certPem, formatToken(token)),
+    mode: 0o600,
+  });
 
   const files: Record<string, FileSpec[]> = {};
   const nodePatches: Record<string, unknown> = {};
@@ -102,12 +131,32 @@ export async function planCluster(
     for (const [base, ck] of Object.entries(pki.leaves[node.name])) {
       list.push(pkiFile(`${base}.crt`, ck.certPem, 0o644), pkiFile(`${base}.key`, ck.keyPem, 0o600));
     }
-    for (const [file, text] of Object.entries(kc.files[node.name])) list.push({ path: `${KUBERNETES_DIR}/${file}`, content: text, mode: 0o600 });
-    const manifest = (name: string, obj: unknown): FileSpec => ({ path: `${MANIFESTS_DIR}/${name}.yaml`, content: toYaml(obj), mode: 0o600, dirMode: 0o700 });
+    for (const [file, text] of Object.entries(kc.files[node.name]))
+      list.push({ path: `${KUBERNETES_DIR}/${file}`, content: text, mode: 0o600 });
+    const manifest = (name: string, obj: unknown): FileSpec => ({
+      path: `${MANIFESTS_DIR}/${name}.yaml`,
+      content: toYaml(obj),
+      mode: 0o600,
+      dirMode: 0o700,
+    });
     list.push(
       // Joining members: what MemberAdd would answer if they joined in inventory order. At run time kprov
       // renders this from the real member list instead (see control-plane-join.ts).
-      manifest('etcd', etcdManifest(cfg, node, index > 0 ? { initialCluster: initialClusterFor(inventoryOrderMembers(controlPlane.slice(0, index)), { name: node.name, peerUrl: peerUrlOf(node.advertiseAddress) }) } : undefined)),
+      manifest(
+        'etcd',
+        etcdManifest(
+          cfg,
+          node,
+          index > 0
+            ? {
+                initialCluster: initialClusterFor(inventoryOrderMembers(controlPlane.slice(0, index)), {
+                  name: node.name,
+                  peerUrl: peerUrlOf(node.advertiseAddress),
+                }),
+              }
+            : undefined,
+        ),
+      ),
       manifest('kube-apiserver', kubeApiServerManifest(cfg, node)),
       manifest('kube-controller-manager', kubeControllerManagerManifest(cfg)),
       manifest('kube-scheduler', kubeSchedulerManifest(cfg)),
@@ -124,7 +173,9 @@ export async function planCluster(
 
   const objects: Record<string, unknown[]> = {
     '00-rbac': [...bootstrapRbac(), ...(certificateKey ? uploadCertsRbac() : [])],
-    '01-bootstrap-token': [tokenSecret(token, { ttlMs: tokenTtlMs, description: opts.tokenDescription ?? 'kprov bootstrap token', now })],
+    '01-bootstrap-token': [
+      tokenSecret(token, { ttlMs: tokenTtlMs, description: opts.tokenDescription ?? 'kprov bootstrap token', now }),
+    ],
     '02-cluster-info': [clusterInfoConfigMap(endpoint, pki.cas.ca.certPem)],
     '03-kubeadm-config': [kubeadmConfigMap(cfg, first)],
     '04-kubelet-config': [kubeletConfigMap(cfg)],

@@ -14,7 +14,13 @@ describe('bootstrap tokens', () => {
 
   it('parse and reject malformed tokens', () => {
     expect(parseToken('abcdef.0123456789abcdef')).toEqual({ id: 'abcdef', secret: '0123456789abcdef' });
-    for (const bad of ['ABCDEF.0123456789abcdef', 'abcde.0123456789abcdef', 'abcdef0123456789abcdef', 'abcdef.0123456789abcde!']) expect(() => parseToken(bad)).toThrow(/invalid bootstrap token/);
+    for (const bad of [
+      'ABCDEF.0123456789abcdef',
+      'abcde.0123456789abcdef',
+      'abcdef0123456789abcdef',
+      'abcdef.0123456789abcde!',
+    ])
+      expect(() => parseToken(bad)).toThrow(/invalid bootstrap token/);
   });
 
   it('make the kube-system Secret kubeadm makes', () => {
@@ -34,7 +40,11 @@ describe('bootstrap tokens', () => {
         'auth-extra-groups': 'system:bootstrappers:kubeadm:default-node-token',
       },
     });
-    expect(tokenSecret({ id: 'abcdef', secret: '0123456789abcdef' }, { ttlMs: 0 }).stringData.expiration).toBeUndefined();
-    expect(() => tokenSecret({ id: 'abcdef', secret: '0123456789abcdef' }, { groups: ['system:masters'] })).toThrow(/invalid bootstrap token group/);
+    expect(
+      tokenSecret({ id: 'abcdef', secret: '0123456789abcdef' }, { ttlMs: 0 }).stringData.expiration,
+    ).toBeUndefined();
+    expect(() => tokenSecret({ id: 'abcdef', secret: '0123456789abcdef' }, { groups: ['system:masters'] })).toThrow(
+      /invalid bootstrap token group/,
+    );
   });
 });

@@ -25,7 +25,10 @@ export function formatToken(t: BootstrapToken): string {
 
 export function parseToken(text: string): BootstrapToken {
   const m = TOKEN_PATTERN.exec(text.trim());
-  if (!m) throw new Error(`invalid bootstrap token: expected 6 and 16 lowercase letters or digits joined by a dot ([a-z0-9]{6}.[a-z0-9]{16})`);
+  if (!m)
+    throw new Error(
+      `invalid bootstrap token: expected 6 and 16 lowercase letters or digits joined by a dot ([a-z0-9]{6}.[a-z0-9]{16})`,
+    );
   return { id: m[1], secret: m[2] };
 }
 
@@ -46,7 +49,8 @@ export function tokenSecret(t: BootstrapToken, o: TokenOptions = {}) {
   for (const g of groups) if (!GROUP_PATTERN.test(g)) throw new Error(`invalid bootstrap token group "${g}"`);
   const data: Record<string, string> = { 'token-id': t.id, 'token-secret': t.secret };
   if (o.description) data.description = o.description;
-  if (ttl > 0) data.expiration = new Date((o.now ?? new Date()).getTime() + ttl).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  if (ttl > 0)
+    data.expiration = new Date((o.now ?? new Date()).getTime() + ttl).toISOString().replace(/\.\d{3}Z$/, 'Z');
   for (const u of o.usages ?? ['signing', 'authentication']) data[`usage-bootstrap-${u}`] = 'true';
   data['auth-extra-groups'] = groups.join(',');
   return {

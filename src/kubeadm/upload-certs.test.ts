@@ -5,7 +5,9 @@ import { decrypt, encrypt, generateCertificateKey, kubeadmCertsSecret, decryptKu
 import { testConfig } from './fixtures.testing.js';
 
 describe('upload-certs', async () => {
-  const { pki } = await ensurePki(new MemoryStore(), testConfig({ encryptionAlgorithm: 'ECDSA-P256' }), [{ name: 'm1', advertiseAddress: '10.0.0.10', controlPlane: true, worker: false }]);
+  const { pki } = await ensurePki(new MemoryStore(), testConfig({ encryptionAlgorithm: 'ECDSA-P256' }), [
+    { name: 'm1', advertiseAddress: '10.0.0.10', controlPlane: true, worker: false },
+  ]);
 
   it('round-trips AES-256-GCM with a 12-byte nonce and 16-byte tag, and detects tampering', () => {
     const key = generateCertificateKey();
@@ -21,7 +23,16 @@ describe('upload-certs', async () => {
   it('builds the kubeadm-certs Secret a joining master can decrypt', () => {
     const key = generateCertificateKey();
     const secret = kubeadmCertsSecret(pki, key);
-    expect(Object.keys(secret.data).sort()).toEqual(['ca.crt', 'ca.key', 'etcd-ca.crt', 'etcd-ca.key', 'front-proxy-ca.crt', 'front-proxy-ca.key', 'sa.key', 'sa.pub']);
+    expect(Object.keys(secret.data).sort()).toEqual([
+      'ca.crt',
+      'ca.key',
+      'etcd-ca.crt',
+      'etcd-ca.key',
+      'front-proxy-ca.crt',
+      'front-proxy-ca.key',
+      'sa.key',
+      'sa.pub',
+    ]);
     const plain = decryptKubeadmCerts(secret.data, key);
     expect(plain['ca.key']).toBe(pki.cas.ca.keyPem);
     expect(plain['etcd-ca.crt']).toBe(pki.cas['etcd/ca'].certPem);

@@ -41,20 +41,40 @@ export function sharedSecrets(pki: Pki): Record<string, string> {
 
 /** The kube-system/kubeadm-certs Secret; it is owned by a short-lived token Secret so it is deleted with it. */
 export function kubeadmCertsSecret(pki: Pki, certificateKey: string, owner?: { name: string; uid: string }) {
-  const data = Object.fromEntries(Object.entries(sharedSecrets(pki)).map(([k, v]) => [k, encrypt(Buffer.from(v), certificateKey).toString('base64')]));
+  const data = Object.fromEntries(
+    Object.entries(sharedSecrets(pki)).map(([k, v]) => [k, encrypt(Buffer.from(v), certificateKey).toString('base64')]),
+  );
   return {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: {
       name: 'kubeadm-certs',
       namespace: 'kube-system',
-      ...(owner ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Secret', name: owner.name, uid: owner.uid, controller: true, blockOwnerDeletion: true }] } : {}),
+      ...(owner
+        ? {
+            ownerReferences: [
+              {
+                apiVersion: 'v1',
+                kind: 'Secret',
+                name: owner.name,
+                uid: owner.uid,
+                controller: true,
+                blockOwnerDeletion: true,
+              },
+            ],
+          }
+        : {}),
     },
     type: 'Opaque',
     data,
   };
 }
 
-export function decryptKubeadmCerts(secretData: Record<string, string>, certificateKey: string): Record<string, string> {
-  return Object.fromEntries(Object.entries(secretData).map(([k, v]) => [k, decrypt(Buffer.from(v, 'base64'), certificateKey).toString()]));
+export function decryptKubeadmCerts(
+  secretData: Record<string, string>,
+  certificateKey: string,
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(secretData).map(([k, v]) => [k, decrypt(Buffer.from(v, 'base64'), certificateKey).toString()]),
+  );
 }

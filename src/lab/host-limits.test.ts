@@ -34,19 +34,17 @@ describe('lab up: inotify limits of the engine host', () => {
     expect(d.command).toBe('sudo sysctl -w fs.inotify.max_user_watches=524288');
     const lowBoth = { ...lowWatches, instances: 64 };
     const both = inotifyDecision({ limits: lowBoth, newNodes: 4, otherLabNodes: 0, root: false });
-    expect(both.command).toBe(
-      'sudo sysctl -w fs.inotify.max_user_instances=512 fs.inotify.max_user_watches=524288',
-    );
+    expect(both.command).toBe('sudo sysctl -w fs.inotify.max_user_instances=512 fs.inotify.max_user_watches=524288');
   });
 
-  it('never lowers a limit, and suggests the need itself when that is above kind\'s value', () => {
+  it("never lowers a limit, and suggests the need itself when that is above kind's value", () => {
     const high = { instances: 8192, watches: 1 << 20 };
     expect(inotifyDecision({ limits: high, newNodes: 9, otherLabNodes: 9, root: true }).ok).toBe(true);
     const big = inotifyDecision({ limits: HOST, newNodes: 30, otherLabNodes: 0, root: true });
     expect(big.raise['fs.inotify.max_user_instances']).toBe(30 * 20 + 16);
   });
 
-  it('reads this machine\'s limits and counts inotify use without failing', () => {
+  it("reads this machine's limits and counts inotify use without failing", () => {
     const limits = readInotifyLimits();
     if (!limits) return; // not Linux
     expect(limits.instances).toBeGreaterThan(0);

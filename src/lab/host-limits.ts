@@ -63,13 +63,16 @@ export function inotifyDecision(input: InotifyInput): InotifyDecision {
     }
   }
   if (short.length === 0) return { ok: true, need, raise };
-  const settings = Object.entries(raise).map(([n, v]) => `${n}=${v}`).join(' ');
+  const settings = Object.entries(raise)
+    .map(([n, v]) => `${n}=${v}`)
+    .join(' ');
   const command = `${input.root ? '' : 'sudo '}sysctl -w ${settings}`;
   const used = input.inUse;
   const using = used ? `, ${used.instances} instances and ${used.watches} watches in use now` : '';
   const per = `~${INOTIFY_PER_NODE.instances} instances and ~${INOTIFY_PER_NODE.watches} watches`;
-  const reason = `${short.join('; ')} (${input.newNodes} new lab nodes and ${input.otherLabNodes} of other running `
-    + `labs at ${per} each with a kubelet${using})`;
+  const reason =
+    `${short.join('; ')} (${input.newNodes} new lab nodes and ${input.otherLabNodes} of other running ` +
+    `labs at ${per} each with a kubelet${using})`;
   return { ok: false, need, raise, command, reason };
 }
 
@@ -136,8 +139,10 @@ export function ensureInotifyLimits(
   const d = inotifyDecision({ ...opts, limits, inUse: countRootInotify(), root });
   if (d.ok || !d.command) return;
   if (!opts.fix) {
-    throw new UserError(`this machine's inotify limits are too low for the lab: ${d.reason}; its kubelets would fail `
-      + `with "too many open files". Raise them (or run lab up with --fix-host-limits):\n  ${d.command}`);
+    throw new UserError(
+      `this machine's inotify limits are too low for the lab: ${d.reason}; its kubelets would fail ` +
+        `with "too many open files". Raise them (or run lab up with --fix-host-limits):\n  ${d.command}`,
+    );
   }
   try {
     writeInotifyLimits(d.raise);

@@ -11,7 +11,23 @@ export const LAB_BASE_IMAGE = 'kprov-lab-base:bookworm-1';
 export const LAB_NODE_IMAGE = 'kprov-lab-node:bookworm-6';
 
 /** Packages of the lab rootfs: what a minimal cloud VM has (systemd, sshd, sudo, networking tools). */
-const ROOTFS_PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'sudo', 'iproute2', 'iptables', 'procps', 'ca-certificates', 'kmod', 'curl', 'gnupg', 'util-linux', 'mount', 'less'];
+const ROOTFS_PACKAGES = [
+  'systemd',
+  'systemd-sysv',
+  'dbus',
+  'openssh-server',
+  'sudo',
+  'iproute2',
+  'iptables',
+  'procps',
+  'ca-certificates',
+  'kmod',
+  'curl',
+  'gnupg',
+  'util-linux',
+  'mount',
+  'less',
+];
 
 const q = $({ quiet: true });
 
@@ -28,7 +44,8 @@ export async function ensureLabImage(progress: (m: string) => void = () => {}): 
   if (await imageExists(LAB_NODE_IMAGE)) return LAB_NODE_IMAGE;
   if (!(await imageExists(LAB_BASE_IMAGE))) {
     const which = await q({ nothrow: true })`command -v mmdebstrap`;
-    if (which.exitCode !== 0) throw new UserError('building the lab image needs mmdebstrap: apt-get install mmdebstrap');
+    if (which.exitCode !== 0)
+      throw new UserError('building the lab image needs mmdebstrap: apt-get install mmdebstrap');
     const dir = mkdtempSync(join(tmpdir(), 'kprov-rootfs-'));
     try {
       progress('building a Debian bookworm rootfs with mmdebstrap (about a minute, once)');
@@ -41,7 +58,8 @@ export async function ensureLabImage(progress: (m: string) => void = () => {}): 
   const ctx = mkdtempSync(join(tmpdir(), 'kprov-image-'));
   try {
     progress(`building ${LAB_NODE_IMAGE}`);
-    for (const f of ['lab-init', 'kprov-lab-cgroups.service']) copyFileSync(fileURLToPath(new URL(`../../templates/lab/${f}`, import.meta.url)), join(ctx, f));
+    for (const f of ['lab-init', 'kprov-lab-cgroups.service'])
+      copyFileSync(fileURLToPath(new URL(`../../templates/lab/${f}`, import.meta.url)), join(ctx, f));
     writeFileSync(join(ctx, 'Dockerfile'), render('lab/Dockerfile', { baseImage: LAB_BASE_IMAGE }));
     await q({ env: { ...process.env, DOCKER_BUILDKIT: '0' } })`docker build -q -t ${LAB_NODE_IMAGE} ${ctx}`;
   } finally {

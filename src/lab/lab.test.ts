@@ -27,8 +27,12 @@ describe('lab down: the cluster state kprov init saved for the lab inventory goe
     const dir = join(home, 'labs', name);
     mkdirSync(dir, { recursive: true });
     const lab: Lab = {
-      name, dir, inventory: labInventoryPath(name), network: `kprov-${name}`,
-      privateKey: join(dir, 'id_ed25519'), knownHosts: join(dir, 'known_hosts'),
+      name,
+      dir,
+      inventory: labInventoryPath(name),
+      network: `kprov-${name}`,
+      privateKey: join(dir, 'id_ed25519'),
+      knownHosts: join(dir, 'known_hosts'),
       nodes: [{ name: 'master1', role: 'master', container: `kprov-${name}-master1`, ip: '172.30.0.2' }],
     };
     writeFileSync(`${lab.privateKey}.pub`, `${KEY}\n`);

@@ -52,13 +52,34 @@ const LABEL = 'io.kprov.lab';
 function vmLikeFlags(lab: string, node: string): string[] {
   const vol = (what: string) => `kprov-${lab}-${node}-${what}`;
   return [
-    '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE',
-    '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--security-opt', 'systempaths=unconfined',
-    '--cgroupns', 'private', '--device-cgroup-rule', 'a *:* rwm', '--device', '/dev/kmsg',
-    '--tmpfs', '/run', '--tmpfs', '/run/lock', '--tmpfs', '/tmp',
-    '-v', `${vol('containerd')}:/var/lib/containerd`,
-    '-v', `${vol('kubelet')}:/var/lib/kubelet`,
-    '-v', `${vol('etcd')}:/var/lib/etcd`,
+    '--cap-add',
+    'ALL',
+    '--cap-drop',
+    'SYS_RESOURCE',
+    '--security-opt',
+    'seccomp=unconfined',
+    '--security-opt',
+    'apparmor=unconfined',
+    '--security-opt',
+    'systempaths=unconfined',
+    '--cgroupns',
+    'private',
+    '--device-cgroup-rule',
+    'a *:* rwm',
+    '--device',
+    '/dev/kmsg',
+    '--tmpfs',
+    '/run',
+    '--tmpfs',
+    '/run/lock',
+    '--tmpfs',
+    '/tmp',
+    '-v',
+    `${vol('containerd')}:/var/lib/containerd`,
+    '-v',
+    `${vol('kubelet')}:/var/lib/kubelet`,
+    '-v',
+    `${vol('etcd')}:/var/lib/etcd`,
   ];
 }
 
@@ -67,18 +88,23 @@ export const LAB_KUBELET_RESOLV_CONF = '/etc/kprov-lab-resolv.conf';
 /** Non-loopback nameservers of this machine, for pods on lab nodes. */
 function upstreamResolvConf(): string {
   const servers = existsSync('/etc/resolv.conf')
-    ? readFileSync('/etc/resolv.conf', 'utf8').split('\n').map((l) => /^nameserver\s+(\S+)/.exec(l)?.[1]).filter((s): s is string => !!s && !s.startsWith('127.') && s !== '::1' && /^[0-9a-f.:]+$/i.test(s))
+    ? readFileSync('/etc/resolv.conf', 'utf8')
+        .split('\n')
+        .map((l) => /^nameserver\s+(\S+)/.exec(l)?.[1])
+        .filter((s): s is string => !!s && !s.startsWith('127.') && s !== '::1' && /^[0-9a-f.:]+$/i.test(s))
     : [];
   return servers.map((s) => `nameserver ${s}\\n`).join('');
 }
 
 export function validateLabName(name: string): void {
-  if (!/^[a-z][a-z0-9-]{0,30}$/.test(name)) throw new UserError(`lab name "${name}" must be lowercase letters, digits and '-' (at most 31)`);
+  if (!/^[a-z][a-z0-9-]{0,30}$/.test(name))
+    throw new UserError(`lab name "${name}" must be lowercase letters, digits and '-' (at most 31)`);
 }
 
 async function requireDocker(): Promise<void> {
   const r = await q({ nothrow: true })`docker info --format {{.ServerVersion}}`;
-  if (r.exitCode !== 0) throw new UserError(`the lab needs a running Docker engine: ${r.stderr.trim().split('\n').pop()}`);
+  if (r.exitCode !== 0)
+    throw new UserError(`the lab needs a running Docker engine: ${r.stderr.trim().split('\n').pop()}`);
 }
 
 export interface LabUpOptions {
@@ -94,11 +120,13 @@ export async function labUp(opts: LabUpOptions, progress: (m: string) => void = 
   if (opts.masters < 1) throw new UserError('--masters must be at least 1');
   await requireDocker();
   const dir = join(labsRoot(), opts.name);
-  if (existsSync(join(dir, 'lab.json'))) throw new UserError(`lab "${opts.name}" already exists (${dir}); run: kprov lab down --name ${opts.name}`);
+  if (existsSync(join(dir, 'lab.json')))
+    throw new UserError(`lab "${opts.name}" already exists (${dir}); run: kprov lab down --name ${opts.name}`);
   await checkHostLimits(opts, progress);
   // No lab by this name exists, so cluster state saved for its inventory path is a removed lab's (kept by
   // an older kprov's lab down): its PKI names other addresses and would make kprov init refuse.
-  for (const d of removeLabClusterState(opts.name)) progress(`removed cluster state of an earlier lab "${opts.name}": ${d}`);
+  for (const d of removeLabClusterState(opts.name))
+    progress(`removed cluster state of an earlier lab "${opts.name}": ${d}`);
   const image = await ensureLabImage(progress);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   try {
@@ -127,7 +155,6 @@ function dockerMessage(err: unknown): string {
 }
 
 async function createLab(opts: LabUpOptions, dir: string, image: string, progress: (m: string) => void): Promise<Lab> {
-
   const privateKey = join(dir, 'id_ed25519');
   await q`ssh-keygen -q -t ed25519 -N ${''} -C ${`kprov-lab-${opts.name}`} -f ${privateKey}`;
   const publicKey = readFileSync(`${privateKey}.pub`, 'utf8').trim();
@@ -143,11 +170,23 @@ async function createLab(opts: LabUpOptions, dir: string, image: string, progres
   progress(`starting ${wanted.length} containers`);
   const nodes = await Promise.all(wanted.map((n) => startNode(opts.name, network, image, n, publicKey, dir)));
   const lb = nodes.find((n) => n.role === 'lb');
-  if (lb) await startLoadBalancer(lb.container, nodes.filter((n) => n.role === 'master'));
+  if (lb)
+    await startLoadBalancer(
+      lb.container,
+      nodes.filter((n) => n.role === 'master'),
+    );
 
   const knownHosts = join(dir, 'known_hosts');
   writeFileSync(knownHosts, nodes.map((n) => `${n.ip} ${n.hostKey}`).join('\n') + '\n', { mode: 0o600 });
-  const lab: Lab = { name: opts.name, dir, inventory: labInventoryPath(opts.name), privateKey, knownHosts, network, nodes: nodes.map(({ hostKey: _k, ...n }) => n) };
+  const lab: Lab = {
+    name: opts.name,
+    dir,
+    inventory: labInventoryPath(opts.name),
+    privateKey,
+    knownHosts,
+    network,
+    nodes: nodes.map(({ hostKey: _k, ...n }) => n),
+  };
   writeFileSync(lab.inventory, labInventory(lab), { mode: 0o600 });
   writeFileSync(join(dir, 'lab.json'), JSON.stringify(lab, null, 2) + '\n');
   return lab;
@@ -157,11 +196,23 @@ export const LAB_API_PORT = 6443;
 
 /** haproxy on the lab's lb container, balancing port 6443 over the masters' API servers. */
 async function startLoadBalancer(container: string, masters: { name: string; ip: string }[]): Promise<void> {
-  const config = render('lab/haproxy.cfg', { port: LAB_API_PORT, masters: masters.map((m) => ({ name: m.name, ip: m.ip })) });
-  await q({ input: config })`docker exec -i ${container} sh -c ${'cat > /etc/haproxy/haproxy.cfg && haproxy -c -q -f /etc/haproxy/haproxy.cfg && systemctl enable --now haproxy'}`;
+  const config = render('lab/haproxy.cfg', {
+    port: LAB_API_PORT,
+    masters: masters.map((m) => ({ name: m.name, ip: m.ip })),
+  });
+  await q({
+    input: config,
+  })`docker exec -i ${container} sh -c ${'cat > /etc/haproxy/haproxy.cfg && haproxy -c -q -f /etc/haproxy/haproxy.cfg && systemctl enable --now haproxy'}`;
 }
 
-async function startNode(lab: string, network: string, image: string, n: { name: string; role: LabNode['role'] }, publicKey: string, dir: string) {
+async function startNode(
+  lab: string,
+  network: string,
+  image: string,
+  n: { name: string; role: LabNode['role'] },
+  publicKey: string,
+  dir: string,
+) {
   const container = `kprov-${lab}-${n.name}`;
   // Each node gets its own product_uuid, as separate VMs would (kind does the same).
   // (Only where the machine has DMI at all: a bind mount cannot create directories in /sys.)
@@ -176,7 +227,9 @@ async function startNode(lab: string, network: string, image: string, n: { name:
   // Wait for systemd and sshd; read the host key lab-init generated so SSH checks it strictly.
   let hostKey = '';
   for (let i = 0; i < 60 && !hostKey; i++) {
-    const r = await q({ nothrow: true })`docker exec ${container} sh -c ${'systemctl is-active ssh >/dev/null && cut -d" " -f1,2 /etc/ssh/ssh_host_ed25519_key.pub'}`;
+    const r = await q({
+      nothrow: true,
+    })`docker exec ${container} sh -c ${'systemctl is-active ssh >/dev/null && cut -d" " -f1,2 /etc/ssh/ssh_host_ed25519_key.pub'}`;
     if (r.exitCode === 0 && r.stdout.trim()) hostKey = r.stdout.trim();
     else await new Promise((res) => setTimeout(res, 250));
   }
@@ -184,7 +237,9 @@ async function startNode(lab: string, network: string, image: string, n: { name:
   // Docker's embedded DNS (127.0.0.11) is loopback: a pod using the node's resolv.conf would query itself
   // (CoreDNS's loop check stops it). The kubelet gets the engine host's upstream servers instead.
   await q`docker exec ${container} sh -c ${`printf '${upstreamResolvConf()}' > ${LAB_KUBELET_RESOLV_CONF}`}`;
-  const ip = (await q`docker inspect -f ${'{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}'} ${container}`).stdout.trim();
+  const ip = (
+    await q`docker inspect -f ${'{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}'} ${container}`
+  ).stdout.trim();
   return { name: n.name, role: n.role, container, ip, hostKey };
 }
 
@@ -239,7 +294,9 @@ export async function labDown(name: string): Promise<string[]> {
   if (ids.length > 0) await q`docker rm -f -v ${ids}`;
   const volumes = (await q`docker volume ls -q --filter ${`name=kprov-${name}-`}`).stdout.split('\n').filter(Boolean);
   if (volumes.length > 0) await q`docker volume rm -f ${volumes}`;
-  const networks = (await q`docker network ls -q --filter ${`label=${LABEL}=${name}`}`).stdout.split('\n').filter(Boolean);
+  const networks = (await q`docker network ls -q --filter ${`label=${LABEL}=${name}`}`).stdout
+    .split('\n')
+    .filter(Boolean);
   if (networks.length > 0) await q`docker network rm ${networks}`;
   rmSync(join(labsRoot(), name), { recursive: true, force: true });
   return removeLabClusterState(name);
@@ -253,7 +310,12 @@ export async function labList(): Promise<{ name: string; nodes: number; running:
     if (!existsSync(join(root, name, 'lab.json'))) continue;
     const lab = readLab(name);
     const r = await q({ nothrow: true })`docker ps -q --filter ${`label=${LABEL}=${name}`}`;
-    out.push({ name, nodes: lab.nodes.length, running: r.stdout.split('\n').filter(Boolean).length, inventory: lab.inventory });
+    out.push({
+      name,
+      nodes: lab.nodes.length,
+      running: r.stdout.split('\n').filter(Boolean).length,
+      inventory: lab.inventory,
+    });
   }
   return out;
 }

@@ -22,7 +22,10 @@ export class RunLog {
     let out = text;
     for (const s of this.secrets) out = out.split(s).join('***');
     // PEM private keys and bootstrap tokens are redacted even when nobody registered them.
-    out = out.replace(/-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----/g, '-----BEGIN $1PRIVATE KEY----- *** -----END $1PRIVATE KEY-----');
+    out = out.replace(
+      /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----/g,
+      '-----BEGIN $1PRIVATE KEY----- *** -----END $1PRIVATE KEY-----',
+    );
     out = out.replace(/\b([a-z0-9]{6})\.[a-z0-9]{16}\b/g, '$1.***');
     return out;
   }

@@ -30,8 +30,9 @@ export function parseCidr(text: string): Cidr | string {
   const prefix = Number(m[2]);
   if (ip === null) return `"${m[1]}" is not an IPv4 address`;
   if (prefix < 1 || prefix > 32) return `prefix /${prefix} is out of range`;
-  const mask = prefix === 32 ? 0xffffffff : (~(0xffffffff >>> prefix)) >>> 0;
-  if ((ip & mask) >>> 0 !== ip) return `"${text}" has host bits set (network address is ${formatIPv4((ip & mask) >>> 0)}/${prefix})`;
+  const mask = prefix === 32 ? 0xffffffff : ~(0xffffffff >>> prefix) >>> 0;
+  if ((ip & mask) >>> 0 !== ip)
+    return `"${text}" has host bits set (network address is ${formatIPv4((ip & mask) >>> 0)}/${prefix})`;
   return { base: ip, prefix, text: text.trim() };
 }
 

@@ -19,7 +19,9 @@ export function packageNames(facts: Facts, logical: string[]): string[] {
 /** A read-only command printing the names of the given packages that are not installed. */
 export function missingPackagesCommand(facts: Facts, names: string[]): string {
   if (facts.packageManager === 'apt') {
-    return names.map((n) => `dpkg-query -W -f='\${Status}' ${n} 2>/dev/null | grep -q 'install ok installed' || echo ${n}`).join('; ');
+    return names
+      .map((n) => `dpkg-query -W -f='\${Status}' ${n} 2>/dev/null | grep -q 'install ok installed' || echo ${n}`)
+      .join('; ');
   }
   return names.map((n) => `rpm -q ${n} >/dev/null 2>&1 || echo ${n}`).join('; ');
 }

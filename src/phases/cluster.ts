@@ -8,7 +8,16 @@ import { verifyClusterInfo } from '../kubeadm/discovery.js';
 import { bootstrapKubeconfig } from '../kubeadm/kubeconfig.js';
 import { formatToken } from '../kubeadm/token.js';
 import { controlPlaneNodePatch } from '../kubeadm/cluster-objects.js';
-import { ANNOTATION_CRI_SOCKET, API_PORT, ETCD_MANIFEST, KUBELET_CONFIG, KUBELET_DROPIN, KUBELET_FLAGS_ENV, KUBERNETES_DIR, PKI_DIR } from '../kubeadm/constants.js';
+import {
+  ANNOTATION_CRI_SOCKET,
+  API_PORT,
+  ETCD_MANIFEST,
+  KUBELET_CONFIG,
+  KUBELET_DROPIN,
+  KUBELET_FLAGS_ENV,
+  KUBERNETES_DIR,
+  PKI_DIR,
+} from '../kubeadm/constants.js';
 import type { ClusterConfig, NodeConfig } from '../kubeadm/config.js';
 import type { ClusterPlan, FileSpec } from '../kubeadm/plan.js';
 import { kubeletFlagsEnv } from '../kubeadm/kubelet.js';
@@ -44,10 +53,13 @@ export const logProgress = (log: RunLog, host: Host, what: string) => (observati
  */
 export function filesFor(run: ClusterRun, host: Host): FileSpec[] {
   const node = run.nodes[host.spec.nodeName];
-  return run.plan.files[node.name].map((f) => (f.path === KUBELET_FLAGS_ENV ? { ...f, content: kubeletFlagsEnv(run.cfg, node, host.facts?.hostname) } : f));
+  return run.plan.files[node.name].map((f) =>
+    f.path === KUBELET_FLAGS_ENV ? { ...f, content: kubeletFlagsEnv(run.cfg, node, host.facts?.hostname) } : f,
+  );
 }
 
-const firstMaster = (run: ClusterRun) => (ctx: RunContext) => ctx.hosts.filter((h) => h.spec.nodeName === run.first && !h.failed);
+const firstMaster = (run: ClusterRun) => (ctx: RunContext) =>
+  ctx.hosts.filter((h) => h.spec.nodeName === run.first && !h.failed);
 /** The master that carries API traffic, while it has not failed. */
 const viaMaster = (run: ClusterRun) => () => (run.access.via ? [run.access.via] : []);
 /** The address of a host's API server and etcd. */
@@ -59,7 +71,11 @@ export function planCredentials(plan: ClusterPlan, first: string): AccessCredent
   const k = parseKubeconfig(plan.files[first].find((f) => f.path.endsWith('/super-admin.conf'))!.content);
   return {
     api: { caPem: k.caPem, certPem: k.clientCertPem!, keyPem: k.clientKeyPem! },
-    etcd: { caPem: file(`${PKI_DIR}/etcd/ca.crt`), certPem: file(`${PKI_DIR}/apiserver-etcd-client.crt`), keyPem: file(`${PKI_DIR}/apiserver-etcd-client.key`) },
+    etcd: {
+      caPem: file(`${PKI_DIR}/etcd/ca.crt`),
+      certPem: file(`${PKI_DIR}/apiserver-etcd-client.crt`),
+      keyPem: file(`${PKI_DIR}/apiserver-etcd-client.key`),
+    },
   };
 }
 
@@ -77,7 +93,9 @@ export async function awaitReadyz(api: KubeClient, host: Host, what: string, log
     probe: () => kubeletProbe(host),
     onChange: logProgress(log, host, waitingFor),
   }).catch((err) => {
-    throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet, crictl ps -a`, { step: 'wait for API server' });
+    throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet, crictl ps -a`, {
+      step: 'wait for API server',
+    });
   });
 }
 
@@ -91,7 +109,9 @@ export async function awaitNodeRegistered(api: KubeClient, host: Host, nodeName:
     probe: () => kubeletProbe(host),
     onChange: logProgress(log, host, waitingFor),
   }).catch((err) => {
-    throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet on ${host.name}`, { step: 'node registration' });
+    throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet on ${host.name}`, {
+      step: 'node registration',
+    });
   });
 }
 
@@ -132,19 +152,26 @@ export function clusterIdentityPhase(run: ClusterRun, pkiDir: string): Phase {
   };
 }
 
-
 /**
  * The first master of the inventory is where kprov runs init. If it has no etcd yet but another master does
  * (say the first one was reset, or the inventory was reordered), init would start a second, separate cluster.
  */
 async function refuseSecondCluster(host: Host, ctx: RunContext): Promise<void> {
-  const hasEtcd = async (h: Host) => (await h.sudo(`[ -f ${ETCD_MANIFEST} ] && echo yes || true`, { step: 'inspect control plane' })).stdout.includes('yes');
+  const hasEtcd = async (h: Host) =>
+    (await h.sudo(`[ -f ${ETCD_MANIFEST} ] && echo yes || true`, { step: 'inspect control plane' })).stdout.includes(
+      'yes',
+    );
   if (await hasEtcd(host)) return;
   // Hosts that failed an earlier step but are connected count too (one with another cluster's CA, say).
   const others = ctx.hosts.filter((h) => h.facts && h.spec.controlPlane && h !== host);
-  const running = (await Promise.all(others.map(async (h) => ((await hasEtcd(h).catch(() => false)) ? h.name : undefined)))).filter(Boolean);
+  const running = (
+    await Promise.all(others.map(async (h) => ((await hasEtcd(h).catch(() => false)) ? h.name : undefined)))
+  ).filter(Boolean);
   const unknown = ctx.hosts.filter((h) => !h.facts && h.spec.controlPlane && h !== host).map((h) => h.name);
-  if (running.length === 0 && unknown.length > 0) ctx.warn(`${host.name}: starting a new cluster while ${unknown.join(', ')} cannot be reached: make sure they do not run another one`);
+  if (running.length === 0 && unknown.length > 0)
+    ctx.warn(
+      `${host.name}: starting a new cluster while ${unknown.join(', ')} cannot be reached: make sure they do not run another one`,
+    );
   if (running.length > 0) {
     throw new HostError(
       host.name,
@@ -177,7 +204,10 @@ export async function markControlPlane(run: ClusterRun, host: Host, nodeName: st
   const node = await awaitNodeRegistered(api, host, nodeName, log);
   const want = controlPlaneNodePatch(run.nodes[nodeName], run.cfg.criSocket);
   const existing = node.spec?.taints ?? [];
-  const taints = [...existing.filter((t) => !want.spec.taints.some((w) => w.key === t.key && w.effect === t.effect)), ...want.spec.taints];
+  const taints = [
+    ...existing.filter((t) => !want.spec.taints.some((w) => w.key === t.key && w.effect === t.effect)),
+    ...want.spec.taints,
+  ];
   const labelsOk = Object.keys(want.metadata.labels).every((k) => node.metadata.labels?.[k] === '');
   const taintsOk = want.spec.taints.every((w) => existing.some((t) => t.key === w.key && t.effect === w.effect));
   if (!labelsOk || !taintsOk || node.metadata.annotations?.[ANNOTATION_CRI_SOCKET] !== run.cfg.criSocket) {
@@ -192,11 +222,16 @@ export async function awaitTlsBootstrap(host: Host, log: RunLog): Promise<void> 
   await waitUntil({
     what: waitingFor,
     ...WAIT,
-    check: async () => ((await host.sudo(`[ -f ${KUBERNETES_DIR}/kubelet.conf ] && echo yes || true`)).stdout.includes('yes') ? true : undefined),
+    check: async () =>
+      (await host.sudo(`[ -f ${KUBERNETES_DIR}/kubelet.conf ] && echo yes || true`)).stdout.includes('yes')
+        ? true
+        : undefined,
     probe: () => kubeletProbe(host),
     onChange: logProgress(log, host, waitingFor),
   }).catch((err) => {
-    throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet`, { step: 'TLS bootstrap' });
+    throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet`, {
+      step: 'TLS bootstrap',
+    });
   });
   await host.sudo(`rm -f ${KUBERNETES_DIR}/bootstrap-kubelet.conf`, { step: 'remove bootstrap kubeconfig' });
 }
@@ -214,15 +249,20 @@ export function apiThroughAnotherMasterPhase(run: ClusterRun): Phase {
       return ctx.hosts.filter((h) => !h.failed && h.spec.controlPlane && h !== first).slice(0, 1);
     },
     async runHost(host, ctx) {
-      const running = await host.sudo(`[ -f ${ETCD_MANIFEST} ] && [ -f ${KUBERNETES_DIR}/kubelet.conf ] && echo yes || true`, { step: 'inspect control plane' });
+      const running = await host.sudo(
+        `[ -f ${ETCD_MANIFEST} ] && [ -f ${KUBERNETES_DIR}/kubelet.conf ] && echo yes || true`,
+        { step: 'inspect control plane' },
+      );
       if (!running.stdout.includes('yes')) return;
       ctx.warn(`${run.first} is not available: reaching the cluster through ${host.name}`);
       run.access.useMaster(host, addressOf(run, host), ctx.log);
       if (host.dryRun) return;
-      await awaitReadyz(run.access.api(host, 'API access'), host, `the API server on ${host.name}`, ctx.log).catch((err) => {
-        run.access.drop(host);
-        throw err;
-      });
+      await awaitReadyz(run.access.api(host, 'API access'), host, `the API server on ${host.name}`, ctx.log).catch(
+        (err) => {
+          run.access.drop(host);
+          throw err;
+        },
+      );
     },
   };
 }
@@ -248,7 +288,9 @@ export function clusterObjectsPhase(run: ClusterRun): Phase {
           // An apply that changes nothing leaves resourceVersion as it was.
           const after = await api.apply(obj);
           if (!before || before.metadata?.resourceVersion !== after?.metadata?.resourceVersion) {
-            host.changes.push(`${before ? 'update' : 'create'} ${obj.kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`);
+            host.changes.push(
+              `${before ? 'update' : 'create'} ${obj.kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`,
+            );
           }
         }
       }
@@ -270,8 +312,13 @@ export function joinPhase(run: ClusterRun): Phase {
     select: (ctx) => ctx.hosts.filter((h) => !h.failed && !h.spec.controlPlane),
     async runHost(host, ctx) {
       const node = run.nodes[host.spec.nodeName];
-      const joined = await host.sudo(`[ -f ${KUBERNETES_DIR}/kubelet.conf ] && systemctl is-active kubelet >/dev/null && echo joined || true`, { step: 'inspect kubelet' });
-      const kubeletFiles = filesFor(run, host).filter((f) => [KUBELET_CONFIG, KUBELET_FLAGS_ENV, KUBELET_DROPIN].includes(f.path));
+      const joined = await host.sudo(
+        `[ -f ${KUBERNETES_DIR}/kubelet.conf ] && systemctl is-active kubelet >/dev/null && echo joined || true`,
+        { step: 'inspect kubelet' },
+      );
+      const kubeletFiles = filesFor(run, host).filter((f) =>
+        [KUBELET_CONFIG, KUBELET_FLAGS_ENV, KUBELET_DROPIN].includes(f.path),
+      );
       if (joined.stdout.includes('joined')) {
         const changed = await host.ensureFiles(kubeletFiles);
         await ensureKubelet(host, changed);
@@ -295,24 +342,42 @@ export function joinPhase(run: ClusterRun): Phase {
           return cm.data as Record<string, string>;
         },
       }).catch((err) => {
-        throw new HostError(host.name, `${(err as Error).message}. Check the bootstrap signer: kube-controller-manager logs`, { step: 'discovery' });
+        throw new HostError(
+          host.name,
+          `${(err as Error).message}. Check the bootstrap signer: kube-controller-manager logs`,
+          { step: 'discovery' },
+        );
       });
       const discovered = verifyClusterInfo(info, run.plan.token, [run.plan.caCertHash]);
       const verified = run.access.discoveryClient(host, { caPem: discovered.caPem });
       const again = await verified.get<ConfigMap>('/api/v1/namespaces/kube-public/configmaps/cluster-info');
-      if (again?.data?.kubeconfig !== info.kubeconfig) throw new HostError(host.name, 'cluster-info changed between the insecure and the verified fetch', { step: 'discovery' });
-      ctx.log.write(host.name, `discovery: cluster-info verified with token ${run.plan.token.id} and CA pin ${run.plan.caCertHash}`);
+      if (again?.data?.kubeconfig !== info.kubeconfig)
+        throw new HostError(host.name, 'cluster-info changed between the insecure and the verified fetch', {
+          step: 'discovery',
+        });
+      ctx.log.write(
+        host.name,
+        `discovery: cluster-info verified with token ${run.plan.token.id} and CA pin ${run.plan.caCertHash}`,
+      );
 
       const changed = await host.ensureFiles([
         { path: `${PKI_DIR}/ca.crt`, content: discovered.caPem, mode: 0o644 },
-        { path: `${KUBERNETES_DIR}/bootstrap-kubelet.conf`, content: bootstrapKubeconfig(run.cfg, discovered.server, discovered.caPem, formatToken(run.plan.token)), mode: 0o600 },
+        {
+          path: `${KUBERNETES_DIR}/bootstrap-kubelet.conf`,
+          content: bootstrapKubeconfig(run.cfg, discovered.server, discovered.caPem, formatToken(run.plan.token)),
+          mode: 0o600,
+        },
         ...kubeletFiles,
       ]);
       await ensureKubelet(host, [...changed, KUBELET_CONFIG]);
       await awaitTlsBootstrap(host, ctx.log);
       const apiNode = await awaitNodeRegistered(api, host, node.name, ctx.log);
       if (apiNode.metadata.annotations?.[ANNOTATION_CRI_SOCKET] !== run.cfg.criSocket) {
-        await api.patch(`/api/v1/nodes/${node.name}`, { metadata: { annotations: { [ANNOTATION_CRI_SOCKET]: run.cfg.criSocket } } }, 'merge');
+        await api.patch(
+          `/api/v1/nodes/${node.name}`,
+          { metadata: { annotations: { [ANNOTATION_CRI_SOCKET]: run.cfg.criSocket } } },
+          'merge',
+        );
       }
       run.joined.push(host.name);
     },
@@ -339,7 +404,8 @@ export function nodesReadyPhase(run: ClusterRun, timeoutMs: number): Phase {
           const byName = new Map((list?.items ?? []).map((n) => [n.metadata.name, n]));
           const notReady = names.filter((n) => readyCondition(byName.get(n))?.status !== 'True');
           if (notReady.length === 0) return true;
-          const why = (n: string) => (byName.has(n) ? readyCondition(byName.get(n))?.message || 'no Ready condition yet' : 'not registered');
+          const why = (n: string) =>
+            byName.has(n) ? readyCondition(byName.get(n))?.message || 'no Ready condition yet' : 'not registered';
           throw new Error(`not Ready yet: ${notReady.map((n) => `${n} (${why(n)})`).join(', ')}`);
         },
         onChange: logProgress(ctx.log, host, 'nodes Ready'),
@@ -349,4 +415,3 @@ export function nodesReadyPhase(run: ClusterRun, timeoutMs: number): Phase {
     },
   };
 }
-

@@ -25,8 +25,14 @@ export async function jumpFor(host: Host, ctx: RunContext): Promise<SshConnectio
   };
   // The whole trust policy is the key: a strict host must never ride a connection accepted under accept-new,
   // made with another key, or checked against another known_hosts file.
-  const key = JSON.stringify([endpoint.user, endpoint.host, endpoint.port, endpoint.privateKeyFile ?? null,
-    endpoint.knownHostsFile, endpoint.hostKeyChecking]);
+  const key = JSON.stringify([
+    endpoint.user,
+    endpoint.host,
+    endpoint.port,
+    endpoint.privateKeyFile ?? null,
+    endpoint.knownHostsFile,
+    endpoint.hostKeyChecking,
+  ]);
   let conn = pool.get(key);
   if (!conn) {
     const c = new SshConnection(endpoint, ctx.log);
@@ -67,7 +73,9 @@ export const validateHostsPhase: Phase = {
       const issues = hostProblems(f);
       if (issues.length > 0) problems.set(h.name, issues.join('; '));
       if (h.spec.controlPlane && (f.cpus < 2 || f.memoryMb < 1700)) {
-        ctx.warn(`${h.name}: control-plane host has ${f.cpus} CPUs and ${f.memoryMb} MB memory; kubeadm expects at least 2 CPUs and 1700 MB`);
+        ctx.warn(
+          `${h.name}: control-plane host has ${f.cpus} CPUs and ${f.memoryMb} MB memory; kubeadm expects at least 2 CPUs and 1700 MB`,
+        );
       }
       if (f.criSockets.filter((s) => !s.includes('containerd')).length > 0) {
         ctx.warn(`${h.name}: other container runtimes found (${f.criSockets.join(', ')}); kprov configures containerd`);

@@ -41,7 +41,10 @@ function scriptedEtcd(health: string[][], addTimesOutOnce: boolean) {
 describe('control-plane join: MemberAdd', () => {
   // Regression (issue 8): MemberAdd was tried while another member was still catching up.
   it('waits until every voter is healthy before adding a learner', async () => {
-    const { etcd, calls } = scriptedEtcd([['master2 has no leader'], ['master2 does not answer: ECONNRESET'], []], false);
+    const { etcd, calls } = scriptedEtcd(
+      [['master2 has no leader'], ['master2 does not answer: ECONNRESET'], []],
+      false,
+    );
     const r = await addLearnerWhenHealthy(etcd, host, 'master3', peer, silentLog(), clock());
     expect(calls).toEqual(['health', 'health', 'health', 'list', 'add']);
     expect(r.added).toBe(true);

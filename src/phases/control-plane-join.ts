@@ -1,16 +1,41 @@
 import { HostError } from '../errors/index.js';
 import type { EtcdClient } from '../kube/etcd.js';
 import { etcdManifest, toYaml } from '../kubeadm/manifests.js';
-import { initialClusterFor, initialClusterInManifest, memberByPeerUrl, peerUrlOf, type EtcdMember } from '../kubeadm/etcd-members.js';
-import { BOOTSTRAP_KUBELET_CONF, ETCD_CLIENT_PORT, ETCD_MANIFEST, KUBELET_CONFIG, KUBERNETES_DIR, MANIFESTS_DIR, PKI_DIR } from '../kubeadm/constants.js';
+import {
+  initialClusterFor,
+  initialClusterInManifest,
+  memberByPeerUrl,
+  peerUrlOf,
+  type EtcdMember,
+} from '../kubeadm/etcd-members.js';
+import {
+  BOOTSTRAP_KUBELET_CONF,
+  ETCD_CLIENT_PORT,
+  ETCD_MANIFEST,
+  KUBELET_CONFIG,
+  KUBERNETES_DIR,
+  MANIFESTS_DIR,
+  PKI_DIR,
+} from '../kubeadm/constants.js';
 import type { FileSpec } from '../kubeadm/plan.js';
 import type { Host } from '../host/host.js';
-import { awaitReadyz, awaitTlsBootstrap, ensureKubelet, filesFor, logProgress, markControlPlane, WAIT, type ClusterRun } from './cluster.js';
+import {
+  awaitReadyz,
+  awaitTlsBootstrap,
+  ensureKubelet,
+  filesFor,
+  logProgress,
+  markControlPlane,
+  WAIT,
+  type ClusterRun,
+} from './cluster.js';
 import { waitUntil, type Clock } from '../util/wait.js';
 import type { Phase } from './phase.js';
 import type { RunLog } from '../log/logger.js';
 
-const CONTROL_PLANE_MANIFESTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => `${MANIFESTS_DIR}/${c}.yaml`);
+const CONTROL_PLANE_MANIFESTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map(
+  (c) => `${MANIFESTS_DIR}/${c}.yaml`,
+);
 const BOOTSTRAP_CONF = `${KUBERNETES_DIR}/${BOOTSTRAP_KUBELET_CONF}`;
 
 /** Run one task at a time, in call order: etcd takes one learner at a time, and each new member changes the next one's --initial-cluster. */
@@ -30,7 +55,13 @@ async function learnerProgress(etcd: EtcdClient, address: string): Promise<strin
 }
 
 /** Promote a learner once it has caught up (etcd says no until then), waiting while it makes progress. */
-async function promoteWhenSynced(etcd: EtcdClient, member: EtcdMember, host: Host, address: string, log: RunLog): Promise<void> {
+async function promoteWhenSynced(
+  etcd: EtcdClient,
+  member: EtcdMember,
+  host: Host,
+  address: string,
+  log: RunLog,
+): Promise<void> {
   const started = Date.now();
   const what = `etcd learner ${host.spec.nodeName} to catch up and be promoted`;
   await waitUntil({
@@ -43,7 +74,11 @@ async function promoteWhenSynced(etcd: EtcdClient, member: EtcdMember, host: Hos
     probe: () => learnerProgress(etcd, address),
     onChange: logProgress(log, host, what),
   }).catch((err) => {
-    throw new HostError(host.name, `${(err as Error).message}. Check: crictl logs $(crictl ps -q --name etcd) on ${host.name}`, { step: 'etcd promote' });
+    throw new HostError(
+      host.name,
+      `${(err as Error).message}. Check: crictl logs $(crictl ps -q --name etcd) on ${host.name}`,
+      { step: 'etcd promote' },
+    );
   });
   host.changes.push(`promote etcd member ${host.spec.nodeName} to voter`);
   log.write(host.name, `etcd member promoted after ${Math.round((Date.now() - started) / 1000)}s as a learner`);
@@ -54,7 +89,14 @@ async function promoteWhenSynced(etcd: EtcdClient, member: EtcdMember, host: Hos
  * etcd refuse with "unhealthy cluster", and adding beside it risks quorum), then add the learner. A MemberAdd
  * that timed out may have been applied, so each attempt first looks for the member by its peer URL.
  */
-export async function addLearnerWhenHealthy(etcd: EtcdClient, host: Host, name: string, peerUrl: string, log: RunLog, clock?: Clock) {
+export async function addLearnerWhenHealthy(
+  etcd: EtcdClient,
+  host: Host,
+  name: string,
+  peerUrl: string,
+  log: RunLog,
+  clock?: Clock,
+) {
   const what = `etcd to be healthy and accept member ${name}`;
   return waitUntil({
     what,
@@ -93,18 +135,26 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
       const peerUrl = peerUrlOf(node.advertiseAddress);
       const planned = filesFor(run, host);
       // The plan's etcd manifest assumes inventory order; the real one carries what etcd said at MemberAdd.
-      const etcdFile = (initialCluster: string): FileSpec => ({ ...planned.find((f) => f.path === ETCD_MANIFEST)!, content: toYaml(etcdManifest(run.cfg, node, { initialCluster })) });
+      const etcdFile = (initialCluster: string): FileSpec => ({
+        ...planned.find((f) => f.path === ETCD_MANIFEST)!,
+        content: toYaml(etcdManifest(run.cfg, node, { initialCluster })),
+      });
       const state = await host.sudo(
         `[ -f ${KUBERNETES_DIR}/kubelet.conf ] && echo kubelet; [ -f ${ETCD_MANIFEST} ] && echo etcd; systemctl is-active kubelet >/dev/null && echo active; cat ${ETCD_MANIFEST} 2>/dev/null || true`,
         { step: 'inspect control plane' },
       );
-      const [kubeletConf, etcdWritten, kubeletActive] = ['kubelet', 'etcd', 'active'].map((w) => state.stdout.split('\n').includes(w));
+      const [kubeletConf, etcdWritten, kubeletActive] = ['kubelet', 'etcd', 'active'].map((w) =>
+        state.stdout.split('\n').includes(w),
+      );
 
       if (kubeletConf && etcdWritten && kubeletActive) {
         // Already a member: converge its files, keeping the --initial-cluster it joined with (etcd ignores it from
         // now on, so rewriting it would only restart etcd).
         const initialCluster = initialClusterInManifest(state.stdout) ?? `${node.name}=${peerUrl}`;
-        const changed = await host.ensureFiles([...planned.filter((f) => f.path !== BOOTSTRAP_CONF && f.path !== ETCD_MANIFEST), etcdFile(initialCluster)]);
+        const changed = await host.ensureFiles([
+          ...planned.filter((f) => f.path !== BOOTSTRAP_CONF && f.path !== ETCD_MANIFEST),
+          etcdFile(initialCluster),
+        ]);
         await ensureKubelet(host, changed);
         if (host.dryRun) return;
         // Finish a join that stopped between MemberAdd and promotion.
@@ -119,7 +169,9 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
       }
 
       if (host.dryRun) {
-        host.changes.push(`join the control plane at ${run.plan.endpoint}: add etcd member ${node.name} (${peerUrl}) as a learner, promote it, start the API server, controller-manager and scheduler`);
+        host.changes.push(
+          `join the control plane at ${run.plan.endpoint}: add etcd member ${node.name} (${peerUrl}) as a learner, promote it, start the API server, controller-manager and scheduler`,
+        );
         return;
       }
       run.access.requireVia(host, 'join control plane');
@@ -133,7 +185,11 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
       // 2. etcd: add a learner (or find the one an interrupted run added), start it, promote it once in sync.
       await oneAtATime(async () => {
         const etcd = run.access.etcd(host, 'etcd member add');
-        const { member: self, members: all, added } = await addLearnerWhenHealthy(etcd, host, node.name, peerUrl, ctx.log);
+        const {
+          member: self,
+          members: all,
+          added,
+        } = await addLearnerWhenHealthy(etcd, host, node.name, peerUrl, ctx.log);
         if (added) host.changes.push(`add etcd member ${node.name} (${peerUrl}) as a learner`);
         const initialCluster = initialClusterFor(all, { name: node.name, peerUrl });
         await host.ensureFiles([etcdFile(initialCluster)]);
@@ -142,7 +198,12 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
 
       // 3. The rest of the control plane, now that its etcd is a voting member.
       await host.ensureFiles(planned.filter((f) => CONTROL_PLANE_MANIFESTS.includes(f.path)));
-      await awaitReadyz(run.access.apiServerOn(host, node.advertiseAddress), host, `the API server on ${node.name}`, ctx.log);
+      await awaitReadyz(
+        run.access.apiServerOn(host, node.advertiseAddress),
+        host,
+        `the API server on ${node.name}`,
+        ctx.log,
+      );
       await markControlPlane(run, host, node.name, ctx.log);
       run.joined.push(host.name);
     },

@@ -15,10 +15,15 @@ export const hostPrepPhase: Phase = {
     if (facts.swapActive) {
       await host.change('turn swap off', () => host.sudo('swapoff -a', { step: 'swap off' }));
     }
-    const fstab = await host.sudo(`grep -Eq '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab 2>/dev/null && echo swap || true`, { step: 'inspect fstab' });
+    const fstab = await host.sudo(
+      `grep -Eq '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab 2>/dev/null && echo swap || true`,
+      { step: 'inspect fstab' },
+    );
     if (fstab.stdout.includes('swap')) {
       await host.change('comment out swap entries in /etc/fstab', () =>
-        host.sudo(`sed -i.kprov-bak -E '/^[^#].*[[:space:]]swap[[:space:]]/ s/^/# disabled by kprov: /' /etc/fstab`, { step: 'disable swap in fstab' }),
+        host.sudo(`sed -i.kprov-bak -E '/^[^#].*[[:space:]]swap[[:space:]]/ s/^/# disabled by kprov: /' /etc/fstab`, {
+          step: 'disable swap in fstab',
+        }),
       );
     }
 
@@ -33,15 +38,25 @@ export const hostPrepPhase: Phase = {
     ] as const) {
       if (!modules.stdout.includes(`${mod}=yes`)) {
         await host.change(`load kernel module ${mod}`, () =>
-          host.sudo(`modprobe ${mod} 2>/dev/null || ${check} || { echo "kernel module ${mod} is neither loadable nor built in" >&2; exit 1; }`, { step: `load ${mod}` }),
+          host.sudo(
+            `modprobe ${mod} 2>/dev/null || ${check} || { echo "kernel module ${mod} is neither loadable nor built in" >&2; exit 1; }`,
+            { step: `load ${mod}` },
+          ),
         );
       }
     }
 
-    const sysctlChanged = await host.ensureFiles([{ path: SYSCTL_FILE, content: render('host/sysctl-k8s.conf', {}), mode: 0o644 }]);
-    const current = await host.sudo(`sysctl -n net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables 2>/dev/null | tr '\\n' ' '`, { step: 'inspect sysctl', allowFailure: true });
+    const sysctlChanged = await host.ensureFiles([
+      { path: SYSCTL_FILE, content: render('host/sysctl-k8s.conf', {}), mode: 0o644 },
+    ]);
+    const current = await host.sudo(
+      `sysctl -n net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables 2>/dev/null | tr '\\n' ' '`,
+      { step: 'inspect sysctl', allowFailure: true },
+    );
     if (sysctlChanged.length > 0 || current.stdout.trim() !== '1 1') {
-      await host.change(`apply ${SYSCTL_FILE}`, () => host.sudo(`sysctl -e -p ${SYSCTL_FILE} >/dev/null`, { step: 'apply sysctl' }));
+      await host.change(`apply ${SYSCTL_FILE}`, () =>
+        host.sudo(`sysctl -e -p ${SYSCTL_FILE} >/dev/null`, { step: 'apply sysctl' }),
+      );
     }
   },
 };

@@ -33,9 +33,15 @@ export function binariesPhase(version: string, bundle: Bundle | undefined): Phas
       const files: DesiredFile[] = [{ path: KUBELET_UNIT, content: kubeletUnit('/usr/bin/kubelet'), mode: 0o644 }];
       if (bundle) {
         for (const n of names) files.push({ path: `/usr/bin/${n}`, content: bytes(bundle.binaries[n]), mode: 0o755 });
-        for (const p of bundle.cniPlugins) files.push({ path: `${CNI_BIN}/${basename(p)}`, content: bytes(p), mode: 0o755 });
+        for (const p of bundle.cniPlugins)
+          files.push({ path: `${CNI_BIN}/${basename(p)}`, content: bytes(p), mode: 0o755 });
       } else {
-        const versions = await host.sudo(names.map((n) => `/usr/bin/${n} --version 2>/dev/null | grep -o 'v[0-9.]*' | head -n1 || echo none`).join('; '), { step: 'inspect binaries', allowFailure: true });
+        const versions = await host.sudo(
+          names
+            .map((n) => `/usr/bin/${n} --version 2>/dev/null | grep -o 'v[0-9.]*' | head -n1 || echo none`)
+            .join('; '),
+          { step: 'inspect binaries', allowFailure: true },
+        );
         const have = versions.stdout.trim().split('\n');
         for (const [i, n] of names.entries()) {
           if (have[i] === version) continue;
@@ -49,17 +55,33 @@ export function binariesPhase(version: string, bundle: Bundle | undefined): Phas
         }
       }
       const changed = await host.ensureFiles(files);
-      if (changed.includes(KUBELET_UNIT)) await host.change('reload systemd units', () => host.sudo('systemctl daemon-reload', { step: 'daemon-reload' }));
+      if (changed.includes(KUBELET_UNIT))
+        await host.change('reload systemd units', () =>
+          host.sudo('systemctl daemon-reload', { step: 'daemon-reload' }),
+        );
       if (!bundle || bundle.cniPlugins.length === 0) {
         // The distribution's reference plugins (Debian: containernetworking-plugins in /usr/lib/cni), linked where containerd looks.
         const facts = host.requireFacts();
-        const missing = (await host.sudo(missingPackagesCommand(facts, ['containernetworking-plugins']), { step: 'inspect CNI' })).stdout.trim();
-        if (missing) await host.change('install containernetworking-plugins', () => host.sudo(installCommand(facts, ['containernetworking-plugins']), { step: 'install CNI plugins', timeoutMs: ctx.commandTimeoutMs }));
-        const links = await host.sudo(CNI_PLUGINS.map((p) => `[ -e ${CNI_BIN}/${p} ] || echo ${p}`).join('; '), { step: 'inspect CNI' });
+        const missing = (
+          await host.sudo(missingPackagesCommand(facts, ['containernetworking-plugins']), { step: 'inspect CNI' })
+        ).stdout.trim();
+        if (missing)
+          await host.change('install containernetworking-plugins', () =>
+            host.sudo(installCommand(facts, ['containernetworking-plugins']), {
+              step: 'install CNI plugins',
+              timeoutMs: ctx.commandTimeoutMs,
+            }),
+          );
+        const links = await host.sudo(CNI_PLUGINS.map((p) => `[ -e ${CNI_BIN}/${p} ] || echo ${p}`).join('; '), {
+          step: 'inspect CNI',
+        });
         const absent = links.stdout.split('\n').filter(Boolean);
         if (absent.length > 0) {
           await host.change(`link CNI plugins ${absent.join(', ')} into ${CNI_BIN}`, () =>
-            host.sudo(`mkdir -p ${CNI_BIN} && for p in ${absent.join(' ')}; do for d in /usr/lib/cni /usr/libexec/cni; do [ -x "$d/$p" ] && ln -sf "$d/$p" ${CNI_BIN}/$p && break; done; [ -e ${CNI_BIN}/$p ] || { echo "CNI plugin $p not found" >&2; exit 1; }; done`, { step: 'link CNI plugins' }),
+            host.sudo(
+              `mkdir -p ${CNI_BIN} && for p in ${absent.join(' ')}; do for d in /usr/lib/cni /usr/libexec/cni; do [ -x "$d/$p" ] && ln -sf "$d/$p" ${CNI_BIN}/$p && break; done; [ -e ${CNI_BIN}/$p ] || { echo "CNI plugin $p not found" >&2; exit 1; }; done`,
+              { step: 'link CNI plugins' },
+            ),
           );
         }
       }
@@ -75,7 +97,9 @@ export function imagesPhase(bundle: Bundle | undefined): Phase {
     title: 'Container images',
     async runHost(host) {
       if (!bundle || bundle.images.length === 0) return; // online: the kubelet pulls from image_repository
-      const present = new Set((await host.sudo('ctr -n k8s.io images ls -q', { step: 'list images' })).stdout.split('\n').filter(Boolean));
+      const present = new Set(
+        (await host.sudo('ctr -n k8s.io images ls -q', { step: 'list images' })).stdout.split('\n').filter(Boolean),
+      );
       for (const image of bundle.images) {
         if (!host.spec.controlPlane && image.refs.every((r) => CONTROL_PLANE_IMAGES.test(r))) continue;
         if (image.refs.every((r) => present.has(r))) continue;
@@ -97,9 +121,16 @@ export function imagesPhase(bundle: Bundle | undefined): Phase {
             host.conn.untrackStaging(upload);
             host.conn.untrackStaging(dir);
           }
-          const after = new Set((await host.sudo('ctr -n k8s.io images ls -q', { step: 'list images' })).stdout.split('\n'));
+          const after = new Set(
+            (await host.sudo('ctr -n k8s.io images ls -q', { step: 'list images' })).stdout.split('\n'),
+          );
           const still = image.refs.filter((r) => !after.has(r));
-          if (still.length) throw new HostError(host.name, `after importing ${basename(image.file)}, containerd still lacks ${still.join(', ')}`, { step: 'import images' });
+          if (still.length)
+            throw new HostError(
+              host.name,
+              `after importing ${basename(image.file)}, containerd still lacks ${still.join(', ')}`,
+              { step: 'import images' },
+            );
         });
       }
     },

@@ -27,7 +27,8 @@ export function chooseRenderer(verbose: boolean, quiet = false): Renderer {
 export const alive = (ctx: RunContext): Host[] => ctx.hosts.filter((h) => !h.failed);
 
 function asHostError(host: Host, phase: string, err: unknown): HostError {
-  if (err instanceof HostError) return err.step ? err : new HostError(err.host, err.message, { ...err, step: phase }, { cause: err.cause });
+  if (err instanceof HostError)
+    return err.step ? err : new HostError(err.host, err.message, { ...err, step: phase }, { cause: err.cause });
   const e = err as Error;
   return new HostError(host.name, e?.message ?? String(err), { step: phase }, { cause: err });
 }
@@ -54,7 +55,13 @@ export async function runPhases(phases: Phase[], ctx: RunContext, renderer: Rend
         for (const h of hosts) {
           const problem = problems.get(h.name);
           if (problem) h.failed = new HostError(h.name, problem, { step: phase.title });
-          reports.push({ phase: phase.title, host: h.name, status: problem ? 'failed' : 'unchanged', changes: [], ms: Date.now() - started });
+          reports.push({
+            phase: phase.title,
+            host: h.name,
+            status: problem ? 'failed' : 'unchanged',
+            changes: [],
+            ms: Date.now() - started,
+          });
         }
         if (problems.size > 0) throw new Error([...problems].map(([h, p]) => `${h}: ${p}`).join('; '));
         return;
@@ -73,12 +80,24 @@ export async function runPhases(phases: Phase[], ctx: RunContext, renderer: Rend
             } catch (err) {
               if (!ctx.abort?.aborted) ctx.inFlight?.delete(host.name);
               host.failed = asHostError(host, phase.title, err);
-              reports.push({ phase: phase.title, host: host.name, status: 'failed', changes: host.changes, ms: Date.now() - started });
+              reports.push({
+                phase: phase.title,
+                host: host.name,
+                status: 'failed',
+                changes: host.changes,
+                ms: Date.now() - started,
+              });
               ctx.log.write(host.name, `FAILED in ${phase.title}: ${host.failed.toString()}`);
               throw new Error(host.failed.message);
             }
             const changed = host.changes.length > 0;
-            reports.push({ phase: phase.title, host: host.name, status: changed ? 'changed' : 'unchanged', changes: [...host.changes], ms: Date.now() - started });
+            reports.push({
+              phase: phase.title,
+              host: host.name,
+              status: changed ? 'changed' : 'unchanged',
+              changes: [...host.changes],
+              ms: Date.now() - started,
+            });
             const verb = ctx.dryRun ? 'would change' : 'changed';
             sub.title = `${host.name}: ${changed ? `${verb} ${host.changes.length}` : 'unchanged'}`;
             if (changed) sub.output = host.changes.join('\n');

@@ -16,7 +16,7 @@ export const RESET_SCRIPT = [
   'systemctl disable kubelet 2>/dev/null || true',
   // Kubernetes containers live in containerd's k8s.io namespace: kill their tasks, then remove them.
   'if command -v ctr >/dev/null; then for c in $(ctr -n k8s.io containers ls -q 2>/dev/null); do ctr -n k8s.io tasks kill -s SIGKILL "$c" >/dev/null 2>&1; done; sleep 1; for c in $(ctr -n k8s.io containers ls -q 2>/dev/null); do ctr -n k8s.io tasks rm -f "$c" >/dev/null 2>&1; ctr -n k8s.io containers rm "$c" >/dev/null 2>&1; done; fi',
-  "awk '$2 ~ \"^/var/lib/kubelet/\" { print $2 }' /proc/mounts | sort -r | xargs -r umount -l",
+  'awk \'$2 ~ "^/var/lib/kubelet/" { print $2 }\' /proc/mounts | sort -r | xargs -r umount -l',
   'rm -rf /var/lib/kubelet/* /etc/kubernetes/manifests/* /etc/kubernetes/pki /var/lib/etcd/*',
   `rm -f ${['admin.conf', 'super-admin.conf', 'kubelet.conf', 'bootstrap-kubelet.conf', 'controller-manager.conf', 'scheduler.conf'].map((f) => `${KUBERNETES_DIR}/${f}`).join(' ')}`,
   'rm -rf /etc/cni/net.d/* /run/flannel',
@@ -30,12 +30,16 @@ export const RESET_SCRIPT = [
  */
 async function removeEtcdMember(host: Host, access: ClusterAccess, peerUrl: string, ctx: RunContext): Promise<void> {
   if (!access.hasEtcd) {
-    ctx.warn(`${host.name}: etcd is not reachable through another master; if ${peerUrl} is still an etcd member, remove it by hand (etcdctl member remove)`);
+    ctx.warn(
+      `${host.name}: etcd is not reachable through another master; if ${peerUrl} is still an etcd member, remove it by hand (etcdctl member remove)`,
+    );
     return;
   }
   const etcd = access.etcd(host, 'remove etcd member');
   const members = await etcd.members().catch((err) => {
-    throw new HostError(host.name, `cannot list etcd members: ${(err as Error).message}`, { step: 'remove etcd member' });
+    throw new HostError(host.name, `cannot list etcd members: ${(err as Error).message}`, {
+      step: 'remove etcd member',
+    });
   });
   const self = memberByPeerUrl(members, peerUrl);
   if (!self) return;
@@ -66,21 +70,39 @@ export function resetPhase(access: ClusterAccess, peerUrl: (host: Host) => strin
             for (const p of pods?.items ?? []) {
               if (p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet')) continue;
               if (p.metadata.annotations?.['kubernetes.io/config.mirror']) continue;
-              await client.request('POST', `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}/eviction`, { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: p.metadata.name, namespace: p.metadata.namespace } });
+              await client.request(
+                'POST',
+                `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}/eviction`,
+                {
+                  apiVersion: 'policy/v1',
+                  kind: 'Eviction',
+                  metadata: { name: p.metadata.name, namespace: p.metadata.namespace },
+                },
+              );
             }
             await client.delete(`/api/v1/nodes/${node}`);
             // DaemonSet pods stay bound to the name; if the host joins again before the pod GC runs, the kubelet
             // would restart them without their init containers (flannel's CNI config). Remove them now.
             const left = await client.get<List<Pod>>(`/api/v1/pods?fieldSelector=spec.nodeName=${node}`);
-            for (const p of left?.items ?? []) await client.delete(`/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}?gracePeriodSeconds=0`);
+            for (const p of left?.items ?? [])
+              await client.delete(
+                `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}?gracePeriodSeconds=0`,
+              );
           });
         } else {
           ctx.log.write(host.name, `node ${node} is not in the cluster; cleaning the host only`);
         }
       }
       if (host.spec.controlPlane) await removeEtcdMember(host, access, peerUrl(host), ctx);
-      const state = await host.sudo(`[ -e ${KUBERNETES_DIR}/kubelet.conf ] || [ -e ${KUBERNETES_DIR}/bootstrap-kubelet.conf ] || [ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ] || [ -n "$(ls -A /var/lib/kubelet 2>/dev/null)" ] || systemctl is-active kubelet >/dev/null 2>&1 && echo dirty || true`, { step: 'inspect' });
-      if (state.stdout.includes('dirty')) await host.change('stop the kubelet and remove Kubernetes state, containers, CNI config and iptables rules', () => host.sudo(RESET_SCRIPT, { step: 'reset', timeoutMs: 300_000 }));
+      const state = await host.sudo(
+        `[ -e ${KUBERNETES_DIR}/kubelet.conf ] || [ -e ${KUBERNETES_DIR}/bootstrap-kubelet.conf ] || [ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ] || [ -n "$(ls -A /var/lib/kubelet 2>/dev/null)" ] || systemctl is-active kubelet >/dev/null 2>&1 && echo dirty || true`,
+        { step: 'inspect' },
+      );
+      if (state.stdout.includes('dirty'))
+        await host.change(
+          'stop the kubelet and remove Kubernetes state, containers, CNI config and iptables rules',
+          () => host.sudo(RESET_SCRIPT, { step: 'reset', timeoutMs: 300_000 }),
+        );
     },
   };
 }

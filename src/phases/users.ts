@@ -123,9 +123,10 @@ export const usersPhase: Phase = {
       );
     }
     if (!state.key || state.otherMarked > 0 || state.unmarked || !state.perms) {
-      const what = state.otherMarked > 0
-        ? `replace kprov's old key of ${user} with the operator's key`
-        : `authorize the operator's key for ${user}`;
+      const what =
+        state.otherMarked > 0
+          ? `replace kprov's old key of ${user} with the operator's key`
+          : `authorize the operator's key for ${user}`;
       await host.change(what, () =>
         host.sudo(
           `u=${shq(user)}; h=$(getent passwd "$u" | cut -d: -f6) && g=$(id -gn "$u") && ` +

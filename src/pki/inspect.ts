@@ -20,12 +20,21 @@ const EKU_NAMES: Record<string, string> = { '1.3.6.1.5.5.7.3.1': 'serverAuth', '
 function normalizeIp(ip: string): string {
   // Node prints IPv6 in full form ("0:0:0:0:0:0:0:1"); compare in a canonical short form.
   if (!ip.includes(':')) return ip;
-  return ip.split(':').map((g) => g.replace(/^0+(?=.)/, '')).join(':').replace(/(^|:)0(:0)+(:|$)/, '::').replace(/:::/, '::');
+  return ip
+    .split(':')
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')
+    .replace(/(^|:)0(:0)+(:|$)/, '::')
+    .replace(/:::/, '::');
 }
 
 export function inspectCertificate(pem: string): CertInfo {
   const cert = new X509Certificate(pem);
-  const fields = (dn: string, key: string) => dn.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
+  const fields = (dn: string, key: string) =>
+    dn
+      .split('\n')
+      .filter((l) => l.startsWith(`${key}=`))
+      .map((l) => l.slice(key.length + 1));
   const sans = (cert.subjectAltName ?? '').split(', ').filter(Boolean);
   return {
     commonName: fields(cert.subject, 'CN')[0] ?? '',

@@ -38,12 +38,15 @@ export function keyPairFromPem(privateKeyPem: string): KeyPair {
 }
 
 export function algorithmOf(key: KeyObject): KeyAlgorithm | undefined {
-  if (key.asymmetricKeyType === 'ec') return key.asymmetricKeyDetails?.namedCurve === 'prime256v1' ? 'ECDSA-P256' : undefined;
+  if (key.asymmetricKeyType === 'ec')
+    return key.asymmetricKeyDetails?.namedCurve === 'prime256v1' ? 'ECDSA-P256' : undefined;
   if (key.asymmetricKeyType === 'rsa') return `RSA-${key.asymmetricKeyDetails?.modulusLength}` as KeyAlgorithm;
   return undefined;
 }
 
 /** PEM of a public key as kubeadm writes sa.pub: "PUBLIC KEY" (PKIX). */
 export function publicKeyPem(publicKeyDer: Buffer): string {
-  return createPublicKey({ key: publicKeyDer, format: 'der', type: 'spki' }).export({ type: 'spki', format: 'pem' }).toString();
+  return createPublicKey({ key: publicKeyDer, format: 'der', type: 'spki' })
+    .export({ type: 'spki', format: 'pem' })
+    .toString();
 }

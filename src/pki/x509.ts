@@ -63,9 +63,12 @@ export function randomSerial(): bigint {
 
 /** forge's fromDer takes options (its typings know only the boolean form): keep BIT STRINGs as raw bytes. */
 const fromDerKeepingBits = (bytes: forge.util.ByteStringBuffer) =>
-  (asn1.fromDer as unknown as (b: forge.util.ByteStringBuffer, o: { decodeBitStrings: boolean }) => forge.asn1.Asn1)(bytes, {
-    decodeBitStrings: false,
-  });
+  (asn1.fromDer as unknown as (b: forge.util.ByteStringBuffer, o: { decodeBitStrings: boolean }) => forge.asn1.Asn1)(
+    bytes,
+    {
+      decodeBitStrings: false,
+    },
+  );
 
 /** Subject key identifier: SHA-1 of the subjectPublicKey bits (RFC 5280 method 1), as Go computes it. */
 export function subjectKeyId(publicKeyDer: Buffer): Buffer {
@@ -79,7 +82,8 @@ export function subjectKeyId(publicKeyDer: Buffer): Buffer {
 const bin = (b: Buffer) => b.toString('binary');
 const seq = (items: forge.asn1.Asn1[]) => asn1.create(C.UNIVERSAL, T.SEQUENCE, true, items);
 const oid = (o: string) => asn1.create(C.UNIVERSAL, T.OID, false, asn1.oidToDer(o).getBytes());
-const octets = (b: Buffer | string) => asn1.create(C.UNIVERSAL, T.OCTETSTRING, false, typeof b === 'string' ? b : bin(b));
+const octets = (b: Buffer | string) =>
+  asn1.create(C.UNIVERSAL, T.OCTETSTRING, false, typeof b === 'string' ? b : bin(b));
 const bool = (v: boolean) => asn1.create(C.UNIVERSAL, T.BOOLEAN, false, v ? '\xff' : '\x00');
 
 function integer(n: bigint): forge.asn1.Asn1 {
@@ -92,7 +96,9 @@ function integer(n: bigint): forge.asn1.Asn1 {
 function name(s: Subject): forge.asn1.Asn1 {
   // Go orders O before CN; each attribute is its own RDN.
   const rdn = (type: string, value: string) =>
-    asn1.create(C.UNIVERSAL, T.SET, true, [seq([oid(type), asn1.create(C.UNIVERSAL, T.UTF8, false, forge.util.encodeUtf8(value))])]);
+    asn1.create(C.UNIVERSAL, T.SET, true, [
+      seq([oid(type), asn1.create(C.UNIVERSAL, T.UTF8, false, forge.util.encodeUtf8(value))]),
+    ]);
   return seq([...(s.organizations ?? []).map((o) => rdn(OID.organizationName, o)), rdn(OID.commonName, s.commonName)]);
 }
 
@@ -115,7 +121,12 @@ function keyUsageBits(usages: KeyUsage[]): forge.asn1.Asn1 {
   // DER BIT STRING: first byte = number of unused trailing bits.
   let unused = 0;
   while (unused < 8 && !(bits & (1 << unused))) unused++;
-  return asn1.create(C.UNIVERSAL, T.BITSTRING, false, String.fromCharCode(bits === 0 ? 0 : unused) + String.fromCharCode(bits));
+  return asn1.create(
+    C.UNIVERSAL,
+    T.BITSTRING,
+    false,
+    String.fromCharCode(bits === 0 ? 0 : unused) + String.fromCharCode(bits),
+  );
 }
 
 function ipBytes(ip: string): string {
@@ -127,7 +138,10 @@ function ipBytes(ip: string): string {
     const groups = ip.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
     return groups.map((g) => forge.util.hexToBytes(g.padStart(4, '0'))).join('');
   }
-  return ip.split('.').map((p) => String.fromCharCode(Number(p))).join('');
+  return ip
+    .split('.')
+    .map((p) => String.fromCharCode(Number(p)))
+    .join('');
 }
 
 function signatureAlgorithm(privateKeyPem: string): { der: forge.asn1.Asn1; kind: 'rsa' | 'ec' } {
@@ -142,7 +156,11 @@ function signatureAlgorithm(privateKeyPem: string): { der: forge.asn1.Asn1; kind
  * Build and sign an X.509 v3 certificate. DER is assembled with node-forge's ASN.1 encoder; signing uses
  * node's native crypto so RSA and ECDSA keys are both supported. Self-signed when signer is undefined.
  */
-export function createCertificate(req: CertificateRequest, signer: Signer | undefined, selfPrivateKeyPem?: string): string {
+export function createCertificate(
+  req: CertificateRequest,
+  signer: Signer | undefined,
+  selfPrivateKeyPem?: string,
+): string {
   const issuer = signer?.subject ?? req.subject;
   const signingKey = signer?.privateKeyPem ?? selfPrivateKeyPem;
   if (!signingKey) throw new Error('a self-signed certificate needs its own private key');
@@ -150,12 +168,15 @@ export function createCertificate(req: CertificateRequest, signer: Signer | unde
   const ski = subjectKeyId(req.publicKeyDer);
 
   const extensions: forge.asn1.Asn1[] = [extension(OID.keyUsage, true, keyUsageBits(req.keyUsage))];
-  if (req.extKeyUsage.length > 0) extensions.push(extension(OID.extKeyUsage, false, seq(req.extKeyUsage.map((u) => oid(OID[u])))));
+  if (req.extKeyUsage.length > 0)
+    extensions.push(extension(OID.extKeyUsage, false, seq(req.extKeyUsage.map((u) => oid(OID[u])))));
   extensions.push(extension(OID.basicConstraints, true, seq(req.isCA ? [bool(true)] : [])));
   if (req.isCA) extensions.push(extension(OID.subjectKeyIdentifier, false, octets(ski)));
   if (signer) {
     const aki = signer.subjectKeyId ?? subjectKeyId(signer.publicKeyDer);
-    extensions.push(extension(OID.authorityKeyIdentifier, false, seq([asn1.create(C.CONTEXT_SPECIFIC, 0, false, bin(aki))])));
+    extensions.push(
+      extension(OID.authorityKeyIdentifier, false, seq([asn1.create(C.CONTEXT_SPECIFIC, 0, false, bin(aki))])),
+    );
   }
   if (req.dnsNames.length + req.ipAddresses.length > 0) {
     const names = [
@@ -183,7 +204,10 @@ export function createCertificate(req: CertificateRequest, signer: Signer | unde
 }
 
 export function toPem(label: string, der: Buffer): string {
-  const body = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  const body = der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
   return `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
 }
 

@@ -19,9 +19,21 @@ describe('SSH connect to a host that accepts TCP but never speaks SSH (hung or p
     const port = (server.address() as { port: number }).port;
     const dir = mkdtempSync(join(tmpdir(), 'kprov-ssh-'));
     writeFileSync(join(dir, 'known_hosts'), '');
-    const conn = new SshConnection({ name: 'hung', host: '127.0.0.1', port, user: 'root', knownHostsFile: join(dir, 'known_hosts'), hostKeyChecking: 'strict' }, new RunLog(undefined));
+    const conn = new SshConnection(
+      {
+        name: 'hung',
+        host: '127.0.0.1',
+        port,
+        user: 'root',
+        knownHostsFile: join(dir, 'known_hosts'),
+        hostKeyChecking: 'strict',
+      },
+      new RunLog(undefined),
+    );
     try {
-      await expect(conn.connect({ connectTimeoutMs: 200, connectAttempts: 2 })).rejects.toThrow(/cannot connect to root@127\.0\.0\.1:\d+: timed out after 0\.2s \(2 attempts\)/);
+      await expect(conn.connect({ connectTimeoutMs: 200, connectAttempts: 2 })).rejects.toThrow(
+        /cannot connect to root@127\.0\.0\.1:\d+: timed out after 0\.2s \(2 attempts\)/,
+      );
       // Give the dropped sockets time to deliver their late errors: the process must still be here.
       await new Promise((r) => setTimeout(r, 800));
       expect(sockets.length).toBe(2);
@@ -45,8 +57,12 @@ describe('an aborted connection', () => {
             // Cleanup commands finish at once; the first one runs until it is stopped.
             if (commands.length > 1) setTimeout(() => stream.emit('close', 0), 1);
           },
-          signal(s: string) { signalled.push(s); },
-          close() { setTimeout(() => stream.emit('close', null), 1); },
+          signal(s: string) {
+            signalled.push(s);
+          },
+          close() {
+            setTimeout(() => stream.emit('close', null), 1);
+          },
         });
         cb(undefined, stream);
       },

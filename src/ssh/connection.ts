@@ -114,7 +114,11 @@ export class SshConnection {
     const target = `${this.endpoint.user}@${this.endpoint.host}:${this.endpoint.port}${opts.via ? ` via ${opts.via.endpoint.host}` : ''}`;
     let message: string;
     if (e.level === 'client-authentication') {
-      const tried = [this.endpoint.privateKeyFile && 'key file', process.env.SSH_AUTH_SOCK && 'ssh-agent', this.endpoint.password && 'password'].filter(Boolean);
+      const tried = [
+        this.endpoint.privateKeyFile && 'key file',
+        process.env.SSH_AUTH_SOCK && 'ssh-agent',
+        this.endpoint.password && 'password',
+      ].filter(Boolean);
       message = `authentication failed for ${target} (tried: ${tried.join(', ') || 'nothing: set ansible_ssh_private_key_file, ansible_password or run ssh-agent'})`;
     } else if (e.level === 'client-timeout') {
       message = `cannot connect to ${target}: timed out after ${opts.connectTimeoutMs / 1000}s (${opts.connectAttempts} attempts)`;
@@ -199,12 +203,18 @@ export class SshConnection {
       try {
         key = readFileSync(ep.privateKeyFile);
       } catch (err) {
-        throw new HostError(this.name, `cannot read private key ${ep.privateKeyFile}: ${(err as Error).message}`, { step: 'connect' });
+        throw new HostError(this.name, `cannot read private key ${ep.privateKeyFile}: ${(err as Error).message}`, {
+          step: 'connect',
+        });
       }
       const parsed = sshUtils.parseKey(key, ep.privateKeyPassphrase);
       if (parsed instanceof Error) {
-        const hint = /encrypted|passphrase/i.test(parsed.message) ? ' (set KPROV_SSH_KEY_PASSPHRASE for a passphrase-protected key)' : '';
-        throw new HostError(this.name, `cannot use private key ${ep.privateKeyFile}: ${parsed.message}${hint}`, { step: 'connect' });
+        const hint = /encrypted|passphrase/i.test(parsed.message)
+          ? ' (set KPROV_SSH_KEY_PASSPHRASE for a passphrase-protected key)'
+          : '';
+        throw new HostError(this.name, `cannot use private key ${ep.privateKeyFile}: ${parsed.message}${hint}`, {
+          step: 'connect',
+        });
       }
       config.privateKey = key;
       config.passphrase = ep.privateKeyPassphrase;
@@ -237,7 +247,13 @@ export class SshConnection {
   forward(host: string, port: number): Promise<Duplex> {
     const client = this.requireClient();
     return new Promise((resolve, reject) => {
-      client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => (err ? reject(new HostError(this.name, `cannot open tunnel to ${host}:${port}: ${err.message}`, { step: 'connect' })) : resolve(stream)));
+      client.forwardOut('127.0.0.1', 0, host, port, (err, stream) =>
+        err
+          ? reject(
+              new HostError(this.name, `cannot open tunnel to ${host}:${port}: ${err.message}`, { step: 'connect' }),
+            )
+          : resolve(stream),
+      );
     });
   }
 
@@ -250,7 +266,8 @@ export class SshConnection {
   private wrap(command: string, sudo: boolean): { line: string; stdinPrefix?: string } {
     const script = `export LC_ALL=C; ${command}`;
     if (!sudo || this.endpoint.user === 'root') return { line: `sh -c ${shq(script)}` };
-    if (this.become.password) return { line: `sudo -k -S -p '' -- sh -c ${shq(script)}`, stdinPrefix: `${this.become.password}\n` };
+    if (this.become.password)
+      return { line: `sudo -k -S -p '' -- sh -c ${shq(script)}`, stdinPrefix: `${this.become.password}\n` };
     return { line: `sudo -n -- sh -c ${shq(script)}` };
   }
 
@@ -264,14 +281,23 @@ export class SshConnection {
     const logged = opts.quiet ? '(command hidden)' : command;
     const result = await new Promise<ExecResult>((resolve, reject) => {
       client.exec(line, (err, stream: ClientChannel) => {
-        if (err) return reject(new HostError(this.name, `cannot start command: ${err.message}`, { step: opts.step, command: logged }));
+        if (err)
+          return reject(
+            new HostError(this.name, `cannot start command: ${err.message}`, { step: opts.step, command: logged }),
+          );
         this.channels.add(stream);
         let stdout = '';
         let stderr = '';
         const timer = setTimeout(() => {
           stream.signal('KILL');
           stream.close();
-          reject(new HostError(this.name, `command timed out after ${Math.round(timeoutMs / 1000)}s`, { step: opts.step, command: this.log.redact(logged), stderrTail: tail(stderr) }));
+          reject(
+            new HostError(this.name, `command timed out after ${Math.round(timeoutMs / 1000)}s`, {
+              step: opts.step,
+              command: this.log.redact(logged),
+              stderrTail: tail(stderr),
+            }),
+          );
         }, timeoutMs);
         stream.on('data', (d: Buffer) => (stdout += d.toString()));
         stream.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -285,7 +311,10 @@ export class SshConnection {
         stream.end();
       });
     });
-    this.log.write(this.name, `$ ${logged}  -> exit ${result.code} in ${Date.now() - started}ms${result.stderr ? `\n  stderr: ${tail(result.stderr, 4)}` : ''}`);
+    this.log.write(
+      this.name,
+      `$ ${logged}  -> exit ${result.code} in ${Date.now() - started}ms${result.stderr ? `\n  stderr: ${tail(result.stderr, 4)}` : ''}`,
+    );
     if (this.aborted && !opts.afterAbort) {
       throw new HostError(this.name, 'interrupted', { step: opts.step, command: this.log.redact(logged) });
     }
@@ -296,7 +325,12 @@ export class SshConnection {
       } else if (sudo && /incorrect password|Sorry, try again/.test(result.stderr)) {
         message = `sudo rejected the become password for ${this.endpoint.user}`;
       }
-      throw new HostError(this.name, message, { step: opts.step, command: this.log.redact(logged), exitCode: result.code, stderrTail: this.log.redact(tail(result.stderr)) });
+      throw new HostError(this.name, message, {
+        step: opts.step,
+        command: this.log.redact(logged),
+        exitCode: result.code,
+        stderrTail: this.log.redact(tail(result.stderr)),
+      });
     }
     return result;
   }
@@ -304,7 +338,11 @@ export class SshConnection {
   private sftp(): Promise<SFTPWrapper> {
     if (!this.sftpSession) {
       const client = this.requireClient();
-      this.sftpSession = new Promise((resolve, reject) => client.sftp((err, s) => (err ? reject(new HostError(this.name, `SFTP unavailable: ${err.message}`, { step: 'upload' })) : resolve(s))));
+      this.sftpSession = new Promise((resolve, reject) =>
+        client.sftp((err, s) =>
+          err ? reject(new HostError(this.name, `SFTP unavailable: ${err.message}`, { step: 'upload' })) : resolve(s),
+        ),
+      );
     }
     return this.sftpSession;
   }
@@ -316,7 +354,9 @@ export class SshConnection {
     this.staging.add(path);
     await new Promise<void>((resolve, reject) => {
       const stream = sftp.createWriteStream(path, { mode: 0o600, flags: 'wx' });
-      stream.on('error', (err: Error) => reject(new HostError(this.name, `upload to ${path} failed: ${err.message}`, { step: 'upload' })));
+      stream.on('error', (err: Error) =>
+        reject(new HostError(this.name, `upload to ${path} failed: ${err.message}`, { step: 'upload' })),
+      );
       stream.on('close', () => resolve());
       stream.end(content);
     });
@@ -329,7 +369,11 @@ export class SshConnection {
     const path = `/tmp/.kprov-${randomBytes(8).toString('hex')}`;
     this.staging.add(path);
     await new Promise<void>((resolve, reject) =>
-      sftp.fastPut(localPath, path, { mode: 0o600, concurrency: 16 }, (err) => (err ? reject(new HostError(this.name, `upload of ${localPath} failed: ${err.message}`, { step: 'upload' })) : resolve())),
+      sftp.fastPut(localPath, path, { mode: 0o600, concurrency: 16 }, (err) =>
+        err
+          ? reject(new HostError(this.name, `upload of ${localPath} failed: ${err.message}`, { step: 'upload' }))
+          : resolve(),
+      ),
     );
     return path;
   }
@@ -350,9 +394,19 @@ export class SshConnection {
 
   /** Read a remote file readable by the login user (or through sudo cat for protected files). */
   async readFile(path: string, opts: { sudo?: boolean } = {}): Promise<Buffer | undefined> {
-    const r = await this.exec(`if [ -f ${shq(path)} ]; then base64 < ${shq(path)}; else exit 3; fi`, { sudo: opts.sudo, allowFailure: true, step: 'read', quiet: false });
+    const r = await this.exec(`if [ -f ${shq(path)} ]; then base64 < ${shq(path)}; else exit 3; fi`, {
+      sudo: opts.sudo,
+      allowFailure: true,
+      step: 'read',
+      quiet: false,
+    });
     if (r.code === 3) return undefined;
-    if (r.code !== 0) throw new HostError(this.name, `cannot read ${path}`, { step: 'read', exitCode: r.code, stderrTail: tail(r.stderr) });
+    if (r.code !== 0)
+      throw new HostError(this.name, `cannot read ${path}`, {
+        step: 'read',
+        exitCode: r.code,
+        stderrTail: tail(r.stderr),
+      });
     return Buffer.from(r.stdout.replace(/\s+/g, ''), 'base64');
   }
 

@@ -46,7 +46,12 @@ export async function planFiles(conn: SshConnection, files: DesiredFile[], sudo:
   const script = files.map((f) => `${dirState(f)}${fileState(shq(f.path))}`).join('; ');
   const { stdout } = await conn.exec(script, { sudo, step: 'compare files' });
   const lines = stdout.trim().split('\n');
-  if (lines.length !== files.length) throw new HostError(conn.name, `unexpected output comparing files (${lines.length} lines for ${files.length} files)`, { step: 'compare files' });
+  if (lines.length !== files.length)
+    throw new HostError(
+      conn.name,
+      `unexpected output comparing files (${lines.length} lines for ${files.length} files)`,
+      { step: 'compare files' },
+    );
   const changes: FileChange[] = [];
   files.forEach((f, i) => {
     const fields = lines[i].trim().split(' ');
@@ -112,7 +117,10 @@ function ensureDir(f: DesiredFile): string {
  * so readers never see a half-written file and the login user never holds a file root then trusts.
  */
 export async function applyFiles(
-  conn: SshConnection, files: DesiredFile[], changes: FileChange[], sudo: boolean,
+  conn: SshConnection,
+  files: DesiredFile[],
+  changes: FileChange[],
+  sudo: boolean,
 ): Promise<void> {
   if (changes.length === 0) return;
   const byPath = new Map(files.map((f) => [f.path, f]));

@@ -23,7 +23,10 @@ describe('known_hosts', () => {
     const file = join(dir, 'plain');
     const salt = randomBytes(20);
     const hashed = `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update('[10.0.0.9]:2222').digest('base64')}`;
-    writeFileSync(file, `# comment\n10.0.0.1,master ssh-ed25519 ${key.toString('base64')}\n${hashed} ssh-ed25519 ${key.toString('base64')}\n`);
+    writeFileSync(
+      file,
+      `# comment\n10.0.0.1,master ssh-ed25519 ${key.toString('base64')}\n${hashed} ssh-ed25519 ${key.toString('base64')}\n`,
+    );
     expect(keyTypeOf(key)).toBe('ssh-ed25519');
     expect(checkHostKey(file, '10.0.0.1', 22, key)).toEqual({ status: 'known' });
     expect(checkHostKey(file, 'master', 22, key)).toEqual({ status: 'known' });
@@ -35,7 +38,12 @@ describe('known_hosts', () => {
   it('reports a changed key with the expected fingerprint and line', () => {
     const file = join(dir, 'changed');
     writeFileSync(file, `10.0.0.1 ssh-ed25519 ${key.toString('base64')}\n`);
-    expect(checkHostKey(file, '10.0.0.1', 22, other)).toEqual({ status: 'changed', expected: fingerprint(key), line: 1, file });
+    expect(checkHostKey(file, '10.0.0.1', 22, other)).toEqual({
+      status: 'changed',
+      expected: fingerprint(key),
+      line: 1,
+      file,
+    });
   });
 
   it('records new keys in OpenSSH format', () => {

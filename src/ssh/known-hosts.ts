@@ -35,7 +35,12 @@ function hostMatches(pattern: string, name: string): boolean {
     return digest === hash;
   }
   if (pattern.includes('*') || pattern.includes('?')) {
-    const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    const re = new RegExp(
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+    );
     return re.test(name);
   }
   return pattern === name;
@@ -53,20 +58,22 @@ function lineApplies(patterns: string[], name: string): boolean {
 function readEntries(file: string): Entry[] {
   if (!existsSync(file)) return [];
   const entries: Entry[] = [];
-  readFileSync(file, 'utf8').split('\n').forEach((raw, i) => {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) return;
-    const fields = line.split(/\s+/);
-    let marker: Entry['marker'];
-    if (fields[0].startsWith('@')) {
-      const m = fields.shift()!;
-      if (m !== '@revoked' && m !== '@cert-authority') return; // OpenSSH ignores lines with unknown markers too
-      marker = m === '@revoked' ? 'revoked' : 'cert-authority';
-    }
-    if (fields.length < 3) return;
-    const entry: Entry = { hosts: fields[0].split(','), type: fields[1], key: fields[2], line: i + 1 };
-    entries.push(marker ? { ...entry, marker } : entry);
-  });
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((raw, i) => {
+      const line = raw.trim();
+      if (!line || line.startsWith('#')) return;
+      const fields = line.split(/\s+/);
+      let marker: Entry['marker'];
+      if (fields[0].startsWith('@')) {
+        const m = fields.shift()!;
+        if (m !== '@revoked' && m !== '@cert-authority') return; // OpenSSH ignores lines with unknown markers too
+        marker = m === '@revoked' ? 'revoked' : 'cert-authority';
+      }
+      if (fields.length < 3) return;
+      const entry: Entry = { hosts: fields[0].split(','), type: fields[1], key: fields[2], line: i + 1 };
+      entries.push(marker ? { ...entry, marker } : entry);
+    });
   return entries;
 }
 
@@ -116,5 +123,7 @@ export function knownKeyTypes(file: string, host: string, port: number): string[
 
 export function recordHostKey(file: string, host: string, port: number, keyBlob: Buffer): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  appendFileSync(file, `${knownHostsName(host, port)} ${keyTypeOf(keyBlob)} ${keyBlob.toString('base64')}\n`, { mode: 0o600 });
+  appendFileSync(file, `${knownHostsName(host, port)} ${keyTypeOf(keyBlob)} ${keyBlob.toString('base64')}\n`, {
+    mode: 0o600,
+  });
 }

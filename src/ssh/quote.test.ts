@@ -5,7 +5,20 @@ import { shq, shellJoin } from './quote.js';
 
 // Run through the real POSIX shells the remote side may have: dash (Debian's /bin/sh) and bash.
 const shells = ['/bin/sh', '/bin/dash', '/bin/bash'].filter((s) => existsSync(s));
-const nasty = ["it's", 'a b', '$(touch /tmp/kprov-pwned)', '`id`', 'x;y', '"q"', '\\n', 'new\nline', '', '*', '--flag', "'; rm -rf / #"];
+const nasty = [
+  "it's",
+  'a b',
+  '$(touch /tmp/kprov-pwned)',
+  '`id`',
+  'x;y',
+  '"q"',
+  '\\n',
+  'new\nline',
+  '',
+  '*',
+  '--flag',
+  "'; rm -rf / #",
+];
 
 describe('shell quoting', () => {
   it.each(shells)('round-trips hostile strings through %s', (shell) => {

@@ -6,7 +6,11 @@ import { render } from './render.js';
 describe('templates', () => {
   it('cannot be broken out of by a hostile value (TOML)', () => {
     const hostile = 'registry.example/pause:3.10"\n[plugins.evil]\nx = "1';
-    const text = render('containerd/config.toml', { sandboxImage: hostile, systemdCgroup: true, restrictOomScoreAdj: false });
+    const text = render('containerd/config.toml', {
+      sandboxImage: hostile,
+      systemdCgroup: true,
+      restrictOomScoreAdj: false,
+    });
     const parsed = parseToml(text) as { plugins: Record<string, Record<string, unknown>> };
     expect(parsed.plugins['io.containerd.grpc.v1.cri'].sandbox_image).toBe(hostile);
     expect(Object.keys(parsed.plugins)).toEqual(['io.containerd.grpc.v1.cri']);

@@ -20,10 +20,22 @@ function present(v: unknown, options: Handlebars.HelperOptions): unknown {
   return v;
 }
 // JSON strings are valid TOML basic strings and valid YAML double-quoted scalars.
-hb.registerHelper('toml', (v: unknown, o: Handlebars.HelperOptions) => new hb.SafeString(JSON.stringify(String(present(v, o)))));
-hb.registerHelper('yaml', (v: unknown, o: Handlebars.HelperOptions) => new hb.SafeString(JSON.stringify(String(present(v, o)))));
-hb.registerHelper('json', (v: unknown, o: Handlebars.HelperOptions) => new hb.SafeString(JSON.stringify(present(v, o))));
-hb.registerHelper('sh', (v: unknown, o: Handlebars.HelperOptions) => new hb.SafeString(`'${String(present(v, o)).replace(/'/g, `'\\''`)}'`));
+hb.registerHelper(
+  'toml',
+  (v: unknown, o: Handlebars.HelperOptions) => new hb.SafeString(JSON.stringify(String(present(v, o)))),
+);
+hb.registerHelper(
+  'yaml',
+  (v: unknown, o: Handlebars.HelperOptions) => new hb.SafeString(JSON.stringify(String(present(v, o)))),
+);
+hb.registerHelper(
+  'json',
+  (v: unknown, o: Handlebars.HelperOptions) => new hb.SafeString(JSON.stringify(present(v, o))),
+);
+hb.registerHelper(
+  'sh',
+  (v: unknown, o: Handlebars.HelperOptions) => new hb.SafeString(`'${String(present(v, o)).replace(/'/g, `'\\''`)}'`),
+);
 
 const cache = new Map<string, Handlebars.TemplateDelegate>();
 

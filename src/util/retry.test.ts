@@ -52,7 +52,9 @@ describe('retryTransient', () => {
   it('knows network errors worth another attempt', () => {
     expect(isTransientNetworkError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))).toBe(true);
     expect(isTransientNetworkError(new Error('socket hang up'))).toBe(true);
-    expect(isTransientNetworkError(new Error('master1: cannot open tunnel to 10.0.0.1:2379: Connection refused'))).toBe(true);
+    expect(isTransientNetworkError(new Error('master1: cannot open tunnel to 10.0.0.1:2379: Connection refused'))).toBe(
+      true,
+    );
     expect(isTransientNetworkError(new Error('certificate signed by unknown authority'))).toBe(false);
   });
 });

@@ -36,7 +36,10 @@ export async function retryTransient<T>(fn: () => Promise<T>, opts: RetryOptions
 /** Network-level failures that a new connection may not have: resets, refusals, timeouts, a closed tunnel. */
 export function isTransientNetworkError(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
-  if (e?.code && ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'].includes(e.code)) {
+  if (
+    e?.code &&
+    ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'].includes(e.code)
+  ) {
     return true;
   }
   return /socket hang up|no answer in|cannot open tunnel|Channel open failure|connection lost|ECONNRESET|other side closed|TLS connection was established/i.test(
@@ -48,4 +51,5 @@ export function isTransientNetworkError(err: unknown): boolean {
 export const TRANSIENT_HTTP = new Set([429, 502, 503, 504]);
 
 /** etcd's answers while a member catches up or a leader is elected (also wrapped in the API server's 500s). */
-export const TRANSIENT_ETCD = /request timed out|leader changed|no leader|unhealthy cluster|too many requests|timed out waiting for read index|raft proposal dropped|etcdserver: (server stopped|request cancelled)/i;
+export const TRANSIENT_ETCD =
+  /request timed out|leader changed|no leader|unhealthy cluster|too many requests|timed out waiting for read index|raft proposal dropped|etcdserver: (server stopped|request cancelled)/i;

@@ -10,7 +10,13 @@ function fakeClock(): Clock & { t: number } {
 describe('waitUntil', () => {
   it('returns the value once the check passes', async () => {
     let n = 0;
-    const v = await waitUntil({ what: 'x', stallMs: 10_000, deadlineMs: 60_000, clock: fakeClock(), check: async () => (++n === 3 ? 'done' : undefined) });
+    const v = await waitUntil({
+      what: 'x',
+      stallMs: 10_000,
+      deadlineMs: 60_000,
+      clock: fakeClock(),
+      check: async () => (++n === 3 ? 'done' : undefined),
+    });
     expect(v).toBe('done');
     expect(n).toBe(3);
   });

@@ -32,18 +32,31 @@ afterAll(async () => {
 describe('kprov init on 1 master + 2 workers', () => {
   it('brings up the cluster with every node Ready', async () => {
     const r = await kprov(['init', inventory, '--ready-timeout', '600'], env);
-    console.log(`kprov init: ${r.ms} ms\n${r.stdout.split('\n').filter((l) => /finished in|admin kubeconfig/.test(l)).join('\n')}`);
+    console.log(
+      `kprov init: ${r.ms} ms\n${r.stdout
+        .split('\n')
+        .filter((l) => /finished in|admin kubeconfig/.test(l))
+        .join('\n')}`,
+    );
     expect(r.code, r.stdout + r.stderr).toBe(0);
     kubeconfig = /admin kubeconfig: (\S+)/.exec(r.stdout)![1];
     const nodes = kjson('get', 'nodes').items;
     expect(nodes.map((n: any) => n.metadata.name).sort()).toEqual(['master1', 'worker1', 'worker2']);
-    for (const n of nodes) expect(n.status.conditions.find((c: any) => c.type === 'Ready').status, n.metadata.name).toBe('True');
+    for (const n of nodes)
+      expect(n.status.conditions.find((c: any) => c.type === 'Ready').status, n.metadata.name).toBe('True');
   });
 
   it('runs the control plane, CoreDNS, kube-proxy and flannel', async () => {
     await eventually('kube-system and flannel pods Running', () => {
       const pods = kjson('get', 'pods', '-A').items as any[];
-      const running = (prefix: string, ns = 'kube-system') => pods.filter((p) => p.metadata.namespace === ns && p.metadata.name.startsWith(prefix) && p.status.phase === 'Running' && p.status.containerStatuses?.every((c: any) => c.ready));
+      const running = (prefix: string, ns = 'kube-system') =>
+        pods.filter(
+          (p) =>
+            p.metadata.namespace === ns &&
+            p.metadata.name.startsWith(prefix) &&
+            p.status.phase === 'Running' &&
+            p.status.containerStatuses?.every((c: any) => c.ready),
+        );
       expect(running('etcd-master1')).toHaveLength(1);
       expect(running('kube-apiserver-master1')).toHaveLength(1);
       expect(running('kube-controller-manager-master1')).toHaveLength(1);
@@ -66,7 +79,17 @@ describe('kprov init on 1 master + 2 workers', () => {
   });
 
   it('carries traffic pod to pod across nodes, through a ClusterIP and a NodePort Service, and resolves cluster DNS', async () => {
-    kubectl('run', 'toolbox', '--image=kprov.local/toolbox:1', '--overrides', JSON.stringify({ spec: { nodeName: 'worker1' } }), '--command', '--', 'sleep', 'infinity');
+    kubectl(
+      'run',
+      'toolbox',
+      '--image=kprov.local/toolbox:1',
+      '--overrides',
+      JSON.stringify({ spec: { nodeName: 'worker1' } }),
+      '--command',
+      '--',
+      'sleep',
+      'infinity',
+    );
     kubectl('wait', '--for=condition=Ready', 'pod/toolbox', '--timeout=120s');
     kubectl('expose', 'deployment', 'web', '--port=80', '--name=web');
     kubectl('expose', 'deployment', 'web', '--port=80', '--type=NodePort', '--name=web-np');
@@ -74,16 +97,30 @@ describe('kprov init on 1 master + 2 workers', () => {
     const remote = pods.find((p) => p.spec.nodeName === 'worker2') ?? pods[0];
     const exec = (...cmd: string[]) => kubectl('exec', 'toolbox', '--', ...cmd);
     expect(exec('curl', '-sf', '-m', '10', `http://${remote.status.podIP}/`)).toContain('nginx');
-    expect(await eventually('ClusterIP service', () => exec('curl', '-sf', '-m', '10', 'http://web.default.svc.cluster.local/'), 120_000)).toContain('nginx');
+    expect(
+      await eventually(
+        'ClusterIP service',
+        () => exec('curl', '-sf', '-m', '10', 'http://web.default.svc.cluster.local/'),
+        120_000,
+      ),
+    ).toContain('nginx');
     expect(exec('getent', 'hosts', 'kubernetes.default.svc.cluster.local')).toMatch(/^10\.96\.0\.1\s/);
     const nodePort = kjson('get', 'svc', 'web-np').spec.ports[0].nodePort;
     const worker1 = lab.nodes.find((n) => n.name === 'worker1')!.ip;
-    expect(await eventually('NodePort service', () => execFileSync('curl', ['-sf', '-m', '10', `http://${worker1}:${nodePort}/`], { encoding: 'utf8' }), 120_000)).toContain('nginx');
+    expect(
+      await eventually(
+        'NodePort service',
+        () => execFileSync('curl', ['-sf', '-m', '10', `http://${worker1}:${nodePort}/`], { encoding: 'utf8' }),
+        120_000,
+      ),
+    ).toContain('nginx');
   });
 
   it('joined workers through bootstrap-token discovery verified by kprov', () => {
     const logs = execFileSync('sh', ['-c', `cat ${join(home, 'logs')}/*-init.log`], { encoding: 'utf8' });
-    expect(logs).toMatch(/\[worker1\] discovery: cluster-info verified with token [a-z0-9]{6} and CA pin sha256:[0-9a-f]{64}/);
+    expect(logs).toMatch(
+      /\[worker1\] discovery: cluster-info verified with token [a-z0-9]{6} and CA pin sha256:[0-9a-f]{64}/,
+    );
     const info = kjson('get', 'configmap', '-n', 'kube-public', 'cluster-info');
     expect(Object.keys(info.data).some((k) => /^jws-kubeconfig-[a-z0-9]{6}$/.test(k))).toBe(true);
   });
@@ -102,7 +139,11 @@ describe('day two', () => {
     const r = await kprov(['join', inventory, '--hosts', 'worker3'], env);
     console.log(`kprov join worker3: ${r.ms} ms`);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    await eventually('worker3 Ready', () => expect(kjson('get', 'node', 'worker3').status.conditions.find((c: any) => c.type === 'Ready').status).toBe('True'));
+    await eventually('worker3 Ready', () =>
+      expect(kjson('get', 'node', 'worker3').status.conditions.find((c: any) => c.type === 'Ready').status).toBe(
+        'True',
+      ),
+    );
   });
 
   it('kprov reset removes a worker, which can join again', async () => {
@@ -110,10 +151,22 @@ describe('day two', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(kjson('get', 'nodes').items.map((n: any) => n.metadata.name)).not.toContain('worker3');
     // Cleaned as kubeadm reset does: no kubeconfigs, no PKI, no CNI config, kubelet stopped.
-    expect(docker('exec', `kprov-${LAB}-worker3`, 'sh', '-c', 'find /etc/kubernetes /etc/cni/net.d -mindepth 1 | wc -l; systemctl is-active kubelet || true')).toBe('0\ninactive\n');
+    expect(
+      docker(
+        'exec',
+        `kprov-${LAB}-worker3`,
+        'sh',
+        '-c',
+        'find /etc/kubernetes /etc/cni/net.d -mindepth 1 | wc -l; systemctl is-active kubelet || true',
+      ),
+    ).toBe('0\ninactive\n');
     const again = await kprov(['join', inventory, '--hosts', 'worker3'], env);
     expect(again.code, again.stdout + again.stderr).toBe(0);
-    await eventually('worker3 Ready again', () => expect(kjson('get', 'node', 'worker3').status.conditions.find((c: any) => c.type === 'Ready').status).toBe('True'));
+    await eventually('worker3 Ready again', () =>
+      expect(kjson('get', 'node', 'worker3').status.conditions.find((c: any) => c.type === 'Ready').status).toBe(
+        'True',
+      ),
+    );
   });
 
   it('with a worker unreachable, init completes the rest, reports it and exits 1; a re-run completes the cluster', async () => {
@@ -123,7 +176,12 @@ describe('day two', () => {
     try {
       const r = await kprov(['init', inventory, '--connect-timeout', '3'], env);
       expect(r.code).toBe(1);
-      expect(statuses(r.stdout)).toMatchObject({ master1: 'unchanged', worker1: 'unchanged', worker2: 'unchanged', worker3: 'FAILED' });
+      expect(statuses(r.stdout)).toMatchObject({
+        master1: 'unchanged',
+        worker1: 'unchanged',
+        worker2: 'unchanged',
+        worker3: 'FAILED',
+      });
       expect(r.stdout).toMatch(/worker3: \[connect\] cannot connect to root@\S+:22/);
     } finally {
       docker('start', `kprov-${LAB}-worker3`);
@@ -143,35 +201,63 @@ describe('air-gapped registry mirror', () => {
     // Debian's docker-registry (the CNCF distribution), on this machine, reached by the lab over its network gateway.
     const dir = mkdtempSync(join(tmpdir(), 'kprov-registry-'));
     const port = 5123;
-    writeFileSync(join(dir, 'config.yml'), `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: :${port}\n`);
+    writeFileSync(
+      join(dir, 'config.yml'),
+      `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: :${port}\n`,
+    );
     registry = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
     registry.stdout!.on('data', (d) => (registryLog += d));
     registry.stderr!.on('data', (d) => (registryLog += d));
-    await eventually('the registry to answer', () => execFileSync('curl', ['-sf', `http://127.0.0.1:${port}/v2/`], { encoding: 'utf8' }), 30_000);
+    await eventually(
+      'the registry to answer',
+      () => execFileSync('curl', ['-sf', `http://127.0.0.1:${port}/v2/`], { encoding: 'utf8' }),
+      30_000,
+    );
     // An image no lab host has: the pause image under a name only the registry knows.
     docker('tag', 'registry.k8s.io/pause:3.10', `127.0.0.1:${port}/kprov-e2e/pause:mirror`);
     docker('push', '-q', `127.0.0.1:${port}/kprov-e2e/pause:mirror`);
     const gateway = docker('network', 'inspect', lab.network, '-f', '{{(index .IPAM.Config 0).Gateway}}').trim();
 
-    inventory = e2e.inventory(['master1', 'worker1', 'worker2', 'worker3'], { registry_mirrors: { 'registry.k8s.io': `http://${gateway}:${port}` } });
+    inventory = e2e.inventory(['master1', 'worker1', 'worker2', 'worker3'], {
+      registry_mirrors: { 'registry.k8s.io': `http://${gateway}:${port}` },
+    });
     const r = await kprov(['init', inventory], env);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain('create /etc/containerd/certs.d/registry.k8s.io/hosts.toml');
     expect(r.stdout).not.toContain('restart containerd');
 
-    kubectl('run', 'mirrored', '--image=registry.k8s.io/kprov-e2e/pause:mirror', '--overrides', JSON.stringify({ spec: { nodeName: 'worker2' } }));
+    kubectl(
+      'run',
+      'mirrored',
+      '--image=registry.k8s.io/kprov-e2e/pause:mirror',
+      '--overrides',
+      JSON.stringify({ spec: { nodeName: 'worker2' } }),
+    );
     kubectl('wait', '--for=condition=Ready', 'pod/mirrored', '--timeout=120s');
     // containerd asked the mirror on behalf of registry.k8s.io (the ?ns= it adds), and now holds the image.
     // (The registry's output arrives through the event loop, which the synchronous kubectl calls above held up.)
-    await eventually('the mirror to log the pull', () => expect(registryLog).toMatch(/"(GET|HEAD) \/v2\/kprov-e2e\/pause\/manifests\/mirror\?ns=registry\.k8s\.io/), 15_000);
-    console.log(registryLog.split('\n').filter((l) => /^\S+ - - .*manifests\/mirror/.test(l) && !l.startsWith('127.0.0.1')).join('\n'));
+    await eventually(
+      'the mirror to log the pull',
+      () => expect(registryLog).toMatch(/"(GET|HEAD) \/v2\/kprov-e2e\/pause\/manifests\/mirror\?ns=registry\.k8s\.io/),
+      15_000,
+    );
+    console.log(
+      registryLog
+        .split('\n')
+        .filter((l) => /^\S+ - - .*manifests\/mirror/.test(l) && !l.startsWith('127.0.0.1'))
+        .join('\n'),
+    );
 
     // Dropped from the inventory, the mirror's containerd file goes too; nothing else changes.
     inventory = e2e.inventory(['master1', 'worker1', 'worker2', 'worker3']);
     const again = await kprov(['init', inventory], env);
     expect(again.code, again.stdout + again.stderr).toBe(0);
-    expect(again.stdout).toContain('remove /etc/containerd/certs.d/registry.k8s.io/hosts.toml (registry no longer in the inventory)');
+    expect(again.stdout).toContain(
+      'remove /etc/containerd/certs.d/registry.k8s.io/hosts.toml (registry no longer in the inventory)',
+    );
     expect(docker('exec', `kprov-${LAB}-worker2`, 'sh', '-c', 'ls /etc/containerd/certs.d | wc -l')).toBe('0\n');
-    expect(docker('exec', `kprov-${LAB}-worker2`, 'ctr', '-n', 'k8s.io', 'images', 'ls', '-q')).toContain('registry.k8s.io/kprov-e2e/pause:mirror');
+    expect(docker('exec', `kprov-${LAB}-worker2`, 'ctr', '-n', 'k8s.io', 'images', 'ls', '-q')).toContain(
+      'registry.k8s.io/kprov-e2e/pause:mirror',
+    );
   });
 });

@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kprov } from '../helpers/cli.js';
-import { artifactBundle, docker, eventually, isReady, kubectlWith, startLab, statuses, type E2eLab } from './support.js';
+import {
+  artifactBundle,
+  docker,
+  eventually,
+  isReady,
+  kubectlWith,
+  startLab,
+  statuses,
+  type E2eLab,
+} from './support.js';
 
 // A highly available control plane: three stacked-etcd masters behind the lab's haproxy, one worker.
 // Everything is checked with tools other than kprov (kubectl through the load balancer, etcd's own API).
@@ -21,11 +30,28 @@ function etcdMembers(master: string): Promise<{ name?: string; isLearner?: boole
 
 function etcdMembersOnce(master: string): { name?: string; isLearner?: boolean; peerURLs: string[] }[] {
   const pki = '/etc/kubernetes/pki/etcd';
-  const out = docker('exec', `kprov-${LAB}-${master}`, 'curl', '-sf', '--cacert', `${pki}/ca.crt`, '--cert', `${pki}/healthcheck-client.crt`, '--key', `${pki}/healthcheck-client.key`, '-X', 'POST', '-d', '{}', 'https://127.0.0.1:2379/v3/cluster/member/list');
+  const out = docker(
+    'exec',
+    `kprov-${LAB}-${master}`,
+    'curl',
+    '-sf',
+    '--cacert',
+    `${pki}/ca.crt`,
+    '--cert',
+    `${pki}/healthcheck-client.crt`,
+    '--key',
+    `${pki}/healthcheck-client.key`,
+    '-X',
+    'POST',
+    '-d',
+    '{}',
+    'https://127.0.0.1:2379/v3/cluster/member/list',
+  );
   return JSON.parse(out).members;
 }
 
-const leaseHolder = (name: string) => String(kjson('get', 'lease', '-n', 'kube-system', name).spec.holderIdentity).split('_')[0];
+const leaseHolder = (name: string) =>
+  String(kjson('get', 'lease', '-n', 'kube-system', name).spec.holderIdentity).split('_')[0];
 
 beforeAll(async () => {
   const bundle = await artifactBundle();
@@ -40,7 +66,12 @@ afterAll(async () => {
 describe('kprov init on 3 masters + 1 worker', () => {
   it('brings up every node Ready, with kubeconfigs pointing at the load balancer', async () => {
     const r = await kprov(['init', inventory, '--ready-timeout', '600'], e2e.env);
-    console.log(`kprov init (HA): ${r.ms} ms\n${r.stdout.split('\n').filter((l) => /finished in|admin kubeconfig/.test(l)).join('\n')}`);
+    console.log(
+      `kprov init (HA): ${r.ms} ms\n${r.stdout
+        .split('\n')
+        .filter((l) => /finished in|admin kubeconfig/.test(l))
+        .join('\n')}`,
+    );
     expect(r.code, r.stdout + r.stderr).toBe(0);
     kubeconfig = /admin kubeconfig: (\S+)/.exec(r.stdout)![1];
     const lb = e2e.lab.nodes.find((n) => n.role === 'lb')!;
@@ -59,7 +90,10 @@ describe('kprov init on 3 masters + 1 worker', () => {
       for (const master of MASTERS) {
         for (const c of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
           const pod = pods.find((p) => p.metadata.name === `${c}-${master}`);
-          expect(pod?.status.containerStatuses?.every((s: any) => s.ready), `${c}-${master}`).toBe(true);
+          expect(
+            pod?.status.containerStatuses?.every((s: any) => s.ready),
+            `${c}-${master}`,
+          ).toBe(true);
         }
       }
     });
@@ -74,7 +108,12 @@ describe('kprov init on 3 masters + 1 worker', () => {
     const r = await kprov(['init', inventory], e2e.env);
     console.log(`kprov init (HA) re-run: ${r.ms} ms`);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(statuses(r.stdout)).toEqual({ master1: 'unchanged', master2: 'unchanged', master3: 'unchanged', worker1: 'unchanged' });
+    expect(statuses(r.stdout)).toEqual({
+      master1: 'unchanged',
+      master2: 'unchanged',
+      master3: 'unchanged',
+      worker1: 'unchanged',
+    });
   });
 });
 
@@ -85,23 +124,48 @@ describe('losing a master', () => {
     docker('pause', `kprov-${LAB}-${leader}`);
     try {
       // Until haproxy's health check drops the paused master (about 4 s), a request may hang on it: bound each one.
-      await eventually('the API through the load balancer', () => kubectl('get', '--raw', '/readyz', '--request-timeout=10s'), 120_000);
+      await eventually(
+        'the API through the load balancer',
+        () => kubectl('get', '--raw', '/readyz', '--request-timeout=10s'),
+        120_000,
+      );
       // etcd may be electing a new leader too (the paused master may have led it): retry until the write lands.
-      await eventually('the deployment to be created', () => {
-        try {
-          kubectl('create', 'deployment', 'web', '--image=kprov.local/nginx:1', '--replicas=2', '--request-timeout=20s');
-        } catch (err) {
-          if (!/already exists/.test(String((err as { stderr?: string }).stderr))) throw err;
-        }
-      }, 120_000);
-      await eventually('a new controller-manager leader', () => expect(leaseHolder('kube-controller-manager')).not.toBe(leader), 180_000);
-      await eventually('the deployment available without that master', () => expect(kjson('get', 'deployment', 'web').status.availableReplicas).toBe(2), 240_000);
+      await eventually(
+        'the deployment to be created',
+        () => {
+          try {
+            kubectl(
+              'create',
+              'deployment',
+              'web',
+              '--image=kprov.local/nginx:1',
+              '--replicas=2',
+              '--request-timeout=20s',
+            );
+          } catch (err) {
+            if (!/already exists/.test(String((err as { stderr?: string }).stderr))) throw err;
+          }
+        },
+        120_000,
+      );
+      await eventually(
+        'a new controller-manager leader',
+        () => expect(leaseHolder('kube-controller-manager')).not.toBe(leader),
+        180_000,
+      );
+      await eventually(
+        'the deployment available without that master',
+        () => expect(kjson('get', 'deployment', 'web').status.availableReplicas).toBe(2),
+        240_000,
+      );
       const pods = kjson('get', 'pods', '-l', 'app=web').items as any[];
       for (const p of pods) expect(p.spec.nodeName).toBe('worker1');
     } finally {
       docker('unpause', `kprov-${LAB}-${leader}`);
     }
-    await eventually('every node Ready again', () => expect((kjson('get', 'nodes').items as any[]).every(isReady)).toBe(true));
+    await eventually('every node Ready again', () =>
+      expect((kjson('get', 'nodes').items as any[]).every(isReady)).toBe(true),
+    );
   });
 
   it('with the first master down, a re-run reaches the cluster through another master and reports only that host', async () => {
@@ -109,7 +173,12 @@ describe('losing a master', () => {
     try {
       const r = await kprov(['init', inventory, '--connect-timeout', '3'], e2e.env);
       expect(r.code).toBe(1);
-      expect(statuses(r.stdout)).toEqual({ master1: 'FAILED', master2: 'unchanged', master3: 'unchanged', worker1: 'unchanged' });
+      expect(statuses(r.stdout)).toEqual({
+        master1: 'FAILED',
+        master2: 'unchanged',
+        master3: 'unchanged',
+        worker1: 'unchanged',
+      });
       expect(r.stdout + r.stderr).toContain('master1 is not available: reaching the cluster through master2');
     } finally {
       docker('unpause', `kprov-${LAB}-master1`);
@@ -141,7 +210,9 @@ describe('replacing a master', () => {
     expect(reset.code, reset.stdout + reset.stderr).toBe(0);
     const r = await kprov(['init', inventory], e2e.env);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/master1: \[init\] master2, master3 already run the control plane but master1, the first master of the inventory, does not/);
+    expect(r.stdout).toMatch(
+      /master1: \[init\] master2, master3 already run the control plane but master1, the first master of the inventory, does not/,
+    );
     // Nothing was started on master1.
     expect(docker('exec', `kprov-${LAB}-master1`, 'sh', '-c', 'ls /etc/kubernetes/manifests | wc -l')).toBe('0\n');
     expect((await etcdMembers('master2')).map((m) => m.name).sort()).toEqual(['master2', 'master3']);

@@ -14,7 +14,8 @@ import type { Lab } from '../../src/lab/lab.js';
 export const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' });
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** "✔ host: unchanged" lines of a run's summary, as { host: status }. */
-export const statuses = (stdout: string) => Object.fromEntries([...stdout.matchAll(/^[✔✖] (\S+): (.+)$/gm)].map((m) => [m[1], m[2]]));
+export const statuses = (stdout: string) =>
+  Object.fromEntries([...stdout.matchAll(/^[✔✖] (\S+): (.+)$/gm)].map((m) => [m[1], m[2]]));
 
 export async function eventually<T>(what: string, fn: () => T, timeoutMs = 300_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -35,7 +36,14 @@ export async function artifactBundle(): Promise<string> {
   await ensureLabImage();
   const t = Date.now();
   const script = fileURLToPath(new URL('./build-artifacts.sh', import.meta.url));
-  const bundle = execFileSync('bash', [script, LAB_BASE_IMAGE], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 }).trim().split('\n').pop()!;
+  const bundle = execFileSync('bash', [script, LAB_BASE_IMAGE], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 20,
+  })
+    .trim()
+    .split('\n')
+    .pop()!;
   console.log(`components and images ready in ${Date.now() - t} ms: ${bundle}`);
   return bundle;
 }
@@ -53,7 +61,10 @@ export async function startLab(name: string, masters: number, workers: number, b
   const home = mkdtempSync(join(tmpdir(), `kprov-${name}-`));
   const env = { KPROV_HOME: home };
   const t = Date.now();
-  const up = await kprov(['lab', 'up', '--name', name, '--masters', String(masters), '--workers', String(workers)], env);
+  const up = await kprov(
+    ['lab', 'up', '--name', name, '--masters', String(masters), '--workers', String(workers)],
+    env,
+  );
   expect(up.code, up.stderr).toBe(0);
   console.log(`lab ${name} up in ${Date.now() - t} ms`);
   const lab: Lab = JSON.parse(readFileSync(join(home, 'labs', name, 'lab.json'), 'utf8'));
@@ -79,7 +90,8 @@ export async function startLab(name: string, masters: number, workers: number, b
 
 /** kubectl with the admin kubeconfig kprov fetched. */
 export function kubectlWith(kubeconfig: () => string) {
-  const kubectl = (...args: string[]) => execFileSync('kubectl', ['--kubeconfig', kubeconfig(), ...args], { encoding: 'utf8', timeout: 120_000 });
+  const kubectl = (...args: string[]) =>
+    execFileSync('kubectl', ['--kubeconfig', kubeconfig(), ...args], { encoding: 'utf8', timeout: 120_000 });
   const kjson = (...args: string[]) => JSON.parse(kubectl(...args, '-o', 'json'));
   return { kubectl, kjson };
 }
