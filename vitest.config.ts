@@ -5,13 +5,13 @@ export default defineConfig({
     projects: [
       { test: { name: 'unit', include: ['src/**/*.test.ts'], testTimeout: 30_000 } },
       {
-        // Real containerized hosts: run one file at a time, with room for package installs.
+        // Real containerized hosts, with room for package installs. One file at a time: a project cannot set
+        // fileParallelism (Vitest ignores it there), so the npm scripts pass --no-file-parallelism.
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           testTimeout: 900_000,
           hookTimeout: 900_000,
-          fileParallelism: false,
         },
       },
       {
@@ -21,7 +21,6 @@ export default defineConfig({
           include: ['test/e2e/**/*.test.ts'],
           testTimeout: 1_200_000,
           hookTimeout: 3_000_000,
-          fileParallelism: false,
         },
       },
     ],

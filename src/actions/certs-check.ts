@@ -1,4 +1,4 @@
-import { readdirSync, lstatSync, realpathSync, statSync, existsSync } from 'node:fs';
+import { readdirSync, lstatSync, realpathSync, statSync, existsSync, type Stats } from 'node:fs';
 import { join, relative } from 'node:path';
 import { UserError } from '../errors/index.js';
 import { inspectCertificate, verifiesAgainst, type CertInfo } from '../pki/inspect.js';
@@ -41,7 +41,7 @@ function walk(dir: string, problems: { file: string; error: string }[], seen = n
   }
   return names.flatMap((name) => {
     const p = join(dir, name);
-    let st;
+    let st: Stats;
     try {
       st = lstatSync(p);
     } catch (err) {

@@ -8,9 +8,10 @@ import { parseAllDocuments, parse } from 'yaml';
 import { loadInventory } from '../config/inventory.js';
 import { resolveSettings } from '../config/settings.js';
 import { renderToDirectory } from './render.js';
+import { runCli } from '../cli/run.testing.js';
 import { checkCertificates } from './certs-check.js';
 import { UserError, UserErrors } from '../errors/index.js';
-import { loadKubeadmConfig } from '../kubeadm/kubeadm-config.js';
+import { loadKubeadmConfig } from '../config/kubeadm-config-file.js';
 
 const repo = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 const resolved = (inv: string) => resolveSettings(loadInventory(repo(inv)), { offline: true });
@@ -226,13 +227,9 @@ describe('kprov init --dry-run: 1 master + 2 workers', () => {
     });
   });
 
-  it('writes the join command with the CA hash kprov ca-hash prints', () => {
+  it('writes the join command with the CA hash kprov ca-hash prints', async () => {
     const join_ = read(out, 'join-command.txt');
-    const hash = execFileSync(
-      process.execPath,
-      [repo('bin/kprov.js'), 'ca-hash', join(m, 'etc/kubernetes/pki/ca.crt')],
-      { encoding: 'utf8' },
-    ).trim();
+    const hash = (await runCli('ca-hash', join(m, 'etc/kubernetes/pki/ca.crt'))).out.trim();
     expect(join_).toMatch(
       new RegExp(
         `^kubeadm join 10\\.0\\.0\\.10:6443 --token [a-z0-9]{6}\\.[a-z0-9]{16} --discovery-token-ca-cert-hash ${hash}\\n$`,

@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import type { Resolved } from '../config/settings.js';
 import { UserError } from '../errors/index.js';
 import { clusterConfigFrom, nodeConfigFrom, type ClusterConfig, type NodeConfig } from '../kubeadm/config.js';
-import { loadKubeadmConfig } from '../kubeadm/kubeadm-config.js';
+import { loadKubeadmConfig } from '../config/kubeadm-config-file.js';
 import { planCluster, objectsToYaml, type ClusterPlan } from '../kubeadm/plan.js';
 import { DirStore } from '../pki/store.js';
 import { clusterStateDirFor, labOfInventory } from '../config/state-dir.js';

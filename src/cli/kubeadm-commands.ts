@@ -11,6 +11,17 @@ import { resetHosts } from '../actions/reset.js';
 import { reportRun } from './report.js';
 import { positiveInt } from './options.js';
 
+/** The flags of init and join, as commander parses them (see clusterCommand). */
+interface ClusterFlags extends Record<string, unknown> {
+  dryRun?: boolean;
+  out?: string;
+  hosts?: string[];
+  pkiDir?: string;
+  config?: string;
+  artifactsDir?: string;
+  readyTimeout: number;
+}
+
 export function registerKubeadmCommands(program: Command, setExit: (code: number) => void): void {
   const clusterCommand = (name: string, description: string) =>
     withRunOptions(
@@ -29,7 +40,7 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
         'offline bundle: bin/kubelet, bin/kubectl, images/*.tar, cni/* (overrides the artifacts_dir var)',
       )
       .option('--ready-timeout <seconds>', 'how long to wait for nodes to become Ready', positiveInt, 600);
-  const runCluster = async (file: string, o: Record<string, any>, what: string) => {
+  const runCluster = async (file: string, o: ClusterFlags, what: string) => {
     const resolved = loadResolved(file);
     const started = Date.now();
     const outcome = await initCluster(resolved, {
@@ -46,7 +57,7 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
   clusterCommand(
     'join',
     'join inventory hosts that are not in the cluster yet (workers via bootstrap-token discovery and TLS bootstrap)',
-  ).action((file: string, o: Record<string, unknown>) => runCluster(file, o, 'join'));
+  ).action((file: string, o: ClusterFlags) => runCluster(file, o, 'join'));
 
   withRunOptions(
     program
@@ -55,7 +66,7 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
         'drain and delete nodes, then clean them up as kubeadm reset does (plus CNI config and iptables rules)',
       )
       .argument('<inventory>', 'Ansible inventory (INI or YAML)'),
-  ).action(async (file: string, o: Record<string, any>) => {
+  ).action(async (file: string, o: Record<string, unknown>) => {
     const resolved = loadResolved(file);
     const opts = runOptions(o, resolved);
     if (!opts.only?.length) throw new UserError('kprov reset needs --hosts a,b (the hosts to reset)');
@@ -71,7 +82,7 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
       '--out <dir>',
       'with --dry-run: write DIR/<host>/<absolute path>, DIR/cluster/ and DIR/join-command.txt instead of connecting',
     )
-    .action(async (file: string, o: Record<string, any>) => {
+    .action(async (file: string, o: ClusterFlags) => {
       if (!(o.dryRun && o.out)) return runCluster(file, o, 'init');
       const resolved = loadResolved(file, { offline: true });
       checkHosts(o.hosts, resolved);

@@ -182,7 +182,9 @@ export function resolveInventory(
     }
     const ordered = [...groups].sort((a, b) => depth(a) - depth(b) || a.localeCompare(b));
     const merged = new Map<string, SourcedValue>();
-    const apply = (vars: VarMap | undefined) => vars?.forEach((v, k) => merged.set(k, v));
+    const apply = (vars: VarMap | undefined) => {
+      for (const [k, v] of vars ?? []) merged.set(k, v);
+    };
     for (const g of ordered) {
       apply(raw.groups.get(g)?.vars);
       apply(extra.groupVars?.get(g));

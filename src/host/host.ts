@@ -1,5 +1,5 @@
 import type { HostSpec } from '../config/settings.js';
-import { HostError } from '../errors/index.js';
+import type { HostError } from '../errors/index.js';
 import type { SshConnection, ExecOptions, ExecResult } from '../ssh/connection.js';
 import { applyFiles, planFiles, type DesiredFile } from '../ssh/files.js';
 import type { Facts } from './facts.js';

@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual, X509Certificate, createPublicKey } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual, X509Certificate } from 'node:crypto';
 import { parse, stringify } from 'yaml';
 import type { BootstrapToken } from './token.js';
 

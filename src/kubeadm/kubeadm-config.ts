@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { readInputText } from '../config/read-input.js';
 import {
   LineCounter,
   parseAllDocuments,
@@ -118,11 +116,6 @@ function extraArgs(value: unknown, path: Path, failAt: FailAt): Record<string, s
     failAt(path, `${label} must be a list of {name, value} (v1beta4) or a mapping (v1beta3)`);
   }
   return out;
-}
-
-export function loadKubeadmConfig(file: string): KubeadmFileConfig {
-  if (!existsSync(file)) throw new UserError('config file not found', { file });
-  return parseKubeadmConfig(readInputText(file, 'config file'), file);
 }
 
 export function parseKubeadmConfig(text: string, file: string): KubeadmFileConfig {

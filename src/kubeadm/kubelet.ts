@@ -1,6 +1,5 @@
 import { signConfigMap } from './component-config.js';
 import { stringify } from 'yaml';
-import { render } from '../templates/render.js';
 import { pauseImage } from './images.js';
 import { clusterDnsIp, type ClusterConfig, type NodeConfig } from './config.js';
 import { KUBELET_HEALTHZ_PORT, MANIFESTS_DIR, PKI_DIR } from './constants.js';
@@ -55,14 +54,44 @@ export function kubeletFlags(cfg: ClusterConfig, node: NodeConfig, hostname?: st
   return flags.join(' ');
 }
 
+/** kubeadm's /var/lib/kubelet/kubeadm-flags.env: one variable, its value quoted so systemd keeps it whole. */
 export function kubeletFlagsEnv(cfg: ClusterConfig, node: NodeConfig, hostname?: string): string {
-  return render('kubelet/kubeadm-flags.env', { flags: kubeletFlags(cfg, node, hostname) });
+  return `KUBELET_KUBEADM_ARGS=${JSON.stringify(kubeletFlags(cfg, node, hostname))}\n`;
 }
 
+/** The systemd drop-in the kubeadm package installs (10-kubeadm.conf). */
 export function kubeletDropIn(kubeletPath = '/usr/bin/kubelet'): string {
-  return render('kubelet/10-kubeadm.conf', { kubeletPath });
+  return [
+    '# Managed by kprov (the same drop-in kubeadm installs).',
+    '[Service]',
+    'Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"',
+    'Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"',
+    'EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env',
+    'EnvironmentFile=-/etc/default/kubelet',
+    'ExecStart=',
+    `ExecStart=${kubeletPath} $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS`,
+    '',
+  ].join('\n');
 }
 
+/** The kubelet unit from the upstream release packaging. */
 export function kubeletUnit(kubeletPath = '/usr/bin/kubelet'): string {
-  return render('kubelet/kubelet.service', { kubeletPath });
+  return [
+    '# Managed by kprov: the kubelet unit from the upstream release packaging.',
+    '[Unit]',
+    'Description=kubelet: The Kubernetes Node Agent',
+    'Documentation=https://kubernetes.io/docs/',
+    'Wants=network-online.target',
+    'After=network-online.target',
+    '',
+    '[Service]',
+    `ExecStart=${kubeletPath}`,
+    'Restart=always',
+    'StartLimitInterval=0',
+    'RestartSec=10',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ].join('\n');
 }

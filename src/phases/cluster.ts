@@ -10,7 +10,6 @@ import { formatToken } from '../kubeadm/token.js';
 import { controlPlaneNodePatch } from '../kubeadm/cluster-objects.js';
 import {
   ANNOTATION_CRI_SOCKET,
-  API_PORT,
   ETCD_MANIFEST,
   KUBELET_CONFIG,
   KUBELET_DROPIN,

@@ -11,7 +11,10 @@ export async function jumpFor(host: Host, ctx: RunContext): Promise<SshConnectio
   const jump = host.spec.jump;
   if (!jump) return undefined;
   let pool = jumpConnections.get(ctx);
-  if (!pool) jumpConnections.set(ctx, (pool = new Map()));
+  if (!pool) {
+    pool = new Map();
+    jumpConnections.set(ctx, pool);
+  }
   const endpoint: Endpoint = {
     name: `${host.name} (jump ${jump.host})`,
     host: jump.host,

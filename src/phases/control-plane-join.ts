@@ -10,12 +10,10 @@ import {
 } from '../kubeadm/etcd-members.js';
 import {
   BOOTSTRAP_KUBELET_CONF,
-  ETCD_CLIENT_PORT,
   ETCD_MANIFEST,
   KUBELET_CONFIG,
   KUBERNETES_DIR,
   MANIFESTS_DIR,
-  PKI_DIR,
 } from '../kubeadm/constants.js';
 import type { FileSpec } from '../kubeadm/plan.js';
 import type { Host } from '../host/host.js';

@@ -25,7 +25,10 @@ const archOf = (host: Host) => (host.requireFacts().arch === 'aarch64' ? 'arm64'
  */
 export function binariesPhase(version: string, bundle: Bundle | undefined): Phase {
   const cache = new Map<string, Buffer>();
-  const bytes = (p: string) => cache.get(p) ?? (cache.set(p, readFileSync(p)), cache.get(p)!);
+  const bytes = (p: string) => {
+    if (!cache.has(p)) cache.set(p, readFileSync(p));
+    return cache.get(p)!;
+  };
   return {
     title: 'Kubernetes binaries',
     async runHost(host, ctx) {
@@ -92,7 +95,10 @@ export function binariesPhase(version: string, bundle: Bundle | undefined): Phas
 /** Import the bundle's images into containerd's k8s.io namespace, skipping images already there. */
 export function imagesPhase(bundle: Bundle | undefined): Phase {
   const hashes = new Map<string, Promise<string>>();
-  const imageSha = (file: string) => hashes.get(file) ?? (hashes.set(file, sha256File(file)), hashes.get(file)!);
+  const imageSha = (file: string) => {
+    if (!hashes.has(file)) hashes.set(file, sha256File(file));
+    return hashes.get(file)!;
+  };
   return {
     title: 'Container images',
     async runHost(host) {

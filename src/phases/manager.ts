@@ -50,7 +50,7 @@ export async function runPhases(phases: Phase[], ctx: RunContext, renderer: Rend
       }
       if (phase.runAll) {
         const started = Date.now();
-        hosts.forEach((h) => (h.changes = []));
+        for (const h of hosts) h.changes = [];
         const problems = await phase.runAll(hosts, ctx);
         for (const h of hosts) {
           const problem = problems.get(h.name);

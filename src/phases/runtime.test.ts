@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseYamlInventory } from '../config/inventory-yaml.js';
 import { resolveInventory } from '../config/inventory.js';
 import { resolveSettings } from '../config/settings.js';
-import { UserError, UserErrors } from '../errors/index.js';
+import { type UserError, UserErrors } from '../errors/index.js';
 import { containerdFiles, MANAGED_MARK } from './runtime.js';
 
 const home = mkdtempSync(join(tmpdir(), 'kprov-home-'));

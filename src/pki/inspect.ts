@@ -1,4 +1,4 @@
-import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 
 /** The fields of a certificate kprov compares with what it wants. */
 export interface CertInfo {

@@ -53,19 +53,25 @@ export async function planFiles(conn: SshConnection, files: DesiredFile[], sudo:
       { step: 'compare files' },
     );
   const changes: FileChange[] = [];
-  files.forEach((f, i) => {
+  for (const [i, f] of files.entries()) {
     const fields = lines[i].trim().split(' ');
     const dir = fields[0].startsWith('dir:') ? fields.shift()!.slice(4) : undefined;
-    if (fields[0] === 'missing') return void changes.push({ path: f.path, kind: 'create' });
+    if (fields[0] === 'missing') {
+      changes.push({ path: f.path, kind: 'create' });
+      continue;
+    }
     const [mode, owner, group, hash] = fields;
-    if (hash !== sha256(f.content)) return void changes.push({ path: f.path, kind: 'update' });
+    if (hash !== sha256(f.content)) {
+      changes.push({ path: f.path, kind: 'update' });
+      continue;
+    }
     const wantDir = `${(f.dirMode ?? 0o755).toString(8)}:${f.dirOwner}:${f.dirGroup ?? f.dirOwner}`;
     const dirWrong = f.dirOwner !== undefined && dir !== wantDir;
     const fileWrong = Number.parseInt(mode, 8) !== f.mode || owner !== (f.owner ?? 'root');
     if (dirWrong || fileWrong || group !== (f.group ?? f.owner ?? 'root')) {
       changes.push({ path: f.path, kind: 'mode' });
     }
-  });
+  }
   return changes;
 }
 

@@ -1,3 +1,4 @@
+import type { Condition, Node } from '../../src/kube/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -5,7 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kprov } from '../helpers/cli.js';
 import type { Lab } from '../../src/lab/lab.js';
-import { artifactBundle, docker, eventually, kubectlWith, startLab, statuses, type E2eLab } from './support.js';
+import {
+  artifactBundle,
+  docker,
+  eventually,
+  kubectlWith,
+  startLab,
+  statuses,
+  type E2eLab,
+  type PodJson,
+} from './support.js';
 
 // A real cluster: upstream Kubernetes components built from source, run by kprov on lab hosts from an
 // offline artifact bundle. Timings are printed for the issue notes, never asserted.
@@ -41,21 +51,21 @@ describe('kprov init on 1 master + 2 workers', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
     kubeconfig = /admin kubeconfig: (\S+)/.exec(r.stdout)![1];
     const nodes = kjson('get', 'nodes').items;
-    expect(nodes.map((n: any) => n.metadata.name).sort()).toEqual(['master1', 'worker1', 'worker2']);
+    expect(nodes.map((n: Node) => n.metadata.name).sort()).toEqual(['master1', 'worker1', 'worker2']);
     for (const n of nodes)
-      expect(n.status.conditions.find((c: any) => c.type === 'Ready').status, n.metadata.name).toBe('True');
+      expect(n.status.conditions.find((c: Condition) => c.type === 'Ready').status, n.metadata.name).toBe('True');
   });
 
   it('runs the control plane, CoreDNS, kube-proxy and flannel', async () => {
     await eventually('kube-system and flannel pods Running', () => {
-      const pods = kjson('get', 'pods', '-A').items as any[];
+      const pods = kjson('get', 'pods', '-A').items as PodJson[];
       const running = (prefix: string, ns = 'kube-system') =>
         pods.filter(
           (p) =>
             p.metadata.namespace === ns &&
             p.metadata.name.startsWith(prefix) &&
             p.status.phase === 'Running' &&
-            p.status.containerStatuses?.every((c: any) => c.ready),
+            p.status.containerStatuses?.every((c: { ready: boolean }) => c.ready),
         );
       expect(running('etcd-master1')).toHaveLength(1);
       expect(running('kube-apiserver-master1')).toHaveLength(1);
@@ -73,7 +83,7 @@ describe('kprov init on 1 master + 2 workers', () => {
     expect(master.spec.taints).toEqual([{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }]);
     kubectl('create', 'deployment', 'web', '--image=kprov.local/nginx:1', '--replicas=2', '--port=80');
     kubectl('rollout', 'status', 'deployment/web', '--timeout=180s');
-    const pods = kjson('get', 'pods', '-l', 'app=web').items as any[];
+    const pods = kjson('get', 'pods', '-l', 'app=web').items as PodJson[];
     expect(pods).toHaveLength(2);
     for (const p of pods) expect(['worker1', 'worker2']).toContain(p.spec.nodeName);
   });
@@ -93,7 +103,7 @@ describe('kprov init on 1 master + 2 workers', () => {
     kubectl('wait', '--for=condition=Ready', 'pod/toolbox', '--timeout=120s');
     kubectl('expose', 'deployment', 'web', '--port=80', '--name=web');
     kubectl('expose', 'deployment', 'web', '--port=80', '--type=NodePort', '--name=web-np');
-    const pods = kjson('get', 'pods', '-l', 'app=web').items as any[];
+    const pods = kjson('get', 'pods', '-l', 'app=web').items as PodJson[];
     const remote = pods.find((p) => p.spec.nodeName === 'worker2') ?? pods[0];
     const exec = (...cmd: string[]) => kubectl('exec', 'toolbox', '--', ...cmd);
     expect(exec('curl', '-sf', '-m', '10', `http://${remote.status.podIP}/`)).toContain('nginx');
@@ -140,7 +150,7 @@ describe('day two', () => {
     console.log(`kprov join worker3: ${r.ms} ms`);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     await eventually('worker3 Ready', () =>
-      expect(kjson('get', 'node', 'worker3').status.conditions.find((c: any) => c.type === 'Ready').status).toBe(
+      expect(kjson('get', 'node', 'worker3').status.conditions.find((c: Condition) => c.type === 'Ready').status).toBe(
         'True',
       ),
     );
@@ -149,7 +159,7 @@ describe('day two', () => {
   it('kprov reset removes a worker, which can join again', async () => {
     const r = await kprov(['reset', inventory, '--hosts', 'worker3'], env);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(kjson('get', 'nodes').items.map((n: any) => n.metadata.name)).not.toContain('worker3');
+    expect((kjson('get', 'nodes').items as Node[]).map((n: Node) => n.metadata.name)).not.toContain('worker3');
     // Cleaned as kubeadm reset does: no kubeconfigs, no PKI, no CNI config, kubelet stopped.
     expect(
       docker(
@@ -163,7 +173,7 @@ describe('day two', () => {
     const again = await kprov(['join', inventory, '--hosts', 'worker3'], env);
     expect(again.code, again.stdout + again.stderr).toBe(0);
     await eventually('worker3 Ready again', () =>
-      expect(kjson('get', 'node', 'worker3').status.conditions.find((c: any) => c.type === 'Ready').status).toBe(
+      expect(kjson('get', 'node', 'worker3').status.conditions.find((c: Condition) => c.type === 'Ready').status).toBe(
         'True',
       ),
     );

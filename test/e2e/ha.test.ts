@@ -1,3 +1,4 @@
+import type { Node } from '../../src/kube/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kprov } from '../helpers/cli.js';
 import {
@@ -9,6 +10,7 @@ import {
   startLab,
   statuses,
   type E2eLab,
+  type PodJson,
 } from './support.js';
 
 // A highly available control plane: three stacked-etcd masters behind the lab's haproxy, one worker.
@@ -76,7 +78,7 @@ describe('kprov init on 3 masters + 1 worker', () => {
     kubeconfig = /admin kubeconfig: (\S+)/.exec(r.stdout)![1];
     const lb = e2e.lab.nodes.find((n) => n.role === 'lb')!;
     expect(kubectl('config', 'view', '-o', 'jsonpath={.clusters[0].cluster.server}')).toBe(`https://${lb.ip}:6443`);
-    const nodes = kjson('get', 'nodes').items as any[];
+    const nodes = kjson('get', 'nodes').items as Node[];
     expect(nodes.map((n) => n.metadata.name).sort()).toEqual([...MASTERS, 'worker1']);
     for (const n of nodes) expect(isReady(n), n.metadata.name).toBe(true);
   });
@@ -86,12 +88,12 @@ describe('kprov init on 3 masters + 1 worker', () => {
     expect(members.map((m) => m.name).sort()).toEqual(MASTERS);
     for (const m of members) expect(m.isLearner ?? false, m.name).toBe(false);
     await eventually('control-plane pods Running and ready on every master', () => {
-      const pods = kjson('get', 'pods', '-n', 'kube-system').items as any[];
+      const pods = kjson('get', 'pods', '-n', 'kube-system').items as PodJson[];
       for (const master of MASTERS) {
         for (const c of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
           const pod = pods.find((p) => p.metadata.name === `${c}-${master}`);
           expect(
-            pod?.status.containerStatuses?.every((s: any) => s.ready),
+            pod?.status.containerStatuses?.every((s: { ready: boolean }) => s.ready),
             `${c}-${master}`,
           ).toBe(true);
         }
@@ -158,13 +160,13 @@ describe('losing a master', () => {
         () => expect(kjson('get', 'deployment', 'web').status.availableReplicas).toBe(2),
         240_000,
       );
-      const pods = kjson('get', 'pods', '-l', 'app=web').items as any[];
+      const pods = kjson('get', 'pods', '-l', 'app=web').items as PodJson[];
       for (const p of pods) expect(p.spec.nodeName).toBe('worker1');
     } finally {
       docker('unpause', `kprov-${LAB}-${leader}`);
     }
     await eventually('every node Ready again', () =>
-      expect((kjson('get', 'nodes').items as any[]).every(isReady)).toBe(true),
+      expect((kjson('get', 'nodes').items as Node[]).every(isReady)).toBe(true),
     );
   });
 
@@ -192,7 +194,7 @@ describe('replacing a master', () => {
     expect(reset.code, reset.stdout + reset.stderr).toBe(0);
     expect(reset.stdout).toContain('remove etcd member master3');
     expect((await etcdMembers('master1')).map((m) => m.name).sort()).toEqual(['master1', 'master2']);
-    expect((kjson('get', 'nodes').items as any[]).map((n) => n.metadata.name)).not.toContain('master3');
+    expect((kjson('get', 'nodes').items as Node[]).map((n) => n.metadata.name)).not.toContain('master3');
 
     const join = await kprov(['join', inventory, '--hosts', 'master3'], e2e.env);
     console.log(`kprov join master3 (control plane): ${join.ms} ms`);

@@ -8,6 +8,7 @@ import { parse, stringify } from 'yaml';
 import { kprov } from '../helpers/cli.js';
 import { ensureLabImage, LAB_BASE_IMAGE } from '../../src/lab/image.js';
 import type { Lab } from '../../src/lab/lab.js';
+import { readyCondition, type Node } from '../../src/kube/types.js';
 
 // Shared by the end-to-end files: each runs its own lab and cluster in its own KPROV_HOME.
 
@@ -96,4 +97,11 @@ export function kubectlWith(kubeconfig: () => string) {
   return { kubectl, kjson };
 }
 
-export const isReady = (node: any) => node.status.conditions.find((c: any) => c.type === 'Ready')?.status === 'True';
+export const isReady = (node: Node) => readyCondition(node)?.status === 'True';
+
+/** The fields of a pod the tests read. */
+export interface PodJson {
+  metadata: { name: string; namespace: string };
+  spec: { nodeName?: string };
+  status: { phase?: string; podIP?: string; containerStatuses?: { ready: boolean }[] };
+}
