@@ -9,17 +9,14 @@ import { planFromInventory } from './render.js';
 import { runOnHosts, type RunOptions } from './session.js';
 import { binariesPhase, imagesPhase } from '../phases/kubernetes.js';
 import { ClusterAccess } from '../kube/cluster-access.js';
-import {
-  planCredentials,
-  apiThroughAnotherMasterPhase,
-  clusterIdentityPhase,
-  clusterObjectsPhase,
-  controlPlanePhase,
-  joinPhase,
-  nodesReadyPhase,
-  type ClusterRun,
-} from '../phases/cluster.js';
-import { controlPlaneJoinPhase } from '../phases/control-plane-join.js';
+import { planCredentials, type ClusterRun } from '../phases/cluster/run.js';
+import { clusterIdentityPhase } from '../phases/cluster/identity.js';
+import { controlPlanePhase } from '../phases/cluster/init.js';
+import { apiThroughAnotherMasterPhase } from '../phases/cluster/api-access.js';
+import { clusterObjectsPhase } from '../phases/cluster/objects.js';
+import { controlPlaneJoinPhase } from '../phases/cluster/join-masters.js';
+import { joinPhase } from '../phases/cluster/join-workers.js';
+import { nodesReadyPhase } from '../phases/cluster/nodes-ready.js';
 import type { Phase } from '../phases/phase.js';
 import type { Host } from '../host/host.js';
 import type { DesiredFile } from '../ssh/files.js';

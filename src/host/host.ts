@@ -46,6 +46,22 @@ export class Host {
   }
 
   /**
+   * Record a change the cluster reported after it was made: an apply that moved an object's resourceVersion, an
+   * etcd member added or promoted. Such steps run only outside dry runs (they return early with plan()), so one
+   * reaching here in a dry run is a bug, and it is refused rather than reported as if nothing happened.
+   */
+  changed(description: string): void {
+    if (this.dryRun) throw new Error(`${this.name}: "${description}" was carried out during a dry run`);
+    this.changes.push(description);
+  }
+
+  /** What a dry run would do at a step whose exact changes only the live cluster can tell. */
+  plan(description: string): void {
+    if (!this.dryRun) throw new Error(`${this.name}: plan("${description}") outside a dry run`);
+    this.changes.push(description);
+  }
+
+  /**
    * Make files match. Returns the paths whose content changed (or would): those are what a service
    * must reload for; a mode/owner fix is recorded as a change but is not returned.
    */

@@ -10,7 +10,7 @@ import { resolveSettings, type HostSpec } from '../config/settings.js';
 import { RunLog } from '../log/logger.js';
 import { FakeConnection, type Responder } from '../ssh/fake-connection.testing.js';
 import { containerdFiles, runtimePhase } from '../phases/runtime.js';
-import { ensureKubelet } from '../phases/cluster.js';
+import { ensureKubelet } from '../phases/cluster/waits.js';
 import type { RunContext } from '../phases/phase.js';
 import type { Facts } from './facts.js';
 import { Host } from './host.js';

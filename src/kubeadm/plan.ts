@@ -42,6 +42,11 @@ export interface ClusterPlan {
   files: Record<string, FileSpec[]>;
   /** Kubernetes objects to apply, grouped in ordered files (name -> objects). */
   objects: Record<string, unknown[]>;
+  /**
+   * Groups of objects created once and never applied again: re-applying would push the token's expiry forward,
+   * and re-encrypt the uploaded certificates (a fresh nonce each time) on every run.
+   */
+  createOnce: string[];
   /** Node patches for mark-control-plane. */
   nodePatches: Record<string, unknown>;
   token: BootstrapToken;
@@ -190,6 +195,7 @@ export async function planCluster(
   return {
     files,
     objects,
+    createOnce: ['01-bootstrap-token', '08-kubeadm-certs'].filter((name) => name in objects),
     nodePatches,
     token,
     tokenTtlMs,

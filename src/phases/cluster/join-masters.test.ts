@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { addLearnerWhenHealthy } from './control-plane-join.js';
-import { EtcdError, type EtcdClient } from '../kube/etcd.js';
-import type { EtcdMember } from '../kubeadm/etcd-members.js';
-import type { Host } from '../host/host.js';
-import { silentLog } from '../log/logger.js';
+import { addLearnerWhenHealthy } from './join-masters.js';
+import { EtcdError, type EtcdClient } from '../../kube/etcd.js';
+import type { EtcdMember } from '../../kubeadm/etcd-members.js';
+import type { Host } from '../../host/host.js';
+import { silentLog } from '../../log/logger.js';
 
 const clock = () => {
   const c = { t: 0, now: () => c.t, sleep: async (ms: number) => void (c.t += ms) };

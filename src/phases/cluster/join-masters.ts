@@ -1,35 +1,27 @@
-import { HostError } from '../errors/index.js';
-import type { EtcdClient } from '../kube/etcd.js';
-import { etcdManifest, toYaml } from '../kubeadm/manifests.js';
+import { HostError } from '../../errors/index.js';
+import type { EtcdClient } from '../../kube/etcd.js';
+import { etcdManifest, toYaml } from '../../kubeadm/manifests.js';
 import {
   initialClusterFor,
   initialClusterInManifest,
   memberByPeerUrl,
   peerUrlOf,
   type EtcdMember,
-} from '../kubeadm/etcd-members.js';
+} from '../../kubeadm/etcd-members.js';
 import {
   BOOTSTRAP_KUBELET_CONF,
   ETCD_MANIFEST,
   KUBELET_CONFIG,
   KUBERNETES_DIR,
   MANIFESTS_DIR,
-} from '../kubeadm/constants.js';
-import type { FileSpec } from '../kubeadm/plan.js';
-import type { Host } from '../host/host.js';
-import {
-  awaitReadyz,
-  awaitTlsBootstrap,
-  ensureKubelet,
-  filesFor,
-  logProgress,
-  markControlPlane,
-  WAIT,
-  type ClusterRun,
-} from './cluster.js';
-import { waitUntil, type Clock } from '../util/wait.js';
-import type { Phase } from './phase.js';
-import type { RunLog } from '../log/logger.js';
+} from '../../kubeadm/constants.js';
+import type { FileSpec } from '../../kubeadm/plan.js';
+import type { Host } from '../../host/host.js';
+import { filesFor, type ClusterRun } from './run.js';
+import { awaitReadyz, awaitTlsBootstrap, ensureKubelet, logProgress, markControlPlane, WAIT } from './waits.js';
+import { waitUntil, type Clock } from '../../util/wait.js';
+import type { Phase } from '../phase.js';
+import type { RunLog } from '../../log/logger.js';
 
 const CONTROL_PLANE_MANIFESTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map(
   (c) => `${MANIFESTS_DIR}/${c}.yaml`,
@@ -78,7 +70,7 @@ async function promoteWhenSynced(
       { step: 'etcd promote' },
     );
   });
-  host.changes.push(`promote etcd member ${host.spec.nodeName} to voter`);
+  host.changed(`promote etcd member ${host.spec.nodeName} to voter`);
   log.write(host.name, `etcd member promoted after ${Math.round((Date.now() - started) / 1000)}s as a learner`);
 }
 
@@ -167,7 +159,7 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
       }
 
       if (host.dryRun) {
-        host.changes.push(
+        host.plan(
           `join the control plane at ${run.plan.endpoint}: add etcd member ${node.name} (${peerUrl}) as a learner, promote it, start the API server, controller-manager and scheduler`,
         );
         return;
@@ -188,7 +180,7 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
           members: all,
           added,
         } = await addLearnerWhenHealthy(etcd, host, node.name, peerUrl, ctx.log);
-        if (added) host.changes.push(`add etcd member ${node.name} (${peerUrl}) as a learner`);
+        if (added) host.changed(`add etcd member ${node.name} (${peerUrl}) as a learner`);
         const initialCluster = initialClusterFor(all, { name: node.name, peerUrl });
         await host.ensureFiles([etcdFile(initialCluster)]);
         if (self.isLearner) await promoteWhenSynced(etcd, self, host, node.advertiseAddress, ctx.log);
