@@ -21,7 +21,7 @@ import type { Phase } from '../phases/phase.js';
 import type { Host } from '../host/host.js';
 import type { DesiredFile } from '../ssh/files.js';
 import { UserError } from '../errors/index.js';
-import { clusterStateDirFor, kprovHome } from '../config/state-dir.js';
+import { clusterStateDirFor, kprovHome, statePkiDir } from '../config/state-dir.js';
 
 export { kprovHome };
 
@@ -71,7 +71,7 @@ export async function initCluster(
     );
   }
   const state = clusterStateDir(resolved);
-  const pkiDir = resolve(opts.pkiDir ?? join(state, 'pki'));
+  const pkiDir = resolve(opts.pkiDir ?? statePkiDir(state));
   const { plan, cfg } = await planFromInventory(resolved, pkiDir, opts.configFile);
   const artifacts = opts.artifactsDir ?? resolved.cluster.artifactsDir;
   const bundle: Bundle | undefined = artifacts

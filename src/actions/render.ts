@@ -7,7 +7,7 @@ import { clusterConfigFrom, nodeConfigFrom, type ClusterConfig, type NodeConfig 
 import { loadKubeadmConfig } from '../config/kubeadm-config-file.js';
 import { planCluster, objectsToYaml, type ClusterPlan } from '../kubeadm/plan.js';
 import { DirStore } from '../pki/store.js';
-import { clusterStateDirFor, labOfInventory } from '../config/state-dir.js';
+import { clusterStateDirFor, labOfInventory, statePkiDir } from '../config/state-dir.js';
 import { shq } from '../ssh/quote.js';
 import { cidrsOverlapProblem } from '../config/validate.js';
 import { isIPv4 } from '../net/ipv4.js';
@@ -59,7 +59,7 @@ export async function planFromInventory(
 /** The one command that discards PKI made for a cluster that is gone (the files above fix a cluster that is not). */
 function startOver(resolved: Resolved, pkiDir: string): string {
   const state = clusterStateDirFor(resolved.inventory.file, resolved.cluster.clusterName);
-  const inState = resolve(pkiDir) === join(state, 'pki');
+  const inState = resolve(pkiDir) === statePkiDir(state);
   const lab = labOfInventory(resolved.inventory.file);
   if (inState && lab) {
     const masters = resolved.hosts.filter((h) => h.controlPlane).length;

@@ -1,5 +1,5 @@
+import { kprovHome } from '../config/state-dir.js';
 import { join } from 'node:path';
-import { homedir } from 'node:os';
 import type { Resolved } from '../config/settings.js';
 import { Host } from '../host/host.js';
 import { RunLog } from '../log/logger.js';
@@ -23,7 +23,7 @@ export interface RunOptions {
 
 export function defaultLogFile(command: string): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  return join(process.env.KPROV_HOME ?? join(homedir(), '.kprov'), 'logs', `${stamp}-${command}.log`);
+  return join(kprovHome(), 'logs', `${stamp}-${command}.log`);
 }
 
 /** Set up hosts and connections for a run, run the phases, always disconnect. */

@@ -25,6 +25,9 @@ export function clusterStateDirFor(inventoryFile: string, clusterName: string): 
   return join(kprovHome(), 'clusters', `${clusterName}-${inventoryStateId(inventoryFile)}`);
 }
 
+/** The PKI kprov keeps for a cluster (CAs, keys, certificates), inside its state directory. */
+export const statePkiDir = (stateDir: string) => join(stateDir, 'pki');
+
 /** Every cluster state directory kept for this inventory file, whatever cluster_name it had. */
 export function clusterStateDirsOf(inventoryFile: string): string[] {
   const root = join(kprovHome(), 'clusters');

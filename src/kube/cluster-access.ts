@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { statePkiDir } from '../config/state-dir.js';
 import { HostError } from '../errors/index.js';
 import { parseKubeconfig } from '../kubeadm/kubeconfig.js';
 import type { Host } from '../host/host.js';
@@ -120,7 +121,7 @@ export function savedCredentials(stateDir: string, viaNodeName: string): AccessC
     if (k.clientCertPem && k.clientKeyPem)
       creds.api = { caPem: k.caPem, certPem: k.clientCertPem, keyPem: k.clientKeyPem };
   }
-  const pki = (path: string) => read(join(stateDir, 'pki', path));
+  const pki = (path: string) => read(join(statePkiDir(stateDir), path));
   const [caPem, certPem, keyPem] = [
     pki('etcd/ca.crt'),
     pki(`nodes/${viaNodeName}/apiserver-etcd-client.crt`),

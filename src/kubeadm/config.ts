@@ -1,3 +1,4 @@
+import { CONTAINERD_CRI_SOCKET } from './constants.js';
 import type { ClusterSettings, HostSpec } from '../config/settings.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
 import { parseCidr, nthAddress, type Cidr } from '../net/ipv4.js';
@@ -55,7 +56,7 @@ export function clusterConfigFrom(settings: ClusterSettings, extra: Partial<Clus
     etcdExtraArgs: {},
     kubeletConfiguration: settings.kubeletConfiguration,
     kubeProxyConfiguration: settings.kubeProxyConfiguration,
-    criSocket: 'unix:///run/containerd/containerd.sock',
+    criSocket: CONTAINERD_CRI_SOCKET,
     ...extra,
     // Fields from a --config file come on top of the inventory's.
     ...(extra.kubeletConfiguration

@@ -34,6 +34,9 @@ export const RENEW_BEFORE_MS = 30 * 24 * 3600_000;
 
 export const LABEL_CONTROL_PLANE = 'node-role.kubernetes.io/control-plane';
 export const LABEL_EXCLUDE_LB = 'node.kubernetes.io/exclude-from-external-load-balancers';
+/** containerd's CRI socket, the kubelet's --container-runtime-endpoint and crictl's endpoint. */
+export const CONTAINERD_CRI_SOCKET = 'unix:///run/containerd/containerd.sock';
+
 export const ANNOTATION_CRI_SOCKET = 'kubeadm.alpha.kubernetes.io/cri-socket';
 
 export const GROUP_CLUSTER_ADMINS = 'kubeadm:cluster-admins';

@@ -1,3 +1,4 @@
+import { CONTAINERD_CRI_SOCKET } from '../kubeadm/constants.js';
 import { render } from '../templates/render.js';
 import { installCommand, missingPackagesCommand, packageNames } from '../os/packages.js';
 import { HostError } from '../errors/index.js';
@@ -11,7 +12,6 @@ import type { Facts } from '../host/facts.js';
 import { ensureServiceCurrent } from '../host/service.js';
 
 export const CONTAINERD_CONFIG = '/etc/containerd/config.toml';
-export const CRI_SOCKET = 'unix:///run/containerd/containerd.sock';
 const NODE_PACKAGES = ['containerd', 'runc', 'conntrack', 'socat', 'iptables', 'ethtool'];
 
 /** containerd's files: config.toml, a hosts.toml per insecure or mirrored registry, and crictl's config. */
@@ -26,7 +26,11 @@ export function containerdFiles(cluster: ClusterSettings, facts: Pick<Facts, 'ca
       }),
       mode: 0o644,
     },
-    { path: '/etc/crictl.yaml', content: render('containerd/crictl.yaml', { criSocket: CRI_SOCKET }), mode: 0o644 },
+    {
+      path: '/etc/crictl.yaml',
+      content: render('containerd/crictl.yaml', { criSocket: CONTAINERD_CRI_SOCKET }),
+      mode: 0o644,
+    },
   ];
   // containerd reads these on every pull (config_path): adding or changing one needs no restart.
   const mirrored = Object.keys(cluster.registryMirrors);
