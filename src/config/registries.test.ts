@@ -60,3 +60,15 @@ describe('audit: registry names are host[:port] and mirror URLs are written norm
     expect(toml.content).not.toContain('Mirror.Internal');
   });
 });
+
+describe('registry_mirrors validation', () => {
+  it('reports bad mirrors with the inventory line', () => {
+    const text = problems(
+      `    registry_mirrors:\n      registry.k8s.io: ftp://10.0.0.5\n      "bad host!": http://x`,
+    ).join('\n');
+    expect(text).toMatch(
+      /inv\.yaml:\d+: registry_mirrors: mirror "ftp:\/\/10\.0\.0\.5" of registry\.k8s\.io must be an http:\/\/ or https:\/\/ URL/,
+    );
+    expect(text).toMatch(/registry_mirrors: "bad host!" is not a registry host or host:port/);
+  });
+});
