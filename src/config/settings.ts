@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { readInputText } from './read-input.js';
+import { sudoUserKey } from './sudo-key.js';
+import { expandPath } from './paths.js';
 import { homedir } from 'node:os';
-import { join, resolve, dirname, isAbsolute } from 'node:path';
+import { join, resolve, dirname } from 'node:path';
 import { UserError, UserErrors, type SourceLocation } from '../errors/index.js';
 import { isIPv4 } from '../net/ipv4.js';
 import {
@@ -253,6 +254,64 @@ function hostSpec(h: InventoryHost, fail: Collect, home: string, baseDir: string
   };
 }
 
+/** One single-valued cluster var: its inventory name, default, validator and the form it is kept in. */
+interface ScalarVar {
+  key: string;
+  default?: string;
+  problem?: (value: string, label: string) => Problem;
+  normalize?: (value: string) => string;
+}
+
+const oneOf =
+  (allowed: string[]) =>
+  (value: string, label: string): Problem =>
+    allowed.includes(value) ? undefined : `${label} "${value}" is not supported: use ${allowed.join(' or ')}`;
+
+/** The cluster's single-valued vars, as data: every value from the inventory passes its validator. */
+const SCALAR_VARS = {
+  kubernetesVersion: {
+    key: 'kubernetes_version',
+    default: DEFAULTS.kubernetesVersion,
+    problem: kubernetesVersionProblem,
+    normalize: normalizeKubernetesVersion,
+  },
+  podNetworkCidr: { key: 'pod_network_cidr', default: DEFAULTS.podNetworkCidr, problem: podCidrProblem },
+  serviceCidr: { key: 'service_cidr', default: DEFAULTS.serviceCidr, problem: serviceCidrProblem },
+  controlPlaneEndpoint: { key: 'control_plane_endpoint', problem: endpointProblem },
+  cni: { key: 'cni', default: DEFAULTS.cni, problem: oneOf(['flannel', 'none']) },
+  containerRuntime: { key: 'container_runtime', default: DEFAULTS.containerRuntime, problem: oneOf(['containerd']) },
+  sudoUser: {
+    key: 'sudo_user',
+    default: DEFAULTS.sudoUser,
+    problem: (value: string, label: string): Problem =>
+      /^[a-z_][a-z0-9_-]{0,31}$/.test(value) ? undefined : `${label} "${value}" is not a valid user name`,
+  },
+  imageRepository: { key: 'image_repository', default: DEFAULTS.imageRepository, problem: imageRepositoryProblem },
+  clusterName: { key: 'cluster_name', default: DEFAULTS.clusterName, problem: clusterNameProblem },
+  dnsDomain: { key: 'dns_domain', default: DEFAULTS.dnsDomain, problem: dnsDomainProblem },
+  artifactsDir: { key: 'artifacts_dir' },
+} satisfies Record<string, ScalarVar>;
+
+type ScalarField = keyof typeof SCALAR_VARS;
+
+/**
+ * Each scalar var from the inventory (or its default), validated and normalised; undefined when absent without a
+ * default, or when invalid (the problem is reported through fail with the var's name).
+ */
+function scalarSettings(
+  read: (key: string) => string | undefined,
+  fail: (problem: string, key: string) => void,
+): Record<ScalarField, string | undefined> {
+  const out = {} as Record<ScalarField, string | undefined>;
+  for (const [field, spec] of Object.entries(SCALAR_VARS) as [ScalarField, ScalarVar][]) {
+    const value = read(spec.key) ?? spec.default;
+    const problem = value === undefined ? undefined : spec.problem?.(value, spec.key);
+    if (problem) fail(problem, spec.key);
+    out[field] = value === undefined || problem ? undefined : (spec.normalize?.(value) ?? value);
+  }
+  return out;
+}
+
 function clusterSettings(
   members: InventoryHost[],
   fail: Collect,
@@ -280,33 +339,13 @@ function clusterSettings(
     }
   }
   const str = (k: string): string | undefined => scalarVar(v, k, src(k), fail);
-
-  const check = (problem: Problem, key: string) => problem && fail(problem, src(key));
-  let kubernetesVersion = str('kubernetes_version') ?? DEFAULTS.kubernetesVersion;
-  const versionProblem = kubernetesVersionProblem(kubernetesVersion, 'kubernetes_version');
-  check(versionProblem, 'kubernetes_version');
-  if (!versionProblem) kubernetesVersion = normalizeKubernetesVersion(kubernetesVersion);
-
-  const podNetworkCidr = str('pod_network_cidr') ?? DEFAULTS.podNetworkCidr;
-  const serviceCidr = str('service_cidr') ?? DEFAULTS.serviceCidr;
-  const podProblem = podCidrProblem(podNetworkCidr, 'pod_network_cidr');
-  const svcProblem = serviceCidrProblem(serviceCidr, 'service_cidr');
-  check(podProblem, 'pod_network_cidr');
-  check(svcProblem, 'service_cidr');
-  const overlap =
-    !podProblem && !svcProblem && cidrsOverlapProblem(podNetworkCidr, serviceCidr, 'pod_network_cidr', 'service_cidr');
-  if (overlap) fail(overlap, src('pod_network_cidr') ?? src('service_cidr'));
-
-  const endpoint = str('control_plane_endpoint');
-  if (endpoint !== undefined) check(endpointProblem(endpoint, 'control_plane_endpoint'), 'control_plane_endpoint');
-  const cni = str('cni') ?? DEFAULTS.cni;
-  if (cni !== 'flannel' && cni !== 'none') fail(`cni "${cni}" is not supported: use flannel or none`, src('cni'));
-  const runtime = str('container_runtime') ?? DEFAULTS.containerRuntime;
-  if (runtime !== 'containerd')
-    fail(`container_runtime "${runtime}" is not supported: use containerd`, src('container_runtime'));
-  const sudoUser = str('sudo_user') ?? DEFAULTS.sudoUser;
-  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(sudoUser))
-    fail(`sudo_user "${sudoUser}" is not a valid user name`, src('sudo_user'));
+  const scalars = scalarSettings(str, (problem, key) => fail(problem, src(key)));
+  const { kubernetesVersion, podNetworkCidr, serviceCidr, controlPlaneEndpoint: endpoint, cni, sudoUser } = scalars;
+  const { imageRepository, clusterName, dnsDomain, artifactsDir } = scalars;
+  if (podNetworkCidr !== undefined && serviceCidr !== undefined) {
+    const overlap = cidrsOverlapProblem(podNetworkCidr, serviceCidr, 'pod_network_cidr', 'service_cidr');
+    if (overlap) fail(overlap, src('pod_network_cidr') ?? src('service_cidr'));
+  }
 
   const { publicKey, privateKeyFile } = sudoUserKey(
     str('sudo_user_public_key'),
@@ -317,13 +356,6 @@ function clusterSettings(
     src('sudo_user_public_key'),
   );
 
-  const imageRepository = str('image_repository') ?? DEFAULTS.imageRepository;
-  check(imageRepositoryProblem(imageRepository, 'image_repository'), 'image_repository');
-  const clusterName = str('cluster_name') ?? DEFAULTS.clusterName;
-  check(clusterNameProblem(clusterName, 'cluster_name'), 'cluster_name');
-  const dnsDomain = str('dns_domain') ?? DEFAULTS.dnsDomain;
-  check(dnsDomainProblem(dnsDomain, 'dns_domain'), 'dns_domain');
-  const artifactsDir = str('artifacts_dir');
   const insecure = v.insecure_registries;
   const insecureRegistries = Array.isArray(insecure)
     ? insecure.map(String)
@@ -351,13 +383,13 @@ function clusterSettings(
   return {
     kubeletConfiguration: mapVar('kubelet_configuration'),
     kubeProxyConfiguration: mapVar('kube_proxy_configuration'),
-    kubernetesVersion,
-    podNetworkCidr,
-    serviceCidr,
+    kubernetesVersion: kubernetesVersion ?? DEFAULTS.kubernetesVersion,
+    podNetworkCidr: podNetworkCidr ?? DEFAULTS.podNetworkCidr,
+    serviceCidr: serviceCidr ?? DEFAULTS.serviceCidr,
     controlPlaneEndpoint: endpoint,
-    cni: cni as ClusterSettings['cni'],
+    cni: (cni ?? DEFAULTS.cni) as ClusterSettings['cni'],
     containerRuntime: 'containerd',
-    sudoUser,
+    sudoUser: sudoUser ?? DEFAULTS.sudoUser,
     sudoUserPublicKey: publicKey,
     sudoUserPrivateKeyFile: privateKeyFile,
     allowSystemSudoUser: parseBool(
@@ -366,9 +398,9 @@ function clusterSettings(
       src('kprov_allow_system_sudo_user'),
       fail,
     ),
-    imageRepository,
-    clusterName,
-    dnsDomain,
+    imageRepository: imageRepository ?? DEFAULTS.imageRepository,
+    clusterName: clusterName ?? DEFAULTS.clusterName,
+    dnsDomain: dnsDomain ?? DEFAULTS.dnsDomain,
     artifactsDir: artifactsDir ? expandPath(artifactsDir, home, baseDir) : undefined,
     insecureRegistries,
     registryMirrors,
@@ -402,54 +434,6 @@ function mirrorsVar(value: unknown, fail: (message: string) => void): Record<str
   return out;
 }
 
-/**
- * The sudo user's public key: given inline, as a path to a .pub file, or the operator's default key.
- * The matching private key (path without .pub) is used to verify the login when it exists.
- */
-function sudoUserKey(
-  value: string | undefined,
-  privateFile: string | undefined,
-  home: string,
-  baseDir: string,
-  fail: Collect,
-  source?: SourceLocation,
-) {
-  let publicKey = '';
-  let pubPath: string | undefined;
-  if (value && /^(ssh-|ecdsa-|sk-)/.test(value.trim())) {
-    publicKey = value.trim();
-  } else if (value) {
-    pubPath = expandPath(value, home, baseDir);
-    if (!existsSync(pubPath)) fail(`sudo_user_public_key: file not found: ${pubPath}`, source);
-  } else {
-    pubPath = ['id_ed25519.pub', 'id_ecdsa.pub', 'id_rsa.pub']
-      .map((f) => join(home, '.ssh', f))
-      .find((p) => existsSync(p));
-    if (!pubPath)
-      fail(
-        `no public key for the sudo user: set sudo_user_public_key, or create ~/.ssh/id_ed25519 (ssh-keygen -t ed25519)`,
-        source,
-      );
-  }
-  if (pubPath && existsSync(pubPath)) {
-    try {
-      publicKey = readInputText(pubPath, 'sudo_user_public_key').trim();
-    } catch (err) {
-      if (!(err instanceof UserError)) throw err;
-      fail(`${err.message}: ${pubPath}`, source);
-    }
-  }
-  if (
-    publicKey &&
-    !/^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( .*)?$/.test(publicKey)
-  ) {
-    fail(`sudo_user_public_key is not an OpenSSH public key line`, source);
-  }
-  if (publicKey.includes('\n')) fail(`sudo_user_public_key must be a single key`, source);
-  const guess = privateFile ? expandPath(privateFile, home, baseDir) : pubPath?.replace(/\.pub$/, '');
-  return { publicKey, privateKeyFile: guess && existsSync(guess) ? guess : undefined };
-}
-
 /** A var that must be one value: a list or mapping there is a mistake (it would print as "[object Object]"). */
 function scalarVar(
   vars: Record<string, unknown>,
@@ -464,11 +448,6 @@ function scalarVar(
     return undefined;
   }
   return String(value);
-}
-
-export function expandPath(p: string, home: string, baseDir: string): string {
-  const expanded = p.startsWith('~/') ? join(home, p.slice(2)) : p;
-  return isAbsolute(expanded) ? expanded : resolve(baseDir, expanded);
 }
 
 function parsePort(text: string, what: string, source: SourceLocation | undefined, fail: Collect): number {
@@ -504,3 +483,4 @@ export function parseJump(text: string): JumpHost | string {
   if (port < 1 || port > 65535) return `invalid port in jump host "${text}"`;
   return { user: m[1], host: m[2].replace(/^\[|\]$/g, ''), port };
 }
+
