@@ -483,4 +483,3 @@ export function parseJump(text: string): JumpHost | string {
   if (port < 1 || port > 65535) return `invalid port in jump host "${text}"`;
   return { user: m[1], host: m[2].replace(/^\[|\]$/g, ''), port };
 }
-

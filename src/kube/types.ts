@@ -7,6 +7,7 @@ export interface ObjectMeta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   ownerReferences?: { kind: string; name: string }[];
+  deletionTimestamp?: string;
 }
 
 export interface KubeObject {

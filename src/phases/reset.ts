@@ -1,6 +1,7 @@
 import { KUBERNETES_DIR } from '../kubeadm/constants.js';
 import type { ClusterAccess } from '../kube/cluster-access.js';
 import type { List, Pod } from '../kube/types.js';
+import { drain, DrainBlocked } from '../kube/drain.js';
 import { memberByPeerUrl } from '../kubeadm/etcd-members.js';
 import { HostError } from '../errors/index.js';
 import type { Host } from '../host/host.js';
@@ -65,21 +66,15 @@ export function resetPhase(access: ClusterAccess, peerUrl: (host: Host) => strin
         const existing = await client.get(`/api/v1/nodes/${node}`).catch(() => undefined);
         if (existing) {
           await host.change(`drain and delete node ${node}`, async () => {
-            await client.patch(`/api/v1/nodes/${node}`, { spec: { unschedulable: true } }, 'merge');
-            const pods = await client.get<List<Pod>>(`/api/v1/pods?fieldSelector=spec.nodeName=${node}`);
-            for (const p of pods?.items ?? []) {
-              if (p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet')) continue;
-              if (p.metadata.annotations?.['kubernetes.io/config.mirror']) continue;
-              await client.request(
-                'POST',
-                `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}/eviction`,
-                {
-                  apiVersion: 'policy/v1',
-                  kind: 'Eviction',
-                  metadata: { name: p.metadata.name, namespace: p.metadata.namespace },
-                },
-              );
-            }
+            // Reset is the operator's explicit request: a drain that a PodDisruptionBudget blocks is reported and the
+            // node deleted anyway (its pods go with it), rather than leaving the host half reset.
+            await drain(client, node, {
+              timeoutMs: 120_000,
+              onProgress: (m) => ctx.log.write(host.name, `drain: ${m}`),
+            }).catch((err) => {
+              if (!(err instanceof DrainBlocked)) throw err;
+              ctx.warn(`${host.name}: ${err.message}; deleting the node anyway`);
+            });
             await client.delete(`/api/v1/nodes/${node}`);
             // DaemonSet pods stay bound to the name; if the host joins again before the pod GC runs, the kubelet
             // would restart them without their init containers (flannel's CNI config). Remove them now.

@@ -20,6 +20,7 @@ import type { Host } from '../../host/host.js';
 import { filesFor, type ClusterRun } from './run.js';
 import { awaitReadyz, awaitTlsBootstrap, ensureKubelet, logProgress, markControlPlane, WAIT } from './waits.js';
 import { waitUntil, type Clock } from '../../util/wait.js';
+import { serialQueue } from '../../util/serial.js';
 import type { Phase } from '../phase.js';
 import type { RunLog } from '../../log/logger.js';
 
@@ -27,16 +28,6 @@ const CONTROL_PLANE_MANIFESTS = ['kube-apiserver', 'kube-controller-manager', 'k
   (c) => `${MANIFESTS_DIR}/${c}.yaml`,
 );
 const BOOTSTRAP_CONF = `${KUBERNETES_DIR}/${BOOTSTRAP_KUBELET_CONF}`;
-
-/** Run one task at a time, in call order: etcd takes one learner at a time, and each new member changes the next one's --initial-cluster. */
-function serialQueue() {
-  let tail: Promise<unknown> = Promise.resolve();
-  return <T>(task: () => Promise<T>): Promise<T> => {
-    const next = tail.then(task);
-    tail = next.catch(() => undefined);
-    return next;
-  };
-}
 
 /** The learner's applied raft index: while it grows the learner is catching up, which is progress. */
 async function learnerProgress(etcd: EtcdClient, address: string): Promise<string> {
@@ -116,6 +107,7 @@ export async function addLearnerWhenHealthy(
  * scheduler (leader-elected), /readyz on the new API server, and mark-control-plane.
  */
 export function controlPlaneJoinPhase(run: ClusterRun): Phase {
+  // etcd takes one learner at a time, and each new member changes the next one's --initial-cluster.
   const oneAtATime = serialQueue();
   return {
     title: 'Join control-plane nodes',
