@@ -8,6 +8,7 @@ import { PREPARE_PHASES } from '../actions/prepare.js';
 import { reportRun } from './report.js';
 import { registerKubeadmCommands } from './kubeadm-commands.js';
 import { registerLabCommands } from './lab-commands.js';
+import { registerStatusCommand } from './status-command.js';
 
 const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -45,6 +46,7 @@ function buildProgram(setExit: (code: number) => void): Command {
   });
 
   registerKubeadmCommands(program, setExit);
+  registerStatusCommand(program, setExit);
   registerLabCommands(program);
   return program;
 }

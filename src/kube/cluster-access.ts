@@ -66,6 +66,11 @@ export class ClusterAccess {
     return this.client(host, address, this.apiCreds(host, 'wait for API server'));
   }
 
+  /** Whether admin credentials are at hand (from the plan, or saved by an earlier init). */
+  get canAuthenticate(): boolean {
+    return !!this.creds.api;
+  }
+
   /** Whether the API can be reached at all (a master and the admin credentials). */
   get hasApi(): boolean {
     return !!this.via && !!this.creds.api;

@@ -83,7 +83,7 @@ export class EtcdClient {
     const r = await this.http.request('POST', `/v3/${path}`, body);
     // uint64 IDs must stay exact: should a gateway ever send them as numbers, read them as strings.
     const parsed: unknown = r.text
-      ? JSON.parse(r.text.replace(/"(ID|leader|member_id|cluster_id)":\s*(\d+)/g, '"$1":"$2"'))
+      ? JSON.parse(r.text.replace(/"(ID|leader|member_id|cluster_id|memberID)":\s*(\d+)/g, '"$1":"$2"'))
       : {};
     if (r.status !== 200) throw new EtcdError(path, r.status, statusMessage(parsed) ?? r.text.slice(0, 200));
     return parsed as T;
@@ -153,6 +153,11 @@ export class EtcdClient {
         }),
     );
     return problems.sort();
+  }
+
+  /** Raised alarms (NOSPACE, CORRUPT) across the cluster. */
+  async alarms(): Promise<{ memberID?: string; alarm?: string }[]> {
+    return (await this.call<{ alarms?: { memberID?: string; alarm?: string }[] }>('maintenance/alarm', { action: 'GET' })).alarms ?? [];
   }
 
   /** This member's status: its leader, raft term and index, DB size and alarms-as-errors. */

@@ -42,7 +42,7 @@ export interface Taint {
 
 export interface Node extends KubeObject {
   spec?: { taints?: Taint[]; unschedulable?: boolean };
-  status?: { conditions?: Condition[]; nodeInfo?: { kubeletVersion?: string } };
+  status?: { conditions?: Condition[]; nodeInfo?: { kubeletVersion?: string; containerRuntimeVersion?: string } };
 }
 
 export interface Pod extends KubeObject {
