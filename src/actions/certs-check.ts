@@ -147,7 +147,8 @@ export function formatCertReport(report: CertReport[]): string {
       : [
           `${r.status === 'ok' ? '✔' : '✖'} ${r.file}${r.isCA ? ' (CA)' : ''}`,
           `    subject:  ${r.subject}`,
-          `    issuer:   ${r.issuer}${r.signedBy ? ` (verified with ${r.signedBy})` : ' (NOT verified: no CA below this directory signs it)'}`,
+          `    issuer:   ${r.issuer}` +
+            (r.signedBy ? ` (verified with ${r.signedBy})` : ' (NOT verified: no CA below this directory signs it)'),
           ...(r.sans.length ? [`    SANs:     ${r.sans.join(', ')}`] : []),
           `    expires:  ${r.notAfter} (${r.daysLeft} days)${r.status === 'expired' ? ' EXPIRED' : ''}`,
         ].join('\n'),

@@ -67,7 +67,9 @@ export async function initCluster(
   const extraMasters = resolved.hosts.filter((h) => h.controlPlane).slice(1);
   if (extraMasters.length > 0 && !resolved.cluster.controlPlaneEndpoint) {
     throw new UserError(
-      `${extraMasters.length + 1} control-plane hosts need control_plane_endpoint (a load balancer or DNS name reaching port 6443 on every master) in ${resolved.inventory.file}: without it every node would talk to the first master only`,
+      `${extraMasters.length + 1} control-plane hosts need control_plane_endpoint ` +
+        `(a load balancer or DNS name reaching port 6443 on every master) in ${resolved.inventory.file}: ` +
+        'without it every node would talk to the first master only',
     );
   }
   const state = clusterStateDir(resolved);

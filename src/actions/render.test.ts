@@ -173,10 +173,12 @@ describe('kprov init --dry-run: 1 master + 2 workers', () => {
       rotateCertificates: true,
     });
     expect(read(out, 'worker1/var/lib/kubelet/kubeadm-flags.env')).toBe(
-      'KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///run/containerd/containerd.sock --pod-infra-container-image=registry.k8s.io/pause:3.10 --node-ip=10.0.0.11"\n',
+      'KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///run/containerd/containerd.sock ' +
+        '--pod-infra-container-image=registry.k8s.io/pause:3.10 --node-ip=10.0.0.11"\n',
     );
     expect(read(out, 'worker1/etc/systemd/system/kubelet.service.d/10-kubeadm.conf')).toContain(
-      'ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS',
+      'ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS ' +
+        '$KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS',
     );
 
     const kinds = (f: string) => yamlDocs(read(out, 'cluster', f)).map((o) => `${o.kind}/${o.metadata.name}`);
@@ -232,7 +234,8 @@ describe('kprov init --dry-run: 1 master + 2 workers', () => {
     const hash = (await runCli('ca-hash', join(m, 'etc/kubernetes/pki/ca.crt'))).out.trim();
     expect(join_).toMatch(
       new RegExp(
-        `^kubeadm join 10\\.0\\.0\\.10:6443 --token [a-z0-9]{6}\\.[a-z0-9]{16} --discovery-token-ca-cert-hash ${hash}\\n$`,
+        `^kubeadm join 10\\.0\\.0\\.10:6443 --token [a-z0-9]{6}\\.[a-z0-9]{16} ` +
+          `--discovery-token-ca-cert-hash ${hash}\\n$`,
       ),
     );
   });
@@ -338,7 +341,8 @@ describe('kubeadm config files', () => {
     expect((err as UserErrors).errors.map((e) => e.toString().replace(/^.*unsupported\.yaml/, 'F'))).toEqual([
       'F:4: ClusterConfiguration: field "etcd.external" is not supported by kprov',
       'F:6: ClusterConfiguration: field "featureGates" is not supported by kprov',
-      'F:9: kind "ResetConfiguration" is not supported (supported: ClusterConfiguration, InitConfiguration, JoinConfiguration, KubeletConfiguration, KubeProxyConfiguration)',
+      'F:9: kind "ResetConfiguration" is not supported (supported: ClusterConfiguration, InitConfiguration, ' +
+        'JoinConfiguration, KubeletConfiguration, KubeProxyConfiguration)',
     ]);
   });
 });
@@ -358,7 +362,8 @@ describe('inventory values cannot inject into rendered files', () => {
         const file = join(dir, 'hosts');
         writeFileSync(
           file,
-          `[masters]\nm1 ansible_host=10.0.0.1 ${c.startsWith('node_name') ? c : ''}\n[all:vars]\n${c.startsWith('node_name') ? '' : c}\n`,
+          `[masters]\nm1 ansible_host=10.0.0.1 ${c.startsWith('node_name') ? c : ''}\n` +
+            `[all:vars]\n${c.startsWith('node_name') ? '' : c}\n`,
         );
         resolveSettings(loadInventory(file), { offline: true });
       } catch (e) {

@@ -18,7 +18,10 @@ export interface RenderOptions {
   configFile?: string;
 }
 
-/** Build the cluster plan (and the configuration it was made from) from an inventory and an optional kubeadm config file. */
+/**
+ * Build the cluster plan (and the configuration it was made from) from an inventory and an optional kubeadm
+ * config file.
+ */
 export async function planFromInventory(
   resolved: Resolved,
   pkiDir: string,

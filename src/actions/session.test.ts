@@ -25,7 +25,7 @@ function setup(names: string[]) {
 }
 
 describe('an interrupted run', () => {
-  it('on SIGINT stops the running commands, starts nothing new, removes staging files, reports the half-done hosts, exits 130', async () => {
+  it('on SIGINT stops commands, starts nothing, cleans staging files, reports half-done hosts, exits 130', async () => {
     const { conns, ctx } = setup(['a', 'b']);
     const signals = new EventEmitter();
     const started: string[] = [];

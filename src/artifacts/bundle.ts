@@ -52,7 +52,8 @@ export function loadBundle(dir: string, checkedCache?: string): Bundle {
           const refs = imageRefsInTar(file);
           if (refs.length === 0)
             throw new UserError(
-              `image tarball ${file} names no image (docker save with a tag, or an OCI layout with a ref.name annotation)`,
+              `image tarball ${file} names no image ` +
+                '(docker save with a tag, or an OCI layout with a ref.name annotation)',
             );
           return { file, refs };
         })

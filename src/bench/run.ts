@@ -70,7 +70,8 @@ async function pkiBench(): Promise<void> {
       if (i === 2) {
         const [, warm] = await timed(() => planCluster(store, config(alg), nodes));
         console.log(
-          `pki+render 3 masters + 3 workers, ${alg}: cold ${runs.map((r) => r.toFixed(0)).join(' / ')} ms (${keys} keys, ${plan.events.length} certs/kubeconfigs), warm (all reused) ${warm.toFixed(0)} ms`,
+          `pki+render 3 masters + 3 workers, ${alg}: cold ${runs.map((r) => r.toFixed(0)).join(' / ')} ms ` +
+            `(${keys} keys, ${plan.events.length} certs/kubeconfigs), warm (all reused) ${warm.toFixed(0)} ms`,
         );
       }
     }
@@ -103,7 +104,8 @@ function labBench(): void {
       const again = kprov(['prepare', inv], env);
       const dry = kprov(['prepare', inv, '--dry-run'], env);
       console.log(
-        `kprov prepare on ${masters + workers} lab host(s): first run ${(first / 1000).toFixed(1)} s, re-run ${(again / 1000).toFixed(1)} s, dry-run ${(dry / 1000).toFixed(1)} s`,
+        `kprov prepare on ${masters + workers} lab host(s): first run ${(first / 1000).toFixed(1)} s, ` +
+          `re-run ${(again / 1000).toFixed(1)} s, dry-run ${(dry / 1000).toFixed(1)} s`,
       );
     } finally {
       kprov(['lab', 'down', '--name', name], env);

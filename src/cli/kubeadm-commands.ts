@@ -29,11 +29,13 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
     )
       .option(
         '--pki-dir <dir>',
-        'where CAs, keys and kubeconfigs are kept between runs (default: ~/.kprov/clusters/<name>-<id>/pki; with --out: DIR/.kprov-pki)',
+        'where CAs, keys and kubeconfigs are kept between runs ' +
+          '(default: ~/.kprov/clusters/<name>-<id>/pki; with --out: DIR/.kprov-pki)',
       )
       .option(
         '--config <file>',
-        'kubeadm.k8s.io/v1beta4 configuration (ClusterConfiguration, InitConfiguration, KubeletConfiguration, KubeProxyConfiguration)',
+        'kubeadm.k8s.io/v1beta4 configuration ' +
+          '(ClusterConfiguration, InitConfiguration, KubeletConfiguration, KubeProxyConfiguration)',
       )
       .option(
         '--artifacts-dir <dir>',
@@ -76,7 +78,8 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
 
   clusterCommand(
     'init',
-    'create or converge a cluster: prepare hosts, kubeadm init on the first master, join the rest (with --dry-run --out DIR: render every file, connect to nothing)',
+    'create or converge a cluster: prepare hosts, kubeadm init on the first master, join the rest ' +
+      '(with --dry-run --out DIR: render every file, connect to nothing)',
   )
     .option(
       '--out <dir>',
@@ -95,7 +98,8 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
       const count = (a: string) => plan.events.filter((e) => e.action === a).length;
       process.stdout.write(
         `rendered ${fileCount} files for ${resolved.hosts.length} hosts into ${out} in ${Date.now() - started} ms\n` +
-          `certificates and kubeconfigs: ${count('created')} created, ${count('reused')} reused, ${count('renewed')} renewed\n` +
+          `certificates and kubeconfigs: ${count('created')} created, ${count('reused')} reused, ` +
+          `${count('renewed')} renewed\n` +
           `control-plane endpoint ${plan.endpoint}; CA cert hash ${plan.caCertHash}\n` +
           `join command: ${out}/join-command.txt\n`,
       );
@@ -126,7 +130,8 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
   certs
     .command('check')
     .description(
-      'list every certificate under DIR (and client certificates in kubeconfigs) with subject, SANs, expiry and whether it verifies against its CA',
+      'list every certificate under DIR (and client certificates in kubeconfigs) with subject, SANs, expiry ' +
+        'and whether it verifies against its CA',
     )
     .argument('<dir>', 'directory, e.g. /etc/kubernetes or an --out DIR')
     .option('--json', 'machine-readable output', false)

@@ -64,7 +64,8 @@ describe('kprov CLI', () => {
     // Port 1 on loopback: nothing listens, the connection is refused at once.
     const inv = write(
       'down.ini',
-      `[masters]\nm1 ansible_host=127.0.0.1 ansible_port=1 ansible_ssh_private_key_file=${key}\n[all:vars]\nsudo_user_public_key=${pub}\n`,
+      `[masters]\nm1 ansible_host=127.0.0.1 ansible_port=1 ansible_ssh_private_key_file=${key}\n` +
+        `[all:vars]\nsudo_user_public_key=${pub}\n`,
     );
     const r = await run('prepare', inv, '--log-file', join(dir, 'run.log'));
     expect(r.code).toBe(1);
@@ -79,7 +80,8 @@ describe('kprov CLI', () => {
     const key = write('not-a-key', 'hello\n');
     const inv = write(
       'badkey.ini',
-      `[masters]\nm1 ansible_host=127.0.0.1 ansible_port=1 ansible_ssh_private_key_file=${key}\n[all:vars]\nsudo_user_public_key=${pub}\n`,
+      `[masters]\nm1 ansible_host=127.0.0.1 ansible_port=1 ansible_ssh_private_key_file=${key}\n` +
+        `[all:vars]\nsudo_user_public_key=${pub}\n`,
     );
     const r = await run('prepare', inv, '--log-file', join(dir, 'run2.log'));
     expect(r.code).toBe(1);

@@ -22,7 +22,8 @@ export function summarize(reports: PhaseReport[], hosts: Host[], dryRun: boolean
       lines.push(`✔ ${host.name}: unchanged`);
     } else {
       lines.push(
-        `✔ ${host.name}: ${dryRun ? 'would make' : 'made'} ${changes.length} change${changes.length === 1 ? '' : 's'}`,
+        `✔ ${host.name}: ${dryRun ? 'would make' : 'made'} ${changes.length} ` +
+          `change${changes.length === 1 ? '' : 's'}`,
       );
       lines.push(...changes.map((c) => `    - ${c}`));
     }
@@ -45,11 +46,15 @@ export function reportRun(
 ): void {
   process.stdout.write('\n' + summarize(outcome.reports, outcome.ctx.hosts, outcome.ctx.dryRun) + '\n');
   process.stdout.write(
-    `\n${outcome.ctx.dryRun ? `${what} (dry run)` : what} finished in ${((Date.now() - started) / 1000).toFixed(1)}s (${phaseTimings(outcome.reports)}); log: ${outcome.ctx.log.file}\n`,
+    `\n${outcome.ctx.dryRun ? `${what} (dry run)` : what} ` +
+      `finished in ${((Date.now() - started) / 1000).toFixed(1)}s (${phaseTimings(outcome.reports)}); ` +
+      `log: ${outcome.ctx.log.file}\n`,
   );
   if (outcome.failed.length > 0) {
     process.stderr.write(
-      `\n${outcome.failed.length} of ${outcome.ctx.hosts.length} hosts failed: ${outcome.failed.map((h) => h.name).join(', ')}. The other hosts are done; fix the cause and re-run (completed steps are skipped).\n`,
+      `\n${outcome.failed.length} of ${outcome.ctx.hosts.length} hosts failed: ` +
+        `${outcome.failed.map((h) => h.name).join(', ')}. ` +
+        'The other hosts are done; fix the cause and re-run (completed steps are skipped).\n',
     );
     setExit(EXIT_STEP_FAILED);
   }

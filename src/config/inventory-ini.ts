@@ -63,7 +63,8 @@ export function parseIniInventory(text: string, file: string): RawInventory {
     for (const name of names) {
       if (group.hosts.has(name)) {
         throw new UserError(
-          `duplicate host "${name}" in group [${section.group}] (first defined at line ${inv.hostSources.get(name)?.line})`,
+          `duplicate host "${name}" in group [${section.group}] ` +
+            `(first defined at line ${inv.hostSources.get(name)?.line})`,
           source,
         );
       }

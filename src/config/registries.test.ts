@@ -67,7 +67,10 @@ describe('registry_mirrors validation', () => {
       `    registry_mirrors:\n      registry.k8s.io: ftp://10.0.0.5\n      "bad host!": http://x`,
     ).join('\n');
     expect(text).toMatch(
-      /inv\.yaml:\d+: registry_mirrors: mirror "ftp:\/\/10\.0\.0\.5" of registry\.k8s\.io must be an http:\/\/ or https:\/\/ URL/,
+      new RegExp(
+        /inv\.yaml:\d+: registry_mirrors: mirror "ftp:\/\/10\.0\.0\.5" /.source +
+          /of registry\.k8s\.io must be an http:\/\/ or https:\/\/ URL/.source,
+      ),
     );
     expect(text).toMatch(/registry_mirrors: "bad host!" is not a registry host or host:port/);
   });

@@ -50,7 +50,8 @@ describe('cluster settings', () => {
 
   it('reads connection vars: become, passwords, jump hosts', () => {
     const r = settings(
-      "[masters]\nm1 ansible_host=10.0.0.1 ansible_user=admin ansible_become_password=pw1 ansible_ssh_common_args='-o ProxyJump=ops@bastion:2200'\n",
+      '[masters]\nm1 ansible_host=10.0.0.1 ansible_user=admin ansible_become_password=pw1 ' +
+        "ansible_ssh_common_args='-o ProxyJump=ops@bastion:2200'\n",
     );
     const m1 = r.hosts[0];
     expect(m1).toMatchObject({
@@ -110,7 +111,8 @@ describe('cluster settings', () => {
 
   it('warns about an even number of control-plane hosts', () => {
     const r = settings(
-      '[masters]\nm1 ansible_host=10.0.0.1\nm2 ansible_host=10.0.0.2\n[all:vars]\ncontrol_plane_endpoint=k8s.example.com:6443\n',
+      '[masters]\nm1 ansible_host=10.0.0.1\nm2 ansible_host=10.0.0.2\n' +
+        '[all:vars]\ncontrol_plane_endpoint=k8s.example.com:6443\n',
     );
     expect(r.warnings.join('\n')).toMatch(/2 control-plane hosts: etcd keeps quorum best with an odd number/);
   });

@@ -150,7 +150,8 @@ export function resolveSettings(inventory: Inventory, opts: { home?: string; off
   const cpCount = members.filter(isControlPlane).length;
   if (cpCount > 1 && cpCount % 2 === 0) {
     warnings.push(
-      `${cpCount} control-plane hosts: etcd keeps quorum best with an odd number (1, 3 or 5); ${cpCount} tolerates no more failures than ${cpCount - 1}`,
+      `${cpCount} control-plane hosts: etcd keeps quorum best with an odd number (1, 3 or 5); ` +
+        `${cpCount} tolerates no more failures than ${cpCount - 1}`,
     );
   }
 
@@ -173,7 +174,8 @@ export function resolveSettings(inventory: Inventory, opts: { home?: string; off
   const cluster = clusterSettings(members, fail, warnings, home, baseDir, Boolean(opts.offline));
   if (cpCount > 1 && !cluster.controlPlaneEndpoint) {
     warnings.push(
-      `${cpCount} control-plane hosts but no control_plane_endpoint: using the first master's address, which is a single point of failure; set control_plane_endpoint to a load balancer or DNS name`,
+      `${cpCount} control-plane hosts but no control_plane_endpoint: using the first master's address, ` +
+        'which is a single point of failure; set control_plane_endpoint to a load balancer or DNS name',
     );
   }
   const unique = errors.filter((e, i) => errors.findIndex((o) => o.toString() === e.toString()) === i);
@@ -412,7 +414,8 @@ function mirrorsVar(value: unknown, fail: (message: string) => void): Record<str
   if (value === undefined || value === null) return {};
   if (typeof value !== 'object' || Array.isArray(value)) {
     fail(
-      'registry_mirrors must be a mapping of upstream registry to mirror URL(s), e.g. registry.k8s.io: http://10.0.0.5:5000',
+      'registry_mirrors must be a mapping of upstream registry to mirror URL(s), ' +
+        'e.g. registry.k8s.io: http://10.0.0.5:5000',
     );
     return {};
   }

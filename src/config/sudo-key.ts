@@ -31,7 +31,8 @@ export function sudoUserKey(
       .find((p) => existsSync(p));
     if (!pubPath)
       fail(
-        `no public key for the sudo user: set sudo_user_public_key, or create ~/.ssh/id_ed25519 (ssh-keygen -t ed25519)`,
+        'no public key for the sudo user: set sudo_user_public_key, ' +
+          'or create ~/.ssh/id_ed25519 (ssh-keygen -t ed25519)',
         source,
       );
   }

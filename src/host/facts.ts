@@ -15,7 +15,10 @@ export interface Facts {
   packageManager: 'apt' | 'dnf' | 'yum' | 'unknown';
   criSockets: string[];
   containerdVersion?: string;
-  /** Whether processes here may lower their OOM score (false in some containers and sandboxes without CAP_SYS_RESOURCE). */
+  /**
+   * Whether processes here may lower their OOM score (false in some containers and sandboxes without
+   * CAP_SYS_RESOURCE).
+   */
   canLowerOomScore: boolean;
 }
 
@@ -30,8 +33,10 @@ export const FACTS_SCRIPT = [
   `echo "mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"`,
   `echo "swaps=$(tail -n +2 /proc/swaps 2>/dev/null | wc -l)"`,
   `echo "init=$(cat /proc/1/comm 2>/dev/null)"`,
-  `for s in /var/run/containerd/containerd.sock /var/run/crio/crio.sock /var/run/cri-dockerd.sock; do [ -S "$s" ] && echo "cri_socket=$s"; done`,
-  `if command -v apt-get >/dev/null; then echo pkg=apt; elif command -v dnf >/dev/null; then echo pkg=dnf; elif command -v yum >/dev/null; then echo pkg=yum; fi`,
+  'for s in /var/run/containerd/containerd.sock /var/run/crio/crio.sock /var/run/cri-dockerd.sock; do ' +
+    '[ -S "$s" ] && echo "cri_socket=$s"; done',
+  'if command -v apt-get >/dev/null; then echo pkg=apt; ' +
+    'elif command -v dnf >/dev/null; then echo pkg=dnf; elif command -v yum >/dev/null; then echo pkg=yum; fi',
   `command -v containerd >/dev/null && echo "containerd_version=$(containerd --version | awk '{print $3}')"`,
   `(echo -1 > /proc/self/oom_score_adj) 2>/dev/null && echo oom_lower=yes || echo oom_lower=no`,
   `true`,

@@ -23,7 +23,8 @@ export function lastMessages(log: string, count = 3): string[] {
  */
 export async function kubeletProbe(host: Host): Promise<string> {
   const r = await host.sudo(
-    'systemctl show kubelet -p ActiveState -p SubState --value | paste -sd/ -; journalctl -u kubelet -n 40 --no-pager -o cat 2>/dev/null; true',
+    'systemctl show kubelet -p ActiveState -p SubState --value | paste -sd/ -; ' +
+      'journalctl -u kubelet -n 40 --no-pager -o cat 2>/dev/null; true',
     { step: 'inspect kubelet', allowFailure: true, timeoutMs: 30_000 },
   );
   const [state, ...log] = r.stdout.split('\n');

@@ -65,7 +65,7 @@ function containerdHost(applied: string, current: string, active = 'active') {
 }
 
 describe('services run with the configuration on disk', () => {
-  it('restarts containerd when config.toml differs from what it was started with, though nothing changed in this run', async () => {
+  it('restarts containerd started with an older config.toml, though nothing changed in this run', async () => {
     // The run before wrote config.toml and was interrupted before the restart.
     const { host, conn, ctx } = containerdHost('a'.repeat(64), 'b'.repeat(64));
     await runtimePhase.runHost!(host, ctx);
@@ -103,7 +103,8 @@ describe('services run with the configuration on disk', () => {
     );
     await ensureKubelet(host, []);
     expect(host.changes).toEqual([
-      'restart kubelet (it runs with an older /var/lib/kubelet/config.yaml, /var/lib/kubelet/kubeadm-flags.env, /etc/systemd/system/kubelet.service.d/10-kubeadm.conf, /etc/systemd/system/kubelet.service)',
+      'restart kubelet (it runs with an older /var/lib/kubelet/config.yaml, /var/lib/kubelet/kubeadm-flags.env, ' +
+        '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf, /etc/systemd/system/kubelet.service)',
     ]);
   });
 

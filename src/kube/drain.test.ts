@@ -57,7 +57,8 @@ describe('drain', () => {
     const err = await drain(api(), 'w1', { timeoutMs: 30_000, clock: fastClock() }).catch((e) => e);
     expect(err).toBeInstanceOf(DrainBlocked);
     expect(err.message).toBe(
-      'cannot drain w1: 1 pod(s) still there (default/web-b); default/web-b: would violate the disruption budget web-pdb',
+      'cannot drain w1: 1 pod(s) still there (default/web-b); ' +
+        'default/web-b: would violate the disruption budget web-pdb',
     );
   });
 });

@@ -23,8 +23,11 @@ const busy = {
 };
 // The first ID is sent as a bare JSON number larger than 2^53, as a gateway might.
 const twoMembers =
-  '{"members":[{"ID":17275535291836475377,"name":"master1","peerURLs":["https://10.0.0.1:2380"],"clientURLs":["https://127.0.0.1:2379"]},' +
-  '{"ID":"2","name":"master2","peerURLs":["https://10.0.0.2:2380"],"clientURLs":["https://127.0.0.1:2379"],"isLearner":true}]}';
+  '{"members":[' +
+  '{"ID":17275535291836475377,"name":"master1","peerURLs":["https://10.0.0.1:2380"],' +
+  '"clientURLs":["https://127.0.0.1:2379"]},' +
+  '{"ID":"2","name":"master2","peerURLs":["https://10.0.0.2:2380"],' +
+  '"clientURLs":["https://127.0.0.1:2379"],"isLearner":true}]}';
 
 describe('EtcdClient', () => {
   // Regression (issue 8): master2's join asked for the member list while a new voter caught up, got

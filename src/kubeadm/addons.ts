@@ -33,7 +33,10 @@ export function corefile(cfg: ClusterConfig): string {
 `;
 }
 
-/** CoreDNS as kubeadm installs it: SA, RBAC, Corefile, 2-replica Deployment, kube-dns Service on the 10th service IP. */
+/**
+ * CoreDNS as kubeadm installs it: SA, RBAC, Corefile, 2-replica Deployment, kube-dns Service on the 10th
+ * service IP.
+ */
 export function corednsObjects(cfg: ClusterConfig) {
   const labels = { 'k8s-app': 'kube-dns' };
   return [

@@ -12,7 +12,7 @@ const master = { name: 'm1', advertiseAddress: '10.0.0.10', controlPlane: true, 
 
 // Fidelity with kubeadm (issue 12).
 describe('kubeadm fidelity', () => {
-  it('signs the kubelet-config and kube-proxy ConfigMaps with the component-config hash (sorted keys, values only)', () => {
+  it('signs kubelet-config and kube-proxy ConfigMaps with the component-config hash (sorted keys, values only)', () => {
     const kubelet = kubeletConfigMap(testConfig());
     expect(kubelet.metadata.annotations[ANNOTATION_COMPONENT_CONFIG_HASH]).toBe(
       `sha256:${sha256(kubelet.data.kubelet)}`,

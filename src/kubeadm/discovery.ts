@@ -77,7 +77,8 @@ export function verifyClusterInfo(
   const jws = configMapData[`jws-kubeconfig-${token.id}`];
   if (!jws)
     throw new Error(
-      `cluster-info has no signature for token id ${token.id} yet (jws-kubeconfig-${token.id}); is the token valid and the bootstrapsigner controller running?`,
+      `cluster-info has no signature for token id ${token.id} yet (jws-kubeconfig-${token.id}); ` +
+        'is the token valid and the bootstrapsigner controller running?',
     );
   if (!verifyDetached(kubeconfig, jws, token))
     throw new Error(

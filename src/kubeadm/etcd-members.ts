@@ -37,7 +37,10 @@ export function initialClusterFor(members: EtcdMember[], self: { name: string; p
   return entries.join(',');
 }
 
-/** The --initial-cluster flag of an etcd static pod manifest already on a host (kept on re-runs: etcd ignores it once started, so changing it would only restart etcd). */
+/**
+ * The --initial-cluster flag of an etcd static pod manifest already on a host (kept on re-runs: etcd ignores it
+ * once started, so changing it would only restart etcd).
+ */
 export function initialClusterInManifest(manifestYaml: string): string | undefined {
   return /--initial-cluster=([^\s"']+)/.exec(manifestYaml)?.[1];
 }

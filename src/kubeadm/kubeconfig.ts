@@ -73,7 +73,10 @@ export interface KubeconfigSpec {
   server: string;
 }
 
-/** The kubeconfig files a control-plane node gets. The first (init) node also gets super-admin.conf and kubelet.conf. */
+/**
+ * The kubeconfig files a control-plane node gets. The first (init) node also gets super-admin.conf and
+ * kubelet.conf.
+ */
 export function kubeconfigSpecs(cfg: ClusterConfig, node: NodeConfig, first: NodeConfig): KubeconfigSpec[] {
   const endpoint = controlPlaneUrl(cfg, first);
   const specs: KubeconfigSpec[] = [
@@ -147,7 +150,8 @@ export async function ensureKubeconfigs(
           JSON.stringify(info.organizations) !== JSON.stringify(spec.organizations)
         )
           diffs.push(
-            `user is CN=${info.commonName} O=[${info.organizations}], want CN=${spec.commonName} O=[${spec.organizations}]`,
+            `user is CN=${info.commonName} O=[${info.organizations}], ` +
+              `want CN=${spec.commonName} O=[${spec.organizations}]`,
           );
         if (!verifiesAgainst(k.clientCertPem, ca.certPem))
           diffs.push('client certificate not signed by the cluster CA');

@@ -64,7 +64,8 @@ export function kubeletDropIn(kubeletPath = '/usr/bin/kubelet'): string {
   return [
     '# Managed by kprov (the same drop-in kubeadm installs).',
     '[Service]',
-    'Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"',
+    'Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf ' +
+      '--kubeconfig=/etc/kubernetes/kubelet.conf"',
     'Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"',
     'EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env',
     'EnvironmentFile=-/etc/default/kubelet',

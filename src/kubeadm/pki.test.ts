@@ -292,7 +292,8 @@ describe('PKI reuse rules', () => {
     store.files.delete('front-proxy-ca.key');
     const r = await ensurePki(store, testConfig({ encryptionAlgorithm: 'ECDSA-P256' }), [master]);
     expect(r.problems).toContain(
-      'front-proxy-ca: found .crt without .key; restore the missing file (a CA cannot be regenerated without breaking the cluster)',
+      'front-proxy-ca: found .crt without .key; ' +
+        'restore the missing file (a CA cannot be regenerated without breaking the cluster)',
     );
   });
 });

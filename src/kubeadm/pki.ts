@@ -132,13 +132,15 @@ export async function ensurePki(
       if (!keyMatchesCert(cert, key)) problems.push(`${spec.baseName}.crt does not match ${spec.baseName}.key`);
       else if (inspectCertificate(cert).notAfter.getTime() - now.getTime() < RENEW_BEFORE_MS)
         problems.push(
-          `CA ${spec.baseName}.crt expires on ${inspectCertificate(cert).notAfter.toISOString()}: CA rotation is not automatic`,
+          `CA ${spec.baseName}.crt expires on ${inspectCertificate(cert).notAfter.toISOString()}: ` +
+            'CA rotation is not automatic',
         );
       cas[spec.baseName] = { certPem: cert, keyPem: key };
       events.push({ path: `${spec.baseName}.crt`, action: 'reused' });
     } else if (cert || key) {
       problems.push(
-        `${spec.baseName}: found ${cert ? '.crt without .key' : '.key without .crt'}; restore the missing file (a CA cannot be regenerated without breaking the cluster)`,
+        `${spec.baseName}: found ${cert ? '.crt without .key' : '.key without .crt'}; ` +
+          'restore the missing file (a CA cannot be regenerated without breaking the cluster)',
       );
     } else {
       missingCas.push(spec);

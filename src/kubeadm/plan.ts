@@ -191,7 +191,8 @@ export async function planCluster(
   if (certificateKey) objects['08-kubeadm-certs'] = [kubeadmCertsSecret(pki, certificateKey)];
 
   const [host, port] = splitHostPort(new URL(endpoint).host);
-  const joinCommand = `kubeadm join ${host}:${port ?? 443} --token ${formatToken(token)} --discovery-token-ca-cert-hash ${hash}`;
+  const joinCommand =
+    `kubeadm join ${host}:${port ?? 443} --token ${formatToken(token)} ` + `--discovery-token-ca-cert-hash ${hash}`;
   return {
     files,
     objects,

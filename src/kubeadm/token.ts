@@ -27,7 +27,8 @@ export function parseToken(text: string): BootstrapToken {
   const m = TOKEN_PATTERN.exec(text.trim());
   if (!m)
     throw new Error(
-      `invalid bootstrap token: expected 6 and 16 lowercase letters or digits joined by a dot ([a-z0-9]{6}.[a-z0-9]{16})`,
+      'invalid bootstrap token: expected 6 and 16 lowercase letters or digits joined by a dot ' +
+        '([a-z0-9]{6}.[a-z0-9]{16})',
     );
   return { id: m[1], secret: m[2] };
 }

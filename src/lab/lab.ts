@@ -200,9 +200,9 @@ async function startLoadBalancer(container: string, masters: { name: string; ip:
     port: LAB_API_PORT,
     masters: masters.map((m) => ({ name: m.name, ip: m.ip })),
   });
-  await q({
-    input: config,
-  })`docker exec -i ${container} sh -c ${'cat > /etc/haproxy/haproxy.cfg && haproxy -c -q -f /etc/haproxy/haproxy.cfg && systemctl enable --now haproxy'}`;
+  const install =
+    'cat > /etc/haproxy/haproxy.cfg && haproxy -c -q -f /etc/haproxy/haproxy.cfg && systemctl enable --now haproxy';
+  await q({ input: config })`docker exec -i ${container} sh -c ${install}`;
 }
 
 async function startNode(
@@ -222,14 +222,16 @@ async function startNode(
     writeFileSync(uuidFile, randomUUID() + '\n');
     uuidMount.push('-v', `${uuidFile}:/sys/class/dmi/id/product_uuid:ro`);
   }
-  await q`docker run -d --name ${container} --hostname ${n.name} --network ${network} --label ${`${LABEL}=${lab}`} ${vmLikeFlags(lab, n.name)} ${uuidMount} ${image}`;
-  await q`docker exec ${container} sh -c ${`umask 077; mkdir -p /root/.ssh; printf '%s\\n' '${publicKey}' > /root/.ssh/authorized_keys`}`;
+  // zx passes each array element as one argument, quoted as it would quote a single ${value}.
+  const names = ['--name', container, '--hostname', n.name, '--network', network, '--label', `${LABEL}=${lab}`];
+  await q`docker run -d ${names} ${vmLikeFlags(lab, n.name)} ${uuidMount} ${image}`;
+  const authorize = `umask 077; mkdir -p /root/.ssh; printf '%s\\n' '${publicKey}' > /root/.ssh/authorized_keys`;
+  await q`docker exec ${container} sh -c ${authorize}`;
   // Wait for systemd and sshd; read the host key lab-init generated so SSH checks it strictly.
+  const readHostKey = 'systemctl is-active ssh >/dev/null && cut -d" " -f1,2 /etc/ssh/ssh_host_ed25519_key.pub';
   let hostKey = '';
   for (let i = 0; i < 60 && !hostKey; i++) {
-    const r = await q({
-      nothrow: true,
-    })`docker exec ${container} sh -c ${'systemctl is-active ssh >/dev/null && cut -d" " -f1,2 /etc/ssh/ssh_host_ed25519_key.pub'}`;
+    const r = await q({ nothrow: true })`docker exec ${container} sh -c ${readHostKey}`;
     if (r.exitCode === 0 && r.stdout.trim()) hostKey = r.stdout.trim();
     else await new Promise((res) => setTimeout(res, 250));
   }

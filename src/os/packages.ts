@@ -35,7 +35,8 @@ export function installCommand(facts: Facts, names: string[]): string {
   if (facts.packageManager === 'apt') {
     return [
       'export DEBIAN_FRONTEND=noninteractive',
-      `if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -n 1)" ]; then apt-get -o DPkg::Lock::Timeout=300 update -q; fi`,
+      `if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -n 1)" ]; ` +
+        'then apt-get -o DPkg::Lock::Timeout=300 update -q; fi',
       `apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends ${list}`,
     ].join(' && ');
   }

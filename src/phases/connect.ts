@@ -77,7 +77,8 @@ export const validateHostsPhase: Phase = {
       if (issues.length > 0) problems.set(h.name, issues.join('; '));
       if (h.spec.controlPlane && (f.cpus < 2 || f.memoryMb < 1700)) {
         ctx.warn(
-          `${h.name}: control-plane host has ${f.cpus} CPUs and ${f.memoryMb} MB memory; kubeadm expects at least 2 CPUs and 1700 MB`,
+          `${h.name}: control-plane host has ${f.cpus} CPUs and ${f.memoryMb} MB memory; ` +
+            'kubeadm expects at least 2 CPUs and 1700 MB',
         );
       }
       if (f.criSockets.filter((s) => !s.includes('containerd')).length > 0) {

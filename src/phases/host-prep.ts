@@ -29,7 +29,8 @@ export const hostPrepPhase: Phase = {
 
     await host.ensureFiles([{ path: MODULES_FILE, content: render('host/modules-load-k8s.conf', {}), mode: 0o644 }]);
     const modules = await host.sudo(
-      `grep -qw overlay /proc/filesystems && echo overlay=yes || echo overlay=no; [ -d /proc/sys/net/bridge ] && echo br_netfilter=yes || echo br_netfilter=no`,
+      'grep -qw overlay /proc/filesystems && echo overlay=yes || echo overlay=no; ' +
+        '[ -d /proc/sys/net/bridge ] && echo br_netfilter=yes || echo br_netfilter=no',
       { step: 'inspect modules' },
     );
     for (const [mod, check] of [
@@ -39,7 +40,8 @@ export const hostPrepPhase: Phase = {
       if (!modules.stdout.includes(`${mod}=yes`)) {
         await host.change(`load kernel module ${mod}`, () =>
           host.sudo(
-            `modprobe ${mod} 2>/dev/null || ${check} || { echo "kernel module ${mod} is neither loadable nor built in" >&2; exit 1; }`,
+            `modprobe ${mod} 2>/dev/null || ${check} || ` +
+              `{ echo "kernel module ${mod} is neither loadable nor built in" >&2; exit 1; }`,
             { step: `load ${mod}` },
           ),
         );

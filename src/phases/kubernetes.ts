@@ -51,7 +51,10 @@ export function binariesPhase(version: string, bundle: Bundle | undefined): Phas
           const url = `https://dl.k8s.io/release/${version}/bin/linux/${archOf(host)}/${n}`;
           await host.change(`download ${n} ${version}`, () =>
             host.sudo(
-              `set -e; t=$(mktemp); curl -fsSL --retry 3 -o "$t" ${shq(url)}; echo "$(curl -fsSL --retry 3 ${shq(`${url}.sha256`)})  $t" | sha256sum -c - >/dev/null || { echo "checksum mismatch for ${n}" >&2; rm -f "$t"; exit 1; }; install -m 0755 "$t" /usr/bin/${n}; rm -f "$t"`,
+              `set -e; t=$(mktemp); curl -fsSL --retry 3 -o "$t" ${shq(url)}; ` +
+                `echo "$(curl -fsSL --retry 3 ${shq(`${url}.sha256`)})  $t" | sha256sum -c - >/dev/null || ` +
+                `{ echo "checksum mismatch for ${n}" >&2; rm -f "$t"; exit 1; }; ` +
+                `install -m 0755 "$t" /usr/bin/${n}; rm -f "$t"`,
               { step: `download ${n}`, timeoutMs: ctx.commandTimeoutMs },
             ),
           );
@@ -63,7 +66,8 @@ export function binariesPhase(version: string, bundle: Bundle | undefined): Phas
           host.sudo('systemctl daemon-reload', { step: 'daemon-reload' }),
         );
       if (!bundle || bundle.cniPlugins.length === 0) {
-        // The distribution's reference plugins (Debian: containernetworking-plugins in /usr/lib/cni), linked where containerd looks.
+        // The distribution's reference plugins (Debian: containernetworking-plugins in /usr/lib/cni), linked where
+        // containerd looks.
         const facts = host.requireFacts();
         const missing = (
           await host.sudo(missingPackagesCommand(facts, ['containernetworking-plugins']), { step: 'inspect CNI' })
@@ -82,7 +86,10 @@ export function binariesPhase(version: string, bundle: Bundle | undefined): Phas
         if (absent.length > 0) {
           await host.change(`link CNI plugins ${absent.join(', ')} into ${CNI_BIN}`, () =>
             host.sudo(
-              `mkdir -p ${CNI_BIN} && for p in ${absent.join(' ')}; do for d in /usr/lib/cni /usr/libexec/cni; do [ -x "$d/$p" ] && ln -sf "$d/$p" ${CNI_BIN}/$p && break; done; [ -e ${CNI_BIN}/$p ] || { echo "CNI plugin $p not found" >&2; exit 1; }; done`,
+              `mkdir -p ${CNI_BIN} && for p in ${absent.join(' ')}; do ` +
+                'for d in /usr/lib/cni /usr/libexec/cni; do ' +
+                `[ -x "$d/$p" ] && ln -sf "$d/$p" ${CNI_BIN}/$p && break; done; ` +
+                `[ -e ${CNI_BIN}/$p ] || { echo "CNI plugin $p not found" >&2; exit 1; }; done`,
               { step: 'link CNI plugins' },
             ),
           );

@@ -16,13 +16,28 @@ export const RESET_SCRIPT = [
   'systemctl stop kubelet 2>/dev/null || true',
   'systemctl disable kubelet 2>/dev/null || true',
   // Kubernetes containers live in containerd's k8s.io namespace: kill their tasks, then remove them.
-  'if command -v ctr >/dev/null; then for c in $(ctr -n k8s.io containers ls -q 2>/dev/null); do ctr -n k8s.io tasks kill -s SIGKILL "$c" >/dev/null 2>&1; done; sleep 1; for c in $(ctr -n k8s.io containers ls -q 2>/dev/null); do ctr -n k8s.io tasks rm -f "$c" >/dev/null 2>&1; ctr -n k8s.io containers rm "$c" >/dev/null 2>&1; done; fi',
+  'if command -v ctr >/dev/null; then ' +
+    'for c in $(ctr -n k8s.io containers ls -q 2>/dev/null); do ' +
+    'ctr -n k8s.io tasks kill -s SIGKILL "$c" >/dev/null 2>&1; done; sleep 1; ' +
+    'for c in $(ctr -n k8s.io containers ls -q 2>/dev/null); do ' +
+    'ctr -n k8s.io tasks rm -f "$c" >/dev/null 2>&1; ctr -n k8s.io containers rm "$c" >/dev/null 2>&1; done; fi',
   'awk \'$2 ~ "^/var/lib/kubelet/" { print $2 }\' /proc/mounts | sort -r | xargs -r umount -l',
   'rm -rf /var/lib/kubelet/* /etc/kubernetes/manifests/* /etc/kubernetes/pki /var/lib/etcd/*',
-  `rm -f ${['admin.conf', 'super-admin.conf', 'kubelet.conf', 'bootstrap-kubelet.conf', 'controller-manager.conf', 'scheduler.conf'].map((f) => `${KUBERNETES_DIR}/${f}`).join(' ')}`,
+  'rm -f ' +
+    [
+      'admin.conf',
+      'super-admin.conf',
+      'kubelet.conf',
+      'bootstrap-kubelet.conf',
+      'controller-manager.conf',
+      'scheduler.conf',
+    ]
+      .map((f) => `${KUBERNETES_DIR}/${f}`)
+      .join(' '),
   'rm -rf /etc/cni/net.d/* /run/flannel',
   'for i in cni0 flannel.1; do ip link delete "$i" 2>/dev/null || true; done',
-  "if command -v iptables-save >/dev/null; then iptables-save | grep -v -E 'KUBE-|FLANNEL|cni0' | iptables-restore || true; fi",
+  'if command -v iptables-save >/dev/null; then ' +
+    "iptables-save | grep -v -E 'KUBE-|FLANNEL|cni0' | iptables-restore || true; fi",
 ].join('\n');
 
 /**
@@ -32,7 +47,8 @@ export const RESET_SCRIPT = [
 async function removeEtcdMember(host: Host, access: ClusterAccess, peerUrl: string, ctx: RunContext): Promise<void> {
   if (!access.hasEtcd) {
     ctx.warn(
-      `${host.name}: etcd is not reachable through another master; if ${peerUrl} is still an etcd member, remove it by hand (etcdctl member remove)`,
+      `${host.name}: etcd is not reachable through another master; ` +
+        `if ${peerUrl} is still an etcd member, remove it by hand (etcdctl member remove)`,
     );
     return;
   }
@@ -90,7 +106,10 @@ export function resetPhase(access: ClusterAccess, peerUrl: (host: Host) => strin
       }
       if (host.spec.controlPlane) await removeEtcdMember(host, access, peerUrl(host), ctx);
       const state = await host.sudo(
-        `[ -e ${KUBERNETES_DIR}/kubelet.conf ] || [ -e ${KUBERNETES_DIR}/bootstrap-kubelet.conf ] || [ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ] || [ -n "$(ls -A /var/lib/kubelet 2>/dev/null)" ] || systemctl is-active kubelet >/dev/null 2>&1 && echo dirty || true`,
+        `[ -e ${KUBERNETES_DIR}/kubelet.conf ] || [ -e ${KUBERNETES_DIR}/bootstrap-kubelet.conf ] || ` +
+          '[ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ] || ' +
+          '[ -n "$(ls -A /var/lib/kubelet 2>/dev/null)" ] || ' +
+          'systemctl is-active kubelet >/dev/null 2>&1 && echo dirty || true',
         { step: 'inspect' },
       );
       if (state.stdout.includes('dirty'))

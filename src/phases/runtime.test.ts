@@ -28,7 +28,8 @@ const hostsToml = (vars: string) =>
 describe('containerd registry configuration', () => {
   it('writes a hosts.toml per mirrored registry: mirrors first, in order, then the upstream', () => {
     const files = hostsToml(
-      `    registry_mirrors:\n      registry.k8s.io: [http://10.0.0.5:5000/, https://mirror.internal]\n      docker.io: https://10.0.0.6:5443\n    insecure_registries: [10.0.0.6:5443]`,
+      `    registry_mirrors:\n      registry.k8s.io: [http://10.0.0.5:5000/, https://mirror.internal]\n` +
+        `      docker.io: https://10.0.0.6:5443\n    insecure_registries: [10.0.0.6:5443]`,
     );
     // The insecure mirror also gets its own file, for images named after it directly.
     expect(Object.keys(files).sort()).toEqual([

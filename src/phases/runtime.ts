@@ -63,7 +63,8 @@ export const MANAGED_MARK = '# Managed by kprov';
 /** A registry dropped from the inventory loses its hosts.toml too; files kprov did not write are left alone. */
 async function removeStaleRegistryFiles(host: Host, wanted: string[]): Promise<void> {
   const r = await host.sudo(
-    `for f in ${CERTS_D}/*/hosts.toml; do [ -f "$f" ] && head -n 1 "$f" | grep -q ${shq(`^${MANAGED_MARK}`)} && echo "$f"; done; true`,
+    `for f in ${CERTS_D}/*/hosts.toml; do ` +
+      `[ -f "$f" ] && head -n 1 "$f" | grep -q ${shq(`^${MANAGED_MARK}`)} && echo "$f"; done; true`,
     { step: 'inspect registry config' },
   );
   for (const stale of r.stdout.split('\n').filter((f) => f && !wanted.includes(f))) {
@@ -101,7 +102,9 @@ export const runtimePhase: Phase = {
     if (host.dryRun) return;
     // Proof: the daemon answers and its CRI plugin is loaded.
     const check = await host.sudo(
-      `for i in $(seq 1 30); do ctr version >/dev/null 2>&1 && break; sleep 1; done; ctr version | grep -A1 '^Server' | tail -n 1; ctr plugins ls | awk '$2 == "cri" { print "cri=" $4 }'`,
+      `for i in $(seq 1 30); do ctr version >/dev/null 2>&1 && break; sleep 1; done; ` +
+        `ctr version | grep -A1 '^Server' | tail -n 1; ` +
+        `ctr plugins ls | awk '$2 == "cri" { print "cri=" $4 }'`,
       { step: 'verify containerd', timeoutMs: 60_000 },
     );
     if (!/cri=ok/.test(check.stdout)) {

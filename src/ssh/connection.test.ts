@@ -8,7 +8,7 @@ import { RunLog } from '../log/logger.js';
 import { SshConnection } from './connection.js';
 
 describe('SSH connect to a host that accepts TCP but never speaks SSH (hung or paused)', () => {
-  it('fails with a clear timeout after its attempts instead of crashing on the late "connection lost" error', async () => {
+  it('fails with a clear timeout after its attempts, not a crash on the late "connection lost" error', async () => {
     const sockets: Socket[] = [];
     // Accept, say nothing, then drop the connection a little after the client gives up: the second error.
     const server = createServer((s) => {
@@ -44,7 +44,7 @@ describe('SSH connect to a host that accepts TCP but never speaks SSH (hung or p
 });
 
 describe('an aborted connection', () => {
-  it('stops running commands (TERM, then close), refuses new ones, and can still remove its staging files', async () => {
+  it('stops running commands (TERM, then close), refuses new ones, can still remove its staging files', async () => {
     const commands: string[] = [];
     const signalled: string[] = [];
     const fakeClient = {

@@ -111,7 +111,9 @@ export class SshConnection {
   private connectError(err: unknown, opts: ConnectOptions): HostError {
     if (err instanceof HostError) return err;
     const e = err as Error & { level?: string; code?: string };
-    const target = `${this.endpoint.user}@${this.endpoint.host}:${this.endpoint.port}${opts.via ? ` via ${opts.via.endpoint.host}` : ''}`;
+    const target =
+      `${this.endpoint.user}@${this.endpoint.host}:${this.endpoint.port}` +
+      `${opts.via ? ` via ${opts.via.endpoint.host}` : ''}`;
     let message: string;
     if (e.level === 'client-authentication') {
       const tried = [
@@ -119,11 +121,16 @@ export class SshConnection {
         process.env.SSH_AUTH_SOCK && 'ssh-agent',
         this.endpoint.password && 'password',
       ].filter(Boolean);
-      message = `authentication failed for ${target} (tried: ${tried.join(', ') || 'nothing: set ansible_ssh_private_key_file, ansible_password or run ssh-agent'})`;
+      const nothing = 'nothing: set ansible_ssh_private_key_file, ansible_password or run ssh-agent';
+      message = `authentication failed for ${target} (tried: ${tried.join(', ') || nothing})`;
     } else if (e.level === 'client-timeout') {
-      message = `cannot connect to ${target}: timed out after ${opts.connectTimeoutMs / 1000}s (${opts.connectAttempts} attempts)`;
+      message =
+        `cannot connect to ${target}: timed out after ${opts.connectTimeoutMs / 1000}s ` +
+        `(${opts.connectAttempts} attempts)`;
     } else {
-      message = `cannot connect to ${target}: ${e.message}${e.code && !e.message.includes(e.code) ? ` (${e.code})` : ''} (${opts.connectAttempts} attempts)`;
+      message =
+        `cannot connect to ${target}: ${e.message}` +
+        `${e.code && !e.message.includes(e.code) ? ` (${e.code})` : ''} (${opts.connectAttempts} attempts)`;
     }
     return new HostError(this.name, message, { step: 'connect' }, { cause: err });
   }
@@ -174,8 +181,10 @@ export class SshConnection {
         if (verdict.status === 'changed') {
           hostKeyError = new HostError(
             this.name,
-            `HOST KEY CHANGED for ${name}: known_hosts (${verdict.file}:${verdict.line}) has ${verdict.expected}, the host presented ${fingerprint(key)}. ` +
-              `This may be a man-in-the-middle attack, or the host was reinstalled; if you trust the new key, remove line ${verdict.line} of ${verdict.file}.`,
+            `HOST KEY CHANGED for ${name}: known_hosts (${verdict.file}:${verdict.line}) has ${verdict.expected}, ` +
+              `the host presented ${fingerprint(key)}. ` +
+              'This may be a man-in-the-middle attack, or the host was reinstalled; ' +
+              `if you trust the new key, remove line ${verdict.line} of ${verdict.file}.`,
             { step: 'connect' },
           );
           return false;
@@ -188,7 +197,8 @@ export class SshConnection {
         hostKeyError = new HostError(
           this.name,
           `unknown host key for ${name} (${fingerprint(key)}): not in ${ep.knownHostsFile}. ` +
-            `Verify it and add it (ssh-keyscan -p ${ep.port} ${ep.host} >> ${ep.knownHostsFile}), or set kprov_host_key_checking=accept-new to trust on first use.`,
+            `Verify it and add it (ssh-keyscan -p ${ep.port} ${ep.host} >> ${ep.knownHostsFile}), ` +
+            'or set kprov_host_key_checking=accept-new to trust on first use.',
           { step: 'connect' },
         );
         return false;
@@ -313,7 +323,8 @@ export class SshConnection {
     });
     this.log.write(
       this.name,
-      `$ ${logged}  -> exit ${result.code} in ${Date.now() - started}ms${result.stderr ? `\n  stderr: ${tail(result.stderr, 4)}` : ''}`,
+      `$ ${logged}  -> exit ${result.code} in ${Date.now() - started}ms` +
+        `${result.stderr ? `\n  stderr: ${tail(result.stderr, 4)}` : ''}`,
     );
     if (this.aborted && !opts.afterAbort) {
       throw new HostError(this.name, 'interrupted', { step: opts.step, command: this.log.redact(logged) });
@@ -321,7 +332,9 @@ export class SshConnection {
     if (result.code !== 0 && !opts.allowFailure) {
       let message = `command failed with exit code ${result.code}`;
       if (sudo && this.endpoint.user !== 'root' && /a password is required|no tty present/.test(result.stderr)) {
-        message = `sudo needs a password for ${this.endpoint.user}: set ansible_become_password (or use passwordless sudo)`;
+        message =
+          `sudo needs a password for ${this.endpoint.user}: ` +
+          'set ansible_become_password (or use passwordless sudo)';
       } else if (sudo && /incorrect password|Sorry, try again/.test(result.stderr)) {
         message = `sudo rejected the become password for ${this.endpoint.user}`;
       }

@@ -22,10 +22,12 @@ describe('known_hosts', () => {
   it('matches plain, port-qualified and hashed names', () => {
     const file = join(dir, 'plain');
     const salt = randomBytes(20);
-    const hashed = `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update('[10.0.0.9]:2222').digest('base64')}`;
+    const hmac = createHmac('sha1', salt).update('[10.0.0.9]:2222').digest('base64');
+    const hashed = `|1|${salt.toString('base64')}|${hmac}`;
     writeFileSync(
       file,
-      `# comment\n10.0.0.1,master ssh-ed25519 ${key.toString('base64')}\n${hashed} ssh-ed25519 ${key.toString('base64')}\n`,
+      `# comment\n10.0.0.1,master ssh-ed25519 ${key.toString('base64')}\n` +
+        `${hashed} ssh-ed25519 ${key.toString('base64')}\n`,
     );
     expect(keyTypeOf(key)).toBe('ssh-ed25519');
     expect(checkHostKey(file, '10.0.0.1', 22, key)).toEqual({ status: 'known' });
@@ -79,7 +81,7 @@ describe('known_hosts', () => {
     expect(knownKeyTypes(file, '10.0.0.5', 22)).toEqual(['ssh-ed25519']);
   });
 
-  it('reports @cert-authority lines as unsupported: a warning beside a known key, refused when they are all there is', () => {
+  it('reports @cert-authority lines as unsupported: a warning beside a known key, refused with no other key', () => {
     const file = join(dir, 'ca');
     const ca = `@cert-authority *.lab ssh-ed25519 ${other.toString('base64')}`;
     writeFileSync(file, `${ca}\nm1.lab ssh-ed25519 ${key.toString('base64')}\n`);

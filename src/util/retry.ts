@@ -33,6 +33,21 @@ export async function retryTransient<T>(fn: () => Promise<T>, opts: RetryOptions
   }
 }
 
+/** The messages of the network-level failures below: one alternative of the pattern per line. */
+const TRANSIENT_NETWORK_MESSAGE = new RegExp(
+  [
+    'socket hang up',
+    'no answer in',
+    'cannot open tunnel',
+    'Channel open failure',
+    'connection lost',
+    'ECONNRESET',
+    'other side closed',
+    'TLS connection was established',
+  ].join('|'),
+  'i',
+);
+
 /** Network-level failures that a new connection may not have: resets, refusals, timeouts, a closed tunnel. */
 export function isTransientNetworkError(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
@@ -42,14 +57,23 @@ export function isTransientNetworkError(err: unknown): boolean {
   ) {
     return true;
   }
-  return /socket hang up|no answer in|cannot open tunnel|Channel open failure|connection lost|ECONNRESET|other side closed|TLS connection was established/i.test(
-    e?.message ?? '',
-  );
+  return TRANSIENT_NETWORK_MESSAGE.test(e?.message ?? '');
 }
 
 /** HTTP statuses that mean "try again": throttled, unavailable, gateway timeouts. */
 export const TRANSIENT_HTTP = new Set([429, 502, 503, 504]);
 
 /** etcd's answers while a member catches up or a leader is elected (also wrapped in the API server's 500s). */
-export const TRANSIENT_ETCD =
-  /request timed out|leader changed|no leader|unhealthy cluster|too many requests|timed out waiting for read index|raft proposal dropped|etcdserver: (server stopped|request cancelled)/i;
+export const TRANSIENT_ETCD = new RegExp(
+  [
+    'request timed out',
+    'leader changed',
+    'no leader',
+    'unhealthy cluster',
+    'too many requests',
+    'timed out waiting for read index',
+    'raft proposal dropped',
+    'etcdserver: (server stopped|request cancelled)',
+  ].join('|'),
+  'i',
+);

@@ -18,7 +18,10 @@ export interface WaitSpec<T> {
   what: string;
   /** The value when done; undefined (or a thrown error, whose message is kept as the last answer) when not yet. */
   check: () => Promise<T | undefined>;
-  /** What the host is doing now (kubelet state, a journal tail): a change counts as progress and ends up in the error. */
+  /**
+   * What the host is doing now (kubelet state, a journal tail): a change counts as progress and ends up in the
+   * error.
+   */
   probe?: () => Promise<string>;
   /** Fail when neither the check's answer nor the probe has changed for this long. */
   stallMs: number;

@@ -88,7 +88,7 @@ describe('kprov init on 1 master + 2 workers', () => {
     for (const p of pods) expect(['worker1', 'worker2']).toContain(p.spec.nodeName);
   });
 
-  it('carries traffic pod to pod across nodes, through a ClusterIP and a NodePort Service, and resolves cluster DNS', async () => {
+  it('carries traffic pod to pod across nodes, via ClusterIP and NodePort Services; resolves cluster DNS', async () => {
     kubectl(
       'run',
       'toolbox',
@@ -179,7 +179,7 @@ describe('day two', () => {
     );
   });
 
-  it('with a worker unreachable, init completes the rest, reports it and exits 1; a re-run completes the cluster', async () => {
+  it('with a worker unreachable, init does the rest, reports it, exits 1; a re-run completes the cluster', async () => {
     kubectl('delete', 'node', 'worker3', '--ignore-not-found');
     docker('exec', `kprov-${LAB}-worker3`, 'sh', '-c', 'systemctl stop kubelet; rm -f /etc/kubernetes/kubelet.conf');
     docker('stop', `kprov-${LAB}-worker3`);
@@ -207,7 +207,7 @@ describe('air-gapped registry mirror', () => {
   let registryLog = '';
   afterAll(() => registry?.kill());
 
-  it('registry_mirrors sends pulls of registry.k8s.io images to a local HTTP registry, without restarting containerd', async () => {
+  it('registry_mirrors: registry.k8s.io pulls go to a local HTTP registry, without restarting containerd', async () => {
     // Debian's docker-registry (the CNCF distribution), on this machine, reached by the lab over its network gateway.
     const dir = mkdtempSync(join(tmpdir(), 'kprov-registry-'));
     const port = 5123;

@@ -170,7 +170,7 @@ describe('losing a master', () => {
     );
   });
 
-  it('with the first master down, a re-run reaches the cluster through another master and reports only that host', async () => {
+  it('with the first master down, a re-run goes through another master and reports only that host', async () => {
     docker('pause', `kprov-${LAB}-master1`);
     try {
       const r = await kprov(['init', inventory, '--connect-timeout', '3'], e2e.env);
@@ -213,7 +213,10 @@ describe('replacing a master', () => {
     const r = await kprov(['init', inventory], e2e.env);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(
-      /master1: \[init\] master2, master3 already run the control plane but master1, the first master of the inventory, does not/,
+      new RegExp(
+        /master1: \[init\] master2, master3 already run the control plane /.source +
+          /but master1, the first master of the inventory, does not/.source,
+      ),
     );
     // Nothing was started on master1.
     expect(docker('exec', `kprov-${LAB}-master1`, 'sh', '-c', 'ls /etc/kubernetes/manifests | wc -l')).toBe('0\n');

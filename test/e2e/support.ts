@@ -53,7 +53,10 @@ export interface E2eLab {
   lab: Lab;
   home: string;
   env: Record<string, string>;
-  /** Write the lab's inventory with the bundle, only these hosts and extra vars; returns its path (always the same file). */
+  /**
+   * Write the lab's inventory with the bundle, only these hosts and extra vars; returns its path (always the same
+   * file).
+   */
   inventory(hosts: string[], vars?: Record<string, unknown>): string;
   down(): Promise<void>;
 }

@@ -114,7 +114,8 @@ describe('kprov prepare on lab hosts', () => {
     expect(statuses(r.stdout)).toMatchObject({ master1: 'FAILED', worker1: 'unchanged', worker2: 'unchanged' });
     expect(r.stdout).toMatch(
       new RegExp(
-        `master1: \\[connect\\] HOST KEY CHANGED for ${ip('master1').replace(/\./g, '\\.')}: known_hosts \\(.*:1\\) has SHA256:\\S+, the host presented SHA256:\\S+`,
+        `master1: \\[connect\\] HOST KEY CHANGED for ${ip('master1').replace(/\./g, '\\.')}: ` +
+          `known_hosts \\(.*:1\\) has SHA256:\\S+, the host presented SHA256:\\S+`,
       ),
     );
   });
@@ -155,7 +156,9 @@ describe('kprov prepare on lab hosts', () => {
     const password = 'Pw-' + Math.random().toString(36).slice(2);
     onNode(
       'worker2',
-      `id ops >/dev/null 2>&1 || useradd -m -s /bin/bash ops; echo 'ops:${password}' | chpasswd; echo 'ops ALL=(ALL) ALL' > /etc/sudoers.d/ops; chmod 440 /etc/sudoers.d/ops; mkdir -p ~ops/.ssh; cp /root/.ssh/authorized_keys ~ops/.ssh/; chown -R ops ~ops/.ssh`,
+      `id ops >/dev/null 2>&1 || useradd -m -s /bin/bash ops; echo 'ops:${password}' | chpasswd; ` +
+        "echo 'ops ALL=(ALL) ALL' > /etc/sudoers.d/ops; chmod 440 /etc/sudoers.d/ops; " +
+        'mkdir -p ~ops/.ssh; cp /root/.ssh/authorized_keys ~ops/.ssh/; chown -R ops ~ops/.ssh',
     );
     onNode('worker2', 'rm -f /etc/crictl.yaml');
     const log = join(home, 'become.log');

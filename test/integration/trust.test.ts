@@ -43,7 +43,7 @@ afterAll(async () => {
 });
 
 describe('trust and convergence on a real host', () => {
-  it('restarts containerd that runs an older config.toml although the file is already right (interrupted run)', async () => {
+  it('restarts containerd running an older config.toml though the file is right (interrupted run)', async () => {
     // containerd was last started by kprov with one config.toml (another version's pause image); then a run wrote
     // the new one and was stopped before restarting containerd.
     onNode('cp /etc/containerd/config.toml /root/want');
@@ -99,7 +99,8 @@ describe('trust and convergence on a real host', () => {
     const newKey = join(home, 'newkey');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', newKey]);
     onNode(
-      'echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHVzZXJ1c2VydXNlcnVzZXJ1c2VydXNlcnVzZXJ1 admin@desk" >> /home/ubuntu/.ssh/authorized_keys',
+      'echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHVzZXJ1c2VydXNlcnVzZXJ1c2VydXNlcnVzZXJ1 admin@desk" ' +
+        '>> /home/ubuntu/.ssh/authorized_keys',
     );
     const inv = variant('newkey.yaml', (t) => t.replace(`${lab.privateKey}.pub`, `${newKey}.pub`));
     const r = await kprov(['prepare', inv], env);
@@ -132,7 +133,8 @@ describe('trust and convergence on a real host', () => {
     // A slow containerd restart to interrupt: a drop-in that sleeps before starting, and no record of its config.
     onNode(
       'mkdir -p /etc/systemd/system/containerd.service.d && printf "[Service]\\nExecStartPre=/bin/sleep 20\\n" > ' +
-        '/etc/systemd/system/containerd.service.d/slow.conf && systemctl daemon-reload && rm /var/lib/kprov/applied/containerd.sha256',
+        '/etc/systemd/system/containerd.service.d/slow.conf && systemctl daemon-reload && ' +
+        'rm /var/lib/kprov/applied/containerd.sha256',
     );
     try {
       const child = spawn(process.execPath, [KPROV_BIN, 'prepare', lab.inventory, '--verbose'], {

@@ -21,8 +21,10 @@ export function clusterIdentityPhase(run: ClusterRun, pkiDir: string): Phase {
       if (have && have !== want) {
         throw new HostError(
           host.name,
-          `this host already belongs to a cluster whose CA (${PKI_DIR}/ca.crt, sha256 ${have.slice(0, 16)}…) is not the one kprov holds for this inventory in ${pkiDir} (sha256 ${want.slice(0, 16)}…). ` +
-            'Nothing was changed. Run kprov with the --pki-dir of that cluster (state is kept per inventory file path), or kprov reset the host first',
+          `this host already belongs to a cluster whose CA (${PKI_DIR}/ca.crt, sha256 ${have.slice(0, 16)}…) ` +
+            `is not the one kprov holds for this inventory in ${pkiDir} (sha256 ${want.slice(0, 16)}…). ` +
+            'Nothing was changed. Run kprov with the --pki-dir of that cluster ' +
+            '(state is kept per inventory file path), or kprov reset the host first',
           { step: 'cluster identity' },
         );
       }

@@ -23,13 +23,16 @@ async function refuseSecondCluster(host: Host, ctx: RunContext): Promise<void> {
   const unknown = ctx.hosts.filter((h) => !h.facts && h.spec.controlPlane && h !== host).map((h) => h.name);
   if (running.length === 0 && unknown.length > 0)
     ctx.warn(
-      `${host.name}: starting a new cluster while ${unknown.join(', ')} cannot be reached: make sure they do not run another one`,
+      `${host.name}: starting a new cluster while ${unknown.join(', ')} cannot be reached: ` +
+        'make sure they do not run another one',
     );
   if (running.length > 0) {
     throw new HostError(
       host.name,
-      `${running.join(', ')} already run${running.length === 1 ? 's' : ''} the control plane but ${host.name}, the first master of the inventory, does not: ` +
-        `initializing it would start a second, separate cluster. List a master that runs the control plane first, and ${host.name} joins it`,
+      `${running.join(', ')} already run${running.length === 1 ? 's' : ''} the control plane ` +
+        `but ${host.name}, the first master of the inventory, does not: ` +
+        'initializing it would start a second, separate cluster. ' +
+        `List a master that runs the control plane first, and ${host.name} joins it`,
       { step: 'init' },
     );
   }

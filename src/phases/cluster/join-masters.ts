@@ -122,7 +122,8 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
         content: toYaml(etcdManifest(run.cfg, node, { initialCluster })),
       });
       const state = await host.sudo(
-        `[ -f ${KUBERNETES_DIR}/kubelet.conf ] && echo kubelet; [ -f ${ETCD_MANIFEST} ] && echo etcd; systemctl is-active kubelet >/dev/null && echo active; cat ${ETCD_MANIFEST} 2>/dev/null || true`,
+        `[ -f ${KUBERNETES_DIR}/kubelet.conf ] && echo kubelet; [ -f ${ETCD_MANIFEST} ] && echo etcd; ` +
+          `systemctl is-active kubelet >/dev/null && echo active; cat ${ETCD_MANIFEST} 2>/dev/null || true`,
         { step: 'inspect control plane' },
       );
       const [kubeletConf, etcdWritten, kubeletActive] = ['kubelet', 'etcd', 'active'].map((w) =>
@@ -152,7 +153,8 @@ export function controlPlaneJoinPhase(run: ClusterRun): Phase {
 
       if (host.dryRun) {
         host.plan(
-          `join the control plane at ${run.plan.endpoint}: add etcd member ${node.name} (${peerUrl}) as a learner, promote it, start the API server, controller-manager and scheduler`,
+          `join the control plane at ${run.plan.endpoint}: add etcd member ${node.name} (${peerUrl}) as a learner, ` +
+            'promote it, start the API server, controller-manager and scheduler',
         );
         return;
       }

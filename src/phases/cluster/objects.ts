@@ -24,7 +24,8 @@ export function clusterObjectsPhase(run: ClusterRun): Phase {
           const after = await api.apply(obj);
           if (!before || before.metadata?.resourceVersion !== after?.metadata?.resourceVersion) {
             host.changed(
-              `${before ? 'update' : 'create'} ${obj.kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`,
+              `${before ? 'update' : 'create'} ${obj.kind} ` +
+                `${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`,
             );
           }
         }

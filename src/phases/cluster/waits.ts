@@ -24,7 +24,10 @@ export const WAIT = { stallMs: 3 * 60_000, deadlineMs: 15 * 60_000 } as const;
 export const logProgress = (log: RunLog, host: Host, what: string) => (observation: string, elapsedMs: number) =>
   log.write(host.name, `waiting for ${what} (${Math.round(elapsedMs / 1000)}s): ${observation}`);
 
-/** Wait until an API server answers /readyz with 200, while it or its kubelet makes progress; a timeout is host's error. */
+/**
+ * Wait until an API server answers /readyz with 200, while it or its kubelet makes progress; a timeout is host's
+ * error.
+ */
 export async function awaitReadyz(api: KubeClient, host: Host, what: string, log: RunLog): Promise<void> {
   const waitingFor = `${what} to be ready (/readyz)`;
   await waitUntil({
@@ -71,7 +74,10 @@ export async function ensureKubelet(host: Host, changed: string[]): Promise<void
   await ensureServiceCurrent(host, 'kubelet', tracked, { force, reason: 'its configuration changed' });
 }
 
-/** kubeadm's mark-control-plane: the control-plane label and taint and the CRI socket annotation, once the node has registered. */
+/**
+ * kubeadm's mark-control-plane: the control-plane label and taint and the CRI socket annotation, once the node
+ * has registered.
+ */
 export async function markControlPlane(run: ClusterRun, host: Host, nodeName: string, log: RunLog): Promise<void> {
   const api = run.access.api(host, 'mark control plane');
   const node = await awaitNodeRegistered(api, host, nodeName, log);
