@@ -40,6 +40,11 @@ export interface EtcdStatus {
   header?: { member_id?: string };
 }
 
+export interface EtcdAlarm {
+  memberID?: string;
+  alarm?: string;
+}
+
 interface MemberList {
   members?: EtcdMember[];
 }
@@ -156,8 +161,8 @@ export class EtcdClient {
   }
 
   /** Raised alarms (NOSPACE, CORRUPT) across the cluster. */
-  async alarms(): Promise<{ memberID?: string; alarm?: string }[]> {
-    return (await this.call<{ alarms?: { memberID?: string; alarm?: string }[] }>('maintenance/alarm', { action: 'GET' })).alarms ?? [];
+  async alarms(): Promise<EtcdAlarm[]> {
+    return (await this.call<{ alarms?: EtcdAlarm[] }>('maintenance/alarm', { action: 'GET' })).alarms ?? [];
   }
 
   /** This member's status: its leader, raft term and index, DB size and alarms-as-errors. */

@@ -130,9 +130,8 @@ export function evaluate(status: ClusterStatus, now = new Date(status.time)): { 
       else if (pod.ready === false) problems.push(`${h.name}: ${pod.name} is running but not ready`);
     }
     if (h.readyz && h.readyz.status !== 200) {
-      problems.push(
-        `${h.name}: API server /readyz answered ${h.readyz.status || 'nothing'}${h.readyz.detail ? ` (${h.readyz.detail})` : ''}`,
-      );
+      const detail = h.readyz.detail ? ` (${h.readyz.detail})` : '';
+      problems.push(`${h.name}: API server /readyz answered ${h.readyz.status || 'nothing'}${detail}`);
     }
     for (const c of h.certificates ?? []) {
       const left = Date.parse(c.notAfter) - now.getTime();
