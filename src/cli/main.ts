@@ -9,6 +9,7 @@ import { reportRun } from './report.js';
 import { registerKubeadmCommands } from './kubeadm-commands.js';
 import { registerLabCommands } from './lab-commands.js';
 import { registerStatusCommand } from './status-command.js';
+import { registerKubeconfigCommand } from './kubeconfig-command.js';
 
 const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -47,6 +48,7 @@ function buildProgram(setExit: (code: number) => void): Command {
 
   registerKubeadmCommands(program, setExit);
   registerStatusCommand(program, setExit);
+  registerKubeconfigCommand(program);
   registerLabCommands(program);
   return program;
 }

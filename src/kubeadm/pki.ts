@@ -215,13 +215,14 @@ export async function ensurePki(
   return { pki: { cas, sa: { keyPem: saKey, pubPem: saPub }, leaves }, events, problems };
 }
 
-/** Issue a client certificate signed by a CA (for kubeconfig users). */
+/** Issue a client certificate signed by a CA (for kubeconfig users), valid a year unless told otherwise. */
 export function issueClientCert(
   ca: CertKey,
   key: KeyPair,
   commonName: string,
   organizations: string[],
   now = new Date(),
+  validityMs = LEAF_VALIDITY_MS,
 ): string {
   return createCertificate(
     {
@@ -229,7 +230,7 @@ export function issueClientCert(
       publicKeyDer: key.publicKeyDer,
       serial: randomSerial(),
       notBefore: new Date(now.getTime() - CERT_BACKDATE_MS),
-      notAfter: new Date(now.getTime() + LEAF_VALIDITY_MS),
+      notAfter: new Date(now.getTime() + validityMs),
       isCA: false,
       keyUsage: LEAF_USAGE,
       extKeyUsage: ['clientAuth'],

@@ -5,6 +5,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kprov } from '../helpers/cli.js';
+import type { ClusterStatus } from '../../src/status/model.js';
+
+/** What `kprov status --json` prints. */
+type StatusJson = ClusterStatus & { healthy: boolean; problems: string[]; notes: string[] };
 import type { Lab } from '../../src/lab/lab.js';
 import {
   artifactBundle,
@@ -133,6 +137,67 @@ describe('kprov init on 1 master + 2 workers', () => {
     );
     const info = kjson('get', 'configmap', '-n', 'kube-public', 'cluster-info');
     expect(Object.keys(info.data).some((k) => /^jws-kubeconfig-[a-z0-9]{6}$/.test(k))).toBe(true);
+  });
+});
+
+describe('kprov status', () => {
+  it('--json: healthy, etcd leader, both leases held, every node Ready, static pods running', async () => {
+    // The control plane may still be settling (a scheduler restart after its first lease): ask until healthy.
+    const status = await eventually(
+      'kprov status to report a healthy cluster',
+      async () => {
+        const r = await kprov(['status', inventory, '--json'], env);
+        console.log(`kprov status (1+2): ${r.ms} ms, exit ${r.code}`);
+        const json = JSON.parse(r.stdout) as StatusJson;
+        expect(json.problems).toEqual([]);
+        expect(r.code).toBe(0);
+        return json;
+      },
+      180_000,
+    );
+    expect(status.healthy).toBe(true);
+    expect(status.etcd?.members).toHaveLength(1);
+    expect(status.etcd?.members[0]).toMatchObject({ name: 'master1', leader: true, learner: false, answered: true });
+    for (const lease of status.api?.leases ?? []) expect(lease.holder, lease.name).toMatch(/^master1_/);
+    expect(status.api?.leases).toHaveLength(2);
+    expect(status.api?.nodes.map((n) => [n.name, n.ready])).toEqual([
+      ['master1', true],
+      ['worker1', true],
+      ['worker2', true],
+    ]);
+    const master = status.hosts.find((h) => h.name === 'master1');
+    expect(master?.readyz?.status).toBe(200);
+    expect(master?.staticPods).toHaveLength(4);
+    for (const pod of master?.staticPods ?? []) {
+      expect(pod, pod.name).toMatchObject({ state: 'CONTAINER_RUNNING', ready: true });
+    }
+    expect(status.api?.tokens.length).toBeGreaterThan(0);
+  });
+
+  it("exits 1 and names the reason when a worker's kubelet is stopped; changes nothing", async () => {
+    docker('exec', `kprov-${LAB}-worker2`, 'systemctl', 'stop', 'kubelet');
+    try {
+      const r = await kprov(['status', inventory], env);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stdout).toContain('worker2: kubelet is inactive');
+      const active = docker('exec', `kprov-${LAB}-worker2`, 'sh', '-c', 'systemctl is-active kubelet || true');
+      expect(active.trim()).toBe('inactive');
+    } finally {
+      docker('exec', `kprov-${LAB}-worker2`, 'systemctl', 'start', 'kubelet');
+    }
+  });
+});
+
+describe('kprov kubeconfig', () => {
+  it('--user alice --group dev: the API server authenticates alice in group dev', async () => {
+    const file = join(home, 'alice.conf');
+    const r = await kprov(['kubeconfig', inventory, '--user', 'alice', '--group', 'dev', '--out', file], env);
+    expect(r.code, r.stderr).toBe(0);
+    const who = JSON.parse(
+      execFileSync('kubectl', ['--kubeconfig', file, 'auth', 'whoami', '-o', 'json'], { encoding: 'utf8' }),
+    );
+    expect(who.status.userInfo.username).toBe('alice');
+    expect(who.status.userInfo.groups).toEqual(expect.arrayContaining(['dev', 'system:authenticated']));
   });
 });
 

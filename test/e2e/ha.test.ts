@@ -1,6 +1,10 @@
 import type { Node } from '../../src/kube/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kprov } from '../helpers/cli.js';
+import type { ClusterStatus } from '../../src/status/model.js';
+
+/** What `kprov status --json` prints. */
+type StatusJson = ClusterStatus & { healthy: boolean; problems: string[]; notes: string[] };
 import {
   artifactBundle,
   docker,
@@ -119,12 +123,46 @@ describe('kprov init on 3 masters + 1 worker', () => {
   });
 });
 
+describe('kprov status on the HA cluster', () => {
+  it('names the etcd leader among three voters and the masters holding both leases', async () => {
+    const status = await eventually('kprov status to report a healthy HA cluster', async () => {
+      const r = await kprov(['status', inventory, '--json'], e2e.env);
+      console.log(`kprov status (HA): ${r.ms} ms, exit ${r.code}`);
+      const json = JSON.parse(r.stdout) as StatusJson;
+      expect(json.problems).toEqual([]);
+      return json;
+    });
+    const members = status.etcd?.members ?? [];
+    expect(members.map((m) => m.name).sort()).toEqual(MASTERS);
+    expect(members.filter((m) => m.leader)).toHaveLength(1);
+    for (const m of members) expect(m, m.name).toMatchObject({ learner: false, answered: true });
+    for (const lease of status.api?.leases ?? []) expect(MASTERS, lease.name).toContain(lease.holder?.split('_')[0]);
+    for (const h of status.hosts.filter((x) => MASTERS.includes(x.name))) expect(h.readyz?.status, h.name).toBe(200);
+  });
+});
+
 describe('losing a master', () => {
   it('keeps the API answering and workloads scheduling; leadership moves to another master', async () => {
     const leader = leaseHolder('kube-controller-manager');
     expect(MASTERS).toContain(leader);
     docker('pause', `kprov-${LAB}-${leader}`);
+    const paused = Date.now();
     try {
+      // kprov status sees the controller-manager lease move (reporting the paused master as unreachable).
+      await eventually(
+        'kprov status to show the controller-manager lease on another master',
+        async () => {
+          const r = await kprov(['status', inventory, '--json', '--connect-timeout', '2'], e2e.env);
+          const json = JSON.parse(r.stdout) as StatusJson;
+          const holder = json.api?.leases.find((l) => l.name === 'kube-controller-manager')?.holder?.split('_')[0];
+          expect(holder).toBeDefined();
+          expect(holder).not.toBe(leader);
+          expect(r.code).toBe(1);
+          expect(json.problems.join('\n')).toContain(`${leader}: unreachable`);
+        },
+        180_000,
+      );
+      console.log(`lease failover seen by kprov status ${Math.round((Date.now() - paused) / 1000)} s after the pause`);
       // Until haproxy's health check drops the paused master (about 4 s), a request may hang on it: bound each one.
       await eventually(
         'the API through the load balancer',

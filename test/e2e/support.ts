@@ -18,12 +18,12 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const statuses = (stdout: string) =>
   Object.fromEntries([...stdout.matchAll(/^[✔✖] (\S+): (.+)$/gm)].map((m) => [m[1], m[2]]));
 
-export async function eventually<T>(what: string, fn: () => T, timeoutMs = 300_000): Promise<T> {
+export async function eventually<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 300_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
     try {
-      return fn();
+      return await fn();
     } catch (err) {
       last = err;
       await sleep(3000);
