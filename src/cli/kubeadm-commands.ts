@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { UserError, EXIT_STEP_FAILED } from '../errors/index.js';
 import { caCertHash } from '../kubeadm/discovery.js';
 import { formatToken, generateToken } from '../kubeadm/token.js';
+import { registerTokenCommands } from './token-commands.js';
 import { renderToDirectory } from '../actions/render.js';
 import { checkCertificates, formatCertReport } from '../actions/certs-check.js';
 import { checkHosts, loadResolved, withRunOptions, runOptions } from './options.js';
@@ -119,6 +120,7 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
     });
 
   const token = program.command('token').description('bootstrap tokens');
+  registerTokenCommands(token, setExit);
   token
     .command('generate')
     .description('print a new random bootstrap token ([a-z0-9]{6}.[a-z0-9]{16})')

@@ -201,6 +201,44 @@ describe('kprov kubeconfig', () => {
   });
 });
 
+describe('kprov token', () => {
+  it('create prints a kubeadm join line whose token the API server accepts; delete removes it', async () => {
+    const created = await kprov(['token', 'create', inventory, '--ttl', '2h', '--print-join-command'], env);
+    expect(created.code, created.stderr).toBe(0);
+    const JOIN_LINE = new RegExp(
+      /^kubeadm join (\S+) --token ([a-z0-9]{6})\.([a-z0-9]{16}) /.source +
+        /--discovery-token-ca-cert-hash (sha256:[0-9a-f]{64})$/.source,
+    );
+    const m = JOIN_LINE.exec(created.stdout.trim());
+    expect(m, created.stdout).not.toBeNull();
+    const [, endpoint, id, secret, hash] = m!;
+    expect(endpoint).toBe(`${lab.nodes.find((n) => n.name === 'master1')!.ip}:6443`);
+    const ca = join(home, 'cluster-ca.crt');
+    writeFileSync(
+      ca,
+      Buffer.from(kjson('config', 'view', '--raw').clusters[0].cluster['certificate-authority-data'], 'base64'),
+    );
+    expect((await kprov(['ca-hash', ca], env)).stdout.trim()).toBe(hash);
+    const whoami = (token: string) =>
+      execFileSync('kubectl', ['--kubeconfig', kubeconfig, '--token', token, 'auth', 'whoami', '-o', 'json'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    const who = JSON.parse(whoami(`${id}.${secret}`));
+    expect(who.status.userInfo.username).toBe(`system:bootstrap:${id}`);
+    const listed = await kprov(['token', 'list', inventory, '--json'], env);
+    expect(JSON.parse(listed.stdout).map((t: { token: string }) => t.token)).toContain(`${id}.${secret}`);
+
+    const deleted = await kprov(['token', 'delete', inventory, id], env);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(kubectl('get', 'secrets', '-n', 'kube-system', '-o', 'name')).not.toContain(`bootstrap-token-${id}`);
+    await eventually('the deleted token to be refused', () => expect(() => whoami(`${id}.${secret}`)).toThrow());
+    const again = await kprov(['token', 'delete', inventory, id], env);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(`token ${id} does not exist`);
+  });
+});
+
 describe('day two', () => {
   it('a second kprov init changes nothing', async () => {
     const r = await kprov(['init', inventory], env);
