@@ -8,7 +8,7 @@ import { nodeConfigFrom } from '../kubeadm/config.js';
 import { connectPhase } from '../phases/connect.js';
 import type { Phase, RunContext } from '../phases/phase.js';
 import type { ClusterStatus, EtcdStatus, HostStatus, LeaseStatus, TokenStatus } from '../status/model.js';
-import { HOST_PROBE_SCRIPT, parseHostProbe } from '../status/probe.js';
+import { HOST_PROBE_SCRIPT, type HostProbe, parseHostProbe } from '../status/probe.js';
 import { runOnHosts, type RunOptions } from './session.js';
 
 interface PodJson {
@@ -124,6 +124,18 @@ async function etcdPicture(etcd: EtcdClient): Promise<EtcdStatus> {
   return picture;
 }
 
+/** One read-only script per host (services, control-plane containers, certificates), handed to onProbe. */
+export function hostProbePhase(onProbe: (host: Host, probe: HostProbe) => Promise<void> | void): Phase {
+  return {
+    title: 'Inspect hosts',
+    select: (ctx) => ctx.hosts.filter((h) => !h.failed),
+    async runHost(host) {
+      const r = await host.sudo(HOST_PROBE_SCRIPT, { step: 'inspect', timeoutMs: 60_000 });
+      await onProbe(host, parseHostProbe(r.stdout));
+    },
+  };
+}
+
 /**
  * Everything `kprov status` shows, read from the hosts (one read-only script each), the API and etcd (through
  * the first master whose API server answers). Never changes a host.
@@ -135,32 +147,26 @@ export async function collectStatus(resolved: Resolved, opts: RunOptions): Promi
   const status: ClusterStatus = { time: new Date().toISOString(), hosts: [] };
   let podReady = new Map<string, boolean>();
 
-  const probe: Phase = {
-    title: 'Inspect hosts',
-    select: (ctx) => ctx.hosts.filter((h) => !h.failed),
-    async runHost(host) {
-      const r = await host.sudo(HOST_PROBE_SCRIPT, { step: 'inspect', timeoutMs: 60_000 });
-      const p = parseHostProbe(r.stdout);
-      const entry = hosts.get(host.name)!;
-      Object.assign(entry, {
-        reachable: true,
-        kubelet: p.kubelet,
-        containerd: p.containerd,
-        certificates: p.certificates,
-      });
-      if (host.spec.controlPlane) {
-        entry.staticPods = p.staticPods;
-        const api = new ClusterAccess(savedCredentials(state, host.spec.nodeName));
-        if (api.canAuthenticate) {
-          const r = await api
-            .apiServerOn(host, address(host))
-            .request('GET', '/readyz', undefined, undefined, { retryMs: 0 })
-            .catch((err: Error) => ({ status: 0, text: err.message }));
-          entry.readyz = { status: r.status, detail: r.status === 200 ? undefined : r.text.trim().slice(0, 200) };
-        }
+  const probe = hostProbePhase(async (host, p) => {
+    const entry = hosts.get(host.name)!;
+    Object.assign(entry, {
+      reachable: true,
+      kubelet: p.kubelet,
+      containerd: p.containerd,
+      certificates: p.certificates,
+    });
+    if (host.spec.controlPlane) {
+      entry.staticPods = p.staticPods;
+      const api = new ClusterAccess(savedCredentials(state, host.spec.nodeName));
+      if (api.canAuthenticate) {
+        const r = await api
+          .apiServerOn(host, address(host))
+          .request('GET', '/readyz', undefined, undefined, { retryMs: 0 })
+          .catch((err: Error) => ({ status: 0, text: err.message }));
+        entry.readyz = { status: r.status, detail: r.status === 200 ? undefined : r.text.trim().slice(0, 200) };
       }
-    },
-  };
+    }
+  });
 
   const cluster: Phase = {
     title: 'Cluster',

@@ -4,6 +4,7 @@ import { UserError, EXIT_STEP_FAILED } from '../errors/index.js';
 import { caCertHash } from '../kubeadm/discovery.js';
 import { formatToken, generateToken } from '../kubeadm/token.js';
 import { registerTokenCommands } from './token-commands.js';
+import { certificateExpiry, formatExpiry } from '../actions/certs-expiration.js';
 import { renderToDirectory } from '../actions/render.js';
 import { checkCertificates, formatCertReport } from '../actions/certs-check.js';
 import { checkHosts, loadResolved, withRunOptions, runOptions } from './options.js';
@@ -129,6 +130,20 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
     });
 
   const certs = program.command('certs').description('certificates');
+  withRunOptions(
+    certs
+      .command('check-expiration')
+      .description('every certificate and kubeconfig on the masters (or --hosts): expiry, residual time and CA')
+      .argument('<inventory>', 'Ansible inventory (INI or YAML)')
+      .option('--json', 'machine-readable output', false),
+  ).action(async (file: string, o: Record<string, unknown>) => {
+    const resolved = loadResolved(file);
+    const { found, outcome } = await certificateExpiry(resolved, runOptions(o, resolved));
+    process.stdout.write(o.json ? `${JSON.stringify(found, null, 2)}\n` : formatExpiry(found));
+    for (const h of outcome.failed) process.stderr.write(`${h.name}: ${h.failed?.message}\n`);
+    const expired = found.some((h) => h.certificates.some((c) => Date.parse(c.notAfter) <= Date.now()));
+    if (expired || outcome.failed.length > 0) setExit(EXIT_STEP_FAILED);
+  });
   certs
     .command('check')
     .description(

@@ -17,6 +17,8 @@ export interface CertExpiry {
   /** File (or kubeconfig) on the host. */
   path: string;
   notAfter: string;
+  /** The issuing CA's common name. */
+  issuer?: string;
 }
 
 export interface HostStatus {

@@ -52,7 +52,8 @@ export function parseHostProbe(output: string): HostProbe {
     const [, path, b64] = line.split(' ');
     try {
       const cert = new X509Certificate(Buffer.from(b64 ?? '', 'base64'));
-      certificates.push({ path, notAfter: new Date(cert.validTo).toISOString() });
+      const issuer = /^CN=(.*)$/m.exec(cert.issuer)?.[1];
+      certificates.push({ path, notAfter: new Date(cert.validTo).toISOString(), issuer });
     } catch {
       unreadable.push(path);
     }

@@ -159,7 +159,7 @@ describe('kprov status: host probe', () => {
       { name: 'kube-scheduler', state: 'missing' },
     ]);
     const notAfter = new Date(enddate.trim().split('=')[1]).toISOString();
-    expect(p.certificates).toEqual([{ path: '/etc/kubernetes/pki/c.crt', notAfter }]);
+    expect(p.certificates).toEqual([{ path: '/etc/kubernetes/pki/c.crt', notAfter, issuer: 'x' }]);
     expect(p.unreadable).toEqual(['/etc/kubernetes/admin.conf']);
   });
 
