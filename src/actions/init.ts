@@ -17,6 +17,7 @@ import { clusterObjectsPhase } from '../phases/cluster/objects.js';
 import { controlPlaneJoinPhase } from '../phases/cluster/join-masters.js';
 import { joinPhase } from '../phases/cluster/join-workers.js';
 import { nodesReadyPhase } from '../phases/cluster/nodes-ready.js';
+import { kubeletFinalizePhase } from '../phases/cluster/kubelet-finalize.js';
 import type { Phase } from '../phases/phase.js';
 import type { Host } from '../host/host.js';
 import type { DesiredFile } from '../ssh/files.js';
@@ -105,6 +106,7 @@ export async function initCluster(
     joinPhase(run),
     kubeconfigForUser(run, resolved.cluster.sudoUser),
     nodesReadyPhase(run, opts.readyTimeoutMs),
+    kubeletFinalizePhase(run),
   ];
   // The first master is always part of a run: workers join through it.
   const only = opts.only ? [...new Set([first.name, ...opts.only])] : undefined;

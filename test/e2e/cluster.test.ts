@@ -188,6 +188,25 @@ describe('kprov status', () => {
   });
 });
 
+describe('kprov certs check-expiration', () => {
+  it('lists every certificate and kubeconfig on the master with about a year left, and the CA of each', async () => {
+    const r = await kprov(['certs', 'check-expiration', inventory, '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const [master] = JSON.parse(r.stdout) as { host: string; certificates: { path: string; issuer: string }[] }[];
+    expect(master.host).toBe('master1');
+    const byPath = Object.fromEntries(master.certificates.map((c) => [c.path, c.issuer]));
+    expect(byPath).toMatchObject({
+      '/etc/kubernetes/pki/apiserver.crt': 'kubernetes',
+      '/etc/kubernetes/pki/etcd/server.crt': 'etcd-ca',
+      '/etc/kubernetes/pki/front-proxy-client.crt': 'front-proxy-ca',
+      '/etc/kubernetes/admin.conf': 'kubernetes',
+      '/etc/kubernetes/scheduler.conf': 'kubernetes',
+    });
+    const text = await kprov(['certs', 'check-expiration', inventory], env);
+    expect(text.stdout).toMatch(/master1 +apiserver\.crt +\S+ +(364|365)d +kubernetes +no/);
+  });
+});
+
 describe('kprov kubeconfig', () => {
   it('--user alice --group dev: the API server authenticates alice in group dev', async () => {
     const file = join(home, 'alice.conf');

@@ -1,5 +1,7 @@
 import { HostError } from '../../errors/index.js';
-import { ETCD_MANIFEST } from '../../kubeadm/constants.js';
+import { ETCD_MANIFEST, KUBELET_CONF, KUBERNETES_DIR } from '../../kubeadm/constants.js';
+
+const KUBELET_CONF_PATH = `${KUBERNETES_DIR}/${KUBELET_CONF}`;
 import type { Host } from '../../host/host.js';
 import type { Phase, RunContext } from '../phase.js';
 import { addressOf, firstMaster, filesFor, type ClusterRun } from './run.js';
@@ -45,7 +47,15 @@ export function controlPlanePhase(run: ClusterRun): Phase {
     select: firstMaster(run),
     async runHost(host, ctx) {
       await refuseSecondCluster(host, ctx);
-      const changed = await host.ensureFiles(filesFor(run, host));
+      // After kubelet-finalize kubelet.conf refers to the kubelet's own rotating pair: never put the embedded one back.
+      const finalized = await host.sudo(
+        `[ -f ${KUBELET_CONF_PATH} ] && ! grep -q client-certificate-data ${KUBELET_CONF_PATH} && echo yes || true`,
+        { step: 'inspect kubelet.conf' },
+      );
+      const files = filesFor(run, host).filter(
+        (f) => !(f.path === KUBELET_CONF_PATH && finalized.stdout.includes('yes')),
+      );
+      const changed = await host.ensureFiles(files);
       await ensureKubelet(host, changed);
       run.access.useMaster(host, addressOf(run, host), ctx.log);
       if (host.dryRun) return;
