@@ -5,6 +5,7 @@ import { caCertHash } from '../kubeadm/discovery.js';
 import { formatToken, generateToken } from '../kubeadm/token.js';
 import { registerTokenCommands } from './token-commands.js';
 import { certificateExpiry, formatExpiry } from '../actions/certs-expiration.js';
+import { renewCertificates } from '../actions/certs-renew.js';
 import { renderToDirectory } from '../actions/render.js';
 import { checkCertificates, formatCertReport } from '../actions/certs-check.js';
 import { checkHosts, loadResolved, withRunOptions, runOptions } from './options.js';
@@ -130,6 +131,22 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
     });
 
   const certs = program.command('certs').description('certificates');
+  withRunOptions(
+    certs
+      .command('renew')
+      .description(
+        'renew every leaf certificate and kubeconfig on the masters with the same keys and CAs, restarting the ' +
+          'control plane one master and one component at a time',
+      )
+      .argument('<inventory>', 'Ansible inventory (INI or YAML)')
+      .argument('[what]', 'all (the only choice: every certificate is renewed together)', 'all'),
+  ).action(async (file: string, what: string, o: Record<string, unknown>) => {
+    if (what !== 'all')
+      throw new UserError(`certs renew renews all certificates together; "${what}" alone is not supported`);
+    const resolved = loadResolved(file);
+    const started = Date.now();
+    reportRun(await renewCertificates(resolved, runOptions(o, resolved)), 'certs renew', started, setExit);
+  });
   withRunOptions(
     certs
       .command('check-expiration')

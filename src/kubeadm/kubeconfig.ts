@@ -116,6 +116,7 @@ export async function ensureKubeconfigs(
   pki: Pki,
   controlPlane: NodeConfig[],
   now = new Date(),
+  renewBeforeMs = RENEW_BEFORE_MS,
 ) {
   const events: PkiEvent[] = [];
   const problems: string[] = [];
@@ -155,7 +156,7 @@ export async function ensureKubeconfigs(
           );
         if (!verifiesAgainst(k.clientCertPem, ca.certPem))
           diffs.push('client certificate not signed by the cluster CA');
-        if (diffs.length === 0 && info.notAfter.getTime() - now.getTime() < RENEW_BEFORE_MS) {
+        if (diffs.length === 0 && info.notAfter.getTime() - now.getTime() < renewBeforeMs) {
           jobs.push({ node, spec, path, keyPem: k.clientKeyPem, action: 'renewed' });
           continue;
         }

@@ -118,6 +118,8 @@ export async function ensurePki(
   cfg: ClusterConfig,
   controlPlane: NodeConfig[],
   now = new Date(),
+  /** Leaves with less than this left are renewed with their key (Infinity: renew every leaf, `certs renew`). */
+  renewBeforeMs = RENEW_BEFORE_MS,
 ): Promise<PkiResult> {
   const events: PkiEvent[] = [];
   const problems: string[] = [];
@@ -193,7 +195,7 @@ export async function ensurePki(
           `${path}.crt: ${diffs.join('; ')}. Remove ${path}.crt and .key from the PKI directory to have it reissued.`,
         );
         leaves[node.name][spec.baseName] = { certPem: cert, keyPem: key };
-      } else if (inspectCertificate(cert).notAfter.getTime() - now.getTime() < RENEW_BEFORE_MS) {
+      } else if (inspectCertificate(cert).notAfter.getTime() - now.getTime() < renewBeforeMs) {
         toIssue.push({ node, spec, key: keyPairFromPem(key), renew: true });
       } else {
         leaves[node.name][spec.baseName] = { certPem: cert, keyPem: key };

@@ -90,7 +90,7 @@ export async function planCluster(
   store: PkiStore,
   cfg: ClusterConfig,
   nodes: NodeConfig[],
-  opts: { token?: string; tokenTtlMs?: number; tokenDescription?: string; now?: Date } = {},
+  opts: { token?: string; tokenTtlMs?: number; tokenDescription?: string; now?: Date; renewAll?: boolean } = {},
 ): Promise<ClusterPlan> {
   const now = opts.now ?? new Date();
   const controlPlane = nodes.filter((n) => n.controlPlane);
@@ -98,9 +98,10 @@ export async function planCluster(
   const first = controlPlane[0];
   const endpoint = controlPlaneUrl(cfg, first);
 
-  const pkiResult = await ensurePki(store, cfg, controlPlane, now);
+  const renewBeforeMs = opts.renewAll ? Number.POSITIVE_INFINITY : undefined;
+  const pkiResult = await ensurePki(store, cfg, controlPlane, now, renewBeforeMs);
   const { pki } = pkiResult;
-  const kc = await ensureKubeconfigs(store, cfg, pki, controlPlane, now);
+  const kc = await ensureKubeconfigs(store, cfg, pki, controlPlane, now, renewBeforeMs);
   const tokenTtlMs = opts.tokenTtlMs ?? TOKEN_DEFAULT_TTL_MS;
   const token = ensureToken(store, opts.token, tokenTtlMs, now);
   const hash = caCertHash(pki.cas.ca.certPem);

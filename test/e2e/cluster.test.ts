@@ -207,6 +207,31 @@ describe('kprov certs check-expiration', () => {
   });
 });
 
+describe('kprov certs renew', () => {
+  it('renews every leaf certificate and kubeconfig on the master; the cluster keeps serving', async () => {
+    const expiry = async () => {
+      const r = await kprov(['certs', 'check-expiration', inventory, '--json'], env);
+      const [master] = JSON.parse(r.stdout) as { certificates: { path: string; notAfter: string }[] }[];
+      return Object.fromEntries(master.certificates.map((c) => [c.path, Date.parse(c.notAfter)]));
+    };
+    const before = await expiry();
+    const r = await kprov(['certs', 'renew', inventory], env);
+    console.log(`kprov certs renew (1 master): ${r.ms} ms`);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('restart kube-apiserver');
+    const after = await expiry();
+    const leaves = Object.keys(before).filter((p) => !p.endsWith('ca.crt') && !p.includes('kubelet-client'));
+    expect(leaves).toEqual(expect.arrayContaining(['/etc/kubernetes/pki/apiserver.crt', '/etc/kubernetes/admin.conf']));
+    for (const path of leaves) expect(after[path], path).toBeGreaterThan(before[path]);
+    for (const ca of Object.keys(before).filter((p) => p.endsWith('ca.crt'))) expect(after[ca], ca).toBe(before[ca]);
+    expect(kjson('get', 'nodes').items).toHaveLength(3);
+    await eventually('kprov status healthy after the restarts', async () => {
+      const s = await kprov(['status', inventory], env);
+      expect(s.code, s.stdout).toBe(0);
+    });
+  });
+});
+
 describe('kprov kubeconfig', () => {
   it('--user alice --group dev: the API server authenticates alice in group dev', async () => {
     const file = join(home, 'alice.conf');

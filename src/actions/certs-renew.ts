@@ -1,0 +1,83 @@
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Resolved } from '../config/settings.js';
+import { statePkiDir } from '../config/state-dir.js';
+import { UserError } from '../errors/index.js';
+import { ClusterAccess } from '../kube/cluster-access.js';
+import { BOOTSTRAP_KUBELET_CONF, KUBELET_CONF, KUBERNETES_DIR, PKI_DIR } from '../kubeadm/constants.js';
+import type { FileSpec } from '../kubeadm/plan.js';
+import { connectPhase } from '../phases/connect.js';
+import { planCredentials } from '../phases/cluster/run.js';
+import { restartStaticPod } from '../phases/cluster/static-pods.js';
+import type { Phase } from '../phases/phase.js';
+import { serialQueue } from '../util/serial.js';
+import { clusterStateDir } from './init.js';
+import { planFromInventory } from './render.js';
+import { runOnHosts, type RunOptions } from './session.js';
+import { nodeConfigFrom } from '../kubeadm/config.js';
+
+/** The files certs renew replaces: leaf certificates and the kubeconfigs with client certificates kprov made. */
+export function renewedFiles(files: FileSpec[]): FileSpec[] {
+  const kept = [`${KUBERNETES_DIR}/${KUBELET_CONF}`, `${KUBERNETES_DIR}/${BOOTSTRAP_KUBELET_CONF}`];
+  return files.filter(
+    (f) =>
+      (f.path.startsWith(`${PKI_DIR}/`) && f.path.endsWith('.crt')) ||
+      (/^\/etc\/kubernetes\/[^/]+\.conf$/.test(f.path) && !kept.includes(f.path)),
+  );
+}
+
+/**
+ * kubeadm certs renew all, on every master: leaf certificates and kubeconfig client certificates renewed with
+ * their keys and the same CAs (in the saved PKI first), installed one master at a time, whose etcd, API server,
+ * controller-manager and scheduler are then restarted one after the other, each waited for before the next, so
+ * an HA control plane never loses more than one member. The kubelets' own certificates rotate by themselves.
+ */
+export async function renewCertificates(resolved: Resolved, opts: RunOptions) {
+  const state = clusterStateDir(resolved);
+  if (!existsSync(join(state, 'admin.conf'))) throw new UserError(`no cluster state in ${state}: run kprov init first`);
+  const { plan } = await planFromInventory(resolved, statePkiDir(state), undefined, !opts.dryRun);
+  const first = resolved.hosts.find((h) => h.controlPlane)!;
+  const access = new ClusterAccess(planCredentials(plan, nodeConfigFrom(first).name));
+  const oneAtATime = serialQueue();
+  const renew: Phase = {
+    title: 'Renew certificates',
+    select: (ctx) => ctx.hosts.filter((h) => !h.failed && h.spec.controlPlane),
+    runHost: (host, ctx) =>
+      oneAtATime(async () => {
+        const node = nodeConfigFrom(host.spec);
+        if (host.dryRun) {
+          const n = renewedFiles(plan.files[node.name] ?? []).length;
+          host.plan(
+            `renew ${n} certificates and kubeconfigs, restart etcd, the API server, controller-manager, scheduler`,
+          );
+          return;
+        }
+        const changed = await host.ensureFiles(renewedFiles(plan.files[node.name] ?? []));
+        if (changed.length === 0) return;
+        const address = node.advertiseAddress;
+        access.useMaster(host, address, ctx.log);
+        const etcd = access.etcd(host, 'renew certificates').at(address);
+        const api = access.apiServerOn(host, address);
+        const serving = {
+          etcd: () => etcd.status(0).then(() => true),
+          'kube-apiserver': async () =>
+            (await api.request('GET', '/readyz', undefined, undefined, { retryMs: 0 })).status === 200,
+          'kube-controller-manager': async () => true,
+          'kube-scheduler': async () => true,
+        };
+        for (const [component, healthy] of Object.entries(serving)) {
+          await restartStaticPod(host, component, () => healthy().catch(() => false), ctx.log);
+        }
+      }),
+  };
+  const masters = resolved.hosts.filter((h) => h.controlPlane).map((h) => h.name);
+  const outcome = await runOnHosts(resolved, [connectPhase, renew], { ...opts, only: masters }, 'certs renew');
+  // The operator's admin kubeconfig follows the renewed one.
+  const admin = plan.files[nodeConfigFrom(first).name]?.find((f) => f.path === `${KUBERNETES_DIR}/admin.conf`);
+  if (admin && !opts.dryRun && !outcome.failed.some((h) => h.name === first.name)) {
+    mkdirSync(state, { recursive: true, mode: 0o700 });
+    writeFileSync(join(state, 'admin.conf'), admin.content, { mode: 0o600 });
+    chmodSync(join(state, 'admin.conf'), 0o600);
+  }
+  return outcome;
+}

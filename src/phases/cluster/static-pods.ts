@@ -1,0 +1,56 @@
+import { HostError } from '../../errors/index.js';
+import type { Host } from '../../host/host.js';
+import { kubeletProbe } from '../../host/probes.js';
+import type { RunLog } from '../../log/logger.js';
+import { shq } from '../../ssh/quote.js';
+import { waitUntil } from '../../util/wait.js';
+import { logProgress, WAIT } from './waits.js';
+
+/** Shell: the IDs of the component's containers whose task is RUNNING (containerd's own client; no crictl). */
+export function runningContainersScript(component: string): string {
+  const filter = shq(`labels."io.kubernetes.container.name"==${component}`);
+  return (
+    'tasks=$(ctr -n k8s.io tasks ls 2>/dev/null); ' +
+    `for id in $(ctr -n k8s.io containers ls -q ${filter} 2>/dev/null); do ` +
+    'echo "$tasks" | awk -v id="$id" \'$1 == id && $3 == "RUNNING" {print $1}\'; done; true'
+  );
+}
+
+async function runningContainers(host: Host, component: string): Promise<string[]> {
+  const r = await host.sudo(runningContainersScript(component), { step: `inspect ${component}` });
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+/**
+ * Restart a static pod's container so it reads new files (certificates, kubeconfigs) and wait until a new
+ * container runs and `healthy` says it serves: the kubelet starts a new container when the old one's task ends.
+ * A change (reported, skipped in a dry run).
+ */
+export async function restartStaticPod(
+  host: Host,
+  component: string,
+  healthy: () => Promise<boolean>,
+  log: RunLog,
+): Promise<void> {
+  await host.change(`restart ${component}`, async () => {
+    const before = await runningContainers(host, component);
+    for (const id of before) {
+      await host.sudo(`ctr -n k8s.io tasks kill -s SIGTERM ${shq(id)}`, { step: `restart ${component}` });
+    }
+    const what = `${component} to run again and serve`;
+    await waitUntil({
+      what,
+      ...WAIT,
+      check: async () => {
+        const now = await runningContainers(host, component);
+        if (!now.some((id) => !before.includes(id))) throw new Error('no new container running yet');
+        if (!(await healthy())) throw new Error('running, not serving yet');
+        return true;
+      },
+      probe: () => kubeletProbe(host),
+      onChange: logProgress(log, host, what),
+    }).catch((err) => {
+      throw new HostError(host.name, (err as Error).message, { step: `restart ${component}` });
+    });
+  });
+}
