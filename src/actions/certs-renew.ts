@@ -11,7 +11,7 @@ import { planCredentials } from '../phases/cluster/run.js';
 import { restartStaticPod } from '../phases/cluster/static-pods.js';
 import type { Phase } from '../phases/phase.js';
 import { serialQueue } from '../util/serial.js';
-import { clusterStateDir } from './init.js';
+import { clusterStateDir, kubeconfigForUser } from './init.js';
 import { planFromInventory } from './render.js';
 import { runOnHosts, type RunOptions } from './session.js';
 import { nodeConfigFrom } from '../kubeadm/config.js';
@@ -71,7 +71,10 @@ export async function renewCertificates(resolved: Resolved, opts: RunOptions) {
       }),
   };
   const masters = resolved.hosts.filter((h) => h.controlPlane).map((h) => h.name);
-  const outcome = await runOnHosts(resolved, [connectPhase, renew], { ...opts, only: masters }, 'certs renew');
+  // The sudo user's ~/.kube/config is admin.conf too: it follows.
+  const userKubeconfig = kubeconfigForUser({ plan }, resolved.cluster.sudoUser);
+  const phases = [connectPhase, renew, userKubeconfig];
+  const outcome = await runOnHosts(resolved, phases, { ...opts, only: masters }, 'certs renew');
   // The operator's admin kubeconfig follows the renewed one.
   const admin = plan.files[nodeConfigFrom(first).name]?.find((f) => f.path === `${KUBERNETES_DIR}/admin.conf`);
   if (admin && !opts.dryRun && !outcome.failed.some((h) => h.name === first.name)) {

@@ -43,7 +43,7 @@ export function kubeconfigFileFor(user: string, home: string, content: string | 
 }
 
 /** The sudo user gets admin.conf as ~/.kube/config on control-plane hosts, as in the classic tutorial. */
-function kubeconfigForUser(run: ClusterRun, sudoUser: string): Phase {
+export function kubeconfigForUser(run: Pick<ClusterRun, 'plan'>, sudoUser: string): Phase {
   return {
     title: 'kubectl for the sudo user',
     select: (ctx) => ctx.hosts.filter((h) => !h.failed && h.spec.controlPlane),

@@ -263,11 +263,18 @@ describe('kprov token', () => {
       Buffer.from(kjson('config', 'view', '--raw').clusters[0].cluster['certificate-authority-data'], 'base64'),
     );
     expect((await kprov(['ca-hash', ca], env)).stdout.trim()).toBe(hash);
+    // Only the token: no kubeconfig, whose client certificate would authenticate first.
     const whoami = (token: string) =>
-      execFileSync('kubectl', ['--kubeconfig', kubeconfig, '--token', token, 'auth', 'whoami', '-o', 'json'], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      execFileSync(
+        'kubectl',
+        [
+          '--kubeconfig=/dev/null',
+          `--server=https://${endpoint}`,
+          `--certificate-authority=${ca}`,
+          `--token=${token}`,
+        ].concat(['auth', 'whoami', '-o', 'json']),
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+      );
     const who = JSON.parse(whoami(`${id}.${secret}`));
     expect(who.status.userInfo.username).toBe(`system:bootstrap:${id}`);
     const listed = await kprov(['token', 'list', inventory, '--json'], env);
