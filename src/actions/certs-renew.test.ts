@@ -4,7 +4,7 @@ import { runningContainersScript } from '../phases/cluster/static-pods.js';
 import { renewedFiles } from './certs-renew.js';
 
 describe('certs renew', () => {
-  it('replaces leaf certificates and kprov kubeconfigs only: never keys, CAs keys, manifests or the kubelet files', () => {
+  it('replaces leaf certificates and kprov kubeconfigs only: no keys, manifests or kubelet files', () => {
     const f = (path: string) => ({ path, content: '', mode: 0o600 });
     const files = [
       '/etc/kubernetes/pki/ca.crt',

@@ -56,7 +56,7 @@ export async function renewCertificates(resolved: Resolved, opts: RunOptions) {
         if (changed.length === 0) return;
         const address = node.advertiseAddress;
         access.useMaster(host, address, ctx.log);
-        const etcd = access.etcd(host, 'renew certificates').at(address);
+        const etcd = access.etcd(host, 'renew certificates').at(address).withTimeout(5000);
         const api = access.apiServerOn(host, address);
         const serving = {
           etcd: () => etcd.status(0).then(() => true),

@@ -105,7 +105,7 @@ async function etcdPicture(etcd: EtcdClient): Promise<EtcdStatus> {
       continue;
     }
     try {
-      const s = await etcd.at(clientUrlHost(url)).status(5000);
+      const s = await etcd.at(clientUrlHost(url)).withTimeout(5000).status(0);
       picture.leaderId ??= s.leader;
       picture.members.push({
         ...entry,

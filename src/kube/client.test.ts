@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { connect, createServer } from 'node:net';
 import { KubeClient } from './client.js';
 import { scriptedTlsServer } from './tls-server.testing.js';
 
@@ -54,5 +55,25 @@ describe('KubeClient retries', () => {
     fake.state.answers['/api/v1/nodes/w1'] = [{ status: 200, body: node }];
     expect(await flaky.get('/api/v1/nodes/w1')).toEqual(node);
     expect(dials).toBe(3);
+  });
+});
+
+describe('KubeClient deadline', () => {
+  // Regression: kprov status hung for minutes on a paused master's etcd: the TCP tunnel opened, the TLS handshake
+  // never finished, and a socket timeout did not cover it.
+  it('gives up on a peer that accepts the connection but never answers', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    const started = Date.now();
+    const mute = new KubeClient(async () => connect(port, '127.0.0.1'), { caPem: fake.caPem }, '127.0.0.1', 500, 0);
+    await expect(mute.get('/readyz')).rejects.toThrow(/GET \/readyz: no answer in 0.5s/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    silent.close();
+  });
+
+  it('gives up on a tunnel that never opens', async () => {
+    const stuck = new KubeClient(() => new Promise<never>(() => {}), { caPem: fake.caPem }, '127.0.0.1', 300, 0);
+    await expect(stuck.get('/readyz')).rejects.toThrow(/no answer in 0.3s/);
   });
 });

@@ -120,8 +120,41 @@ export class KubeClient {
     }
   }
 
+  /**
+   * One request with one deadline over everything: opening the tunnel, the TLS handshake and the answer. A host
+   * that accepts connections but never answers (paused, hung) costs timeoutMs, never a hang: a socket timeout alone
+   * does not cover a TLS handshake over an SSH channel.
+   */
   private async requestOnce(method: string, path: string, body: unknown, contentType: string): Promise<KubeResponse> {
-    const raw = await this.dial();
+    const what = `${method} ${path}`;
+    let timer: NodeJS.Timeout | undefined;
+    let raw: Duplex | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        raw?.destroy();
+        reject(new Error(`${what}: no answer in ${this.timeoutMs / 1000}s`));
+      }, this.timeoutMs);
+    });
+    try {
+      return await Promise.race([
+        (async () => {
+          raw = await this.dial();
+          return this.exchange(raw, method, path, body, contentType);
+        })(),
+        deadline,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private exchange(
+    raw: Duplex,
+    method: string,
+    path: string,
+    body: unknown,
+    contentType: string,
+  ): Promise<KubeResponse> {
     const tlsOptions =
       'insecure' in this.creds
         ? { socket: raw, rejectUnauthorized: false, servername: undefined }
@@ -141,7 +174,8 @@ export class KubeClient {
     return new Promise((resolve, reject) => {
       const socket = tlsConnect(tlsOptions);
       socket.on('error', reject);
-      const req = request({ method, path, headers, createConnection: () => socket, timeout: this.timeoutMs }, (res) => {
+      socket.on('close', () => reject(new Error(`${method} ${path}: connection closed before an answer`)));
+      const req = request({ method, path, headers, createConnection: () => socket }, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (d) => (text += d));
@@ -156,7 +190,6 @@ export class KubeClient {
           resolve({ status: res.statusCode ?? 0, body: parsed, text });
         });
       });
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in ${this.timeoutMs / 1000}s`)));
       req.on('error', (err) => {
         socket.destroy();
         reject(err);

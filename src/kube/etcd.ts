@@ -52,6 +52,8 @@ interface MemberList {
 export interface EtcdClientOptions {
   /** How long one call keeps retrying transient failures. */
   retryMs?: number;
+  /** How long one request may take, connection included (default 30 s). */
+  requestTimeoutMs?: number;
   onRetry?: (what: string) => void;
 }
 
@@ -76,12 +78,17 @@ export class EtcdClient {
     private readonly opts: EtcdClientOptions = {},
   ) {
     // No retries at the HTTP level: this class decides, knowing which calls may be repeated.
-    this.http = new KubeClient(() => dialTo(address), creds, address, 30_000, 0);
+    this.http = new KubeClient(() => dialTo(address), creds, address, opts.requestTimeoutMs ?? 30_000, 0);
   }
 
   /** The same credentials and tunnel, talking to another member. */
   at(address: string): EtcdClient {
     return new EtcdClient(this.dialTo, this.creds, address, this.opts);
+  }
+
+  /** The same client with a shorter (or longer) limit per request: a member that does not answer costs only that. */
+  withTimeout(requestTimeoutMs: number): EtcdClient {
+    return new EtcdClient(this.dialTo, this.creds, this.address, { ...this.opts, requestTimeoutMs });
   }
 
   private async callOnce<T>(path: string, body: unknown): Promise<T> {
@@ -149,7 +156,7 @@ export class EtcdClient {
           const url = m.clientURLs?.[0];
           if (!url) return void problems.push(`${name} has not started`);
           try {
-            const s = await this.at(clientUrlHost(url)).status(10_000);
+            const s = await this.at(clientUrlHost(url)).withTimeout(10_000).status(10_000);
             if (!s.leader || s.leader === '0') problems.push(`${name} has no leader`);
             if (s.errors?.length) problems.push(`${name}: ${s.errors.join(', ')}`);
           } catch (err) {

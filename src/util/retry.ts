@@ -38,6 +38,7 @@ const TRANSIENT_NETWORK_MESSAGE = new RegExp(
   [
     'socket hang up',
     'no answer in',
+    'connection closed before an answer',
     'cannot open tunnel',
     'Channel open failure',
     'connection lost',

@@ -31,7 +31,7 @@ const BOOTSTRAP_CONF = `${KUBERNETES_DIR}/${BOOTSTRAP_KUBELET_CONF}`;
 
 /** The learner's applied raft index: while it grows the learner is catching up, which is progress. */
 async function learnerProgress(etcd: EtcdClient, address: string): Promise<string> {
-  const s = await etcd.at(address).status(0);
+  const s = await etcd.at(address).withTimeout(5000).status(0);
   return `learner at raft index ${s.raftAppliedIndex ?? s.raftIndex ?? '?'} (term ${s.raftTerm ?? '?'})`;
 }
 
