@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addLearnerWhenHealthy } from './join-masters.js';
+import { addLearnerWhenHealthy, learnerProgress } from './join-masters.js';
 import { EtcdError, type EtcdClient } from '../../kube/etcd.js';
 import type { EtcdMember } from '../../kubeadm/etcd-members.js';
 import type { Host } from '../../host/host.js';
@@ -63,6 +63,30 @@ describe('control-plane join: MemberAdd', () => {
     const { etcd } = scriptedEtcd([['master2 has no leader']], false);
     await expect(addLearnerWhenHealthy(etcd, host, 'master3', peer, silentLog(), clock())).rejects.toThrow(
       /no progress for \d+s.*not every voter is healthy: master2 has no leader/,
+    );
+  });
+});
+
+describe('control-plane join: learner progress', () => {
+  // Regression: a learner whose etcd took 128 s to start showed the same "cannot open tunnel" the whole time, so the
+  // wait saw no progress and came within a minute of failing; the kubelet starting the pod is what moves.
+  it("reads the kubelet's state while the learner's etcd does not answer yet", async () => {
+    const etcd = {
+      at: () => ({
+        withTimeout: () => ({
+          status: async () => {
+            throw new Error('cannot open tunnel to 10.0.0.3:2379: Connection refused');
+          },
+        }),
+      }),
+    } as unknown as EtcdClient;
+    const kubelet = {
+      name: 'master3',
+      sudo: async () => ({ stdout: 'active/running\nI1201 00:21:30.000000 1 kubelet.go:1] Creating container etcd\n' }),
+    } as unknown as Host;
+    expect(await learnerProgress(etcd, kubelet, '10.0.0.3')).toBe(
+      'etcd on master3 does not answer yet (cannot open tunnel to 10.0.0.3:2379: Connection refused); ' +
+        'kubelet active/running, last messages: Creating container etcd',
     );
   });
 });

@@ -20,6 +20,7 @@ import type { Host } from '../../host/host.js';
 import { filesFor, type ClusterRun } from './run.js';
 import { awaitReadyz, awaitTlsBootstrap, ensureKubelet, logProgress, markControlPlane, WAIT } from './waits.js';
 import { waitUntil, type Clock } from '../../util/wait.js';
+import { kubeletProbe } from '../../host/probes.js';
 import { serialQueue } from '../../util/serial.js';
 import type { Phase } from '../phase.js';
 import type { RunLog } from '../../log/logger.js';
@@ -29,10 +30,17 @@ const CONTROL_PLANE_MANIFESTS = ['kube-apiserver', 'kube-controller-manager', 'k
 );
 const BOOTSTRAP_CONF = `${KUBERNETES_DIR}/${BOOTSTRAP_KUBELET_CONF}`;
 
-/** The learner's applied raft index: while it grows the learner is catching up, which is progress. */
-async function learnerProgress(etcd: EtcdClient, address: string): Promise<string> {
-  const s = await etcd.at(address).withTimeout(5000).status(0);
-  return `learner at raft index ${s.raftAppliedIndex ?? s.raftIndex ?? '?'} (term ${s.raftTerm ?? '?'})`;
+/**
+ * The learner's applied raft index: while it grows the learner is catching up, which is progress. Until its etcd
+ * answers, the kubelet starting the static pod is what moves (and what to read if it never starts).
+ */
+export async function learnerProgress(etcd: EtcdClient, host: Host, address: string): Promise<string> {
+  try {
+    const s = await etcd.at(address).withTimeout(5000).status(0);
+    return `learner at raft index ${s.raftAppliedIndex ?? s.raftIndex ?? '?'} (term ${s.raftTerm ?? '?'})`;
+  } catch (err) {
+    return `etcd on ${host.name} does not answer yet (${(err as Error).message}); ${await kubeletProbe(host)}`;
+  }
 }
 
 /** Promote a learner once it has caught up (etcd says no until then), waiting while it makes progress. */
@@ -52,7 +60,7 @@ async function promoteWhenSynced(
       await etcd.promote(member.ID);
       return true;
     },
-    probe: () => learnerProgress(etcd, address),
+    probe: () => learnerProgress(etcd, host, address),
     onChange: logProgress(log, host, what),
   }).catch((err) => {
     throw new HostError(
