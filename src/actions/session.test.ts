@@ -1,26 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { EventEmitter } from 'node:events';
-import type { HostSpec, Resolved } from '../config/settings.js';
+import type { HostSpec } from '../config/settings.js';
 import { InterruptedError, describeError } from '../errors/index.js';
 import { Host } from '../host/host.js';
-import { RunLog } from '../log/logger.js';
 import { FakeConnection } from '../ssh/fake-connection.testing.js';
-import type { Phase, RunContext } from '../phases/phase.js';
+import type { Phase } from '../phases/phase.js';
 import { runAbortable } from './session.js';
+import { testContext } from '../phases/context.testing.js';
 
 function setup(names: string[]) {
   const conns = names.map((n) => new FakeConnection(n));
   const hosts = conns.map((c) => new Host({ name: c.name } as HostSpec, c.asConnection(), false));
-  const ctx: RunContext = {
-    resolved: {} as Resolved,
-    log: new RunLog(undefined),
-    dryRun: false,
-    concurrency: 5,
-    connectTimeoutMs: 1000,
-    commandTimeoutMs: 1000,
-    hosts,
-    warn: () => {},
-  };
+  const { ctx } = testContext(hosts);
   return { conns, hosts, ctx };
 }
 

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseIniInventory } from './inventory-ini.js';
 import { parseYamlInventory } from './inventory-yaml.js';
-import { UserError } from '../errors/index.js';
-
-function errorOf(fn: () => unknown): UserError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof UserError) return err;
-    throw err;
-  }
-  throw new Error('expected a UserError');
-}
+import { errorOf } from '../errors/user-error.testing.js';
 
 const BAD_NAMES: [string, RegExp][] = [
   ['..', /not a valid host name/],

@@ -2,17 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseIniInventory } from './inventory-ini.js';
 import { parseYamlInventory } from './inventory-yaml.js';
 import { expandHostPattern, MAX_RANGE_HOSTS } from './raw-inventory.js';
-import { UserError } from '../errors/index.js';
-
-function errorOf(fn: () => unknown): UserError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof UserError) return err;
-    throw err;
-  }
-  throw new Error('expected a UserError');
-}
+import { errorOf } from '../errors/user-error.testing.js';
 
 describe('audit: host ranges', () => {
   it('a stride of 0 is an error with file:line, not an endless loop (INI and YAML)', () => {

@@ -3,20 +3,10 @@ import { fileURLToPath } from 'node:url';
 import { loadInventory, resolveInventory } from './inventory.js';
 import { parseIniInventory } from './inventory-ini.js';
 import { parseYamlInventory } from './inventory-yaml.js';
-import { UserError } from '../errors/index.js';
+import { errorOf } from '../errors/user-error.testing.js';
 
 const fixture = (p: string) => fileURLToPath(new URL(`../../test/fixtures/${p}`, import.meta.url));
 const ini = (text: string) => resolveInventory(parseIniInventory(text, 'hosts'));
-
-function errorOf(fn: () => unknown): UserError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof UserError) return err;
-    throw err;
-  }
-  throw new Error('expected a UserError');
-}
 
 describe('INI inventory', () => {
   it('reads the classic tutorial hosts file', () => {

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { parseYamlInventory } from '../config/inventory-yaml.js';
 import { resolveInventory } from '../config/inventory.js';
 import { resolveSettings, type HostSpec } from '../config/settings.js';
-import { RunLog } from '../log/logger.js';
 import { FakeConnection, type Responder } from '../ssh/fake-connection.testing.js';
 import { containerdFiles, runtimePhase } from '../phases/runtime.js';
 import { ensureKubelet } from '../phases/cluster/waits.js';
@@ -15,6 +14,7 @@ import type { RunContext } from '../phases/phase.js';
 import type { Facts } from './facts.js';
 import { Host } from './host.js';
 import { appliedMarker, configDigestScript, ensureServiceCurrent } from './service.js';
+import { testContext } from '../phases/context.testing.js';
 
 const home = mkdtempSync(join(tmpdir(), 'kprov-home-'));
 mkdirSync(join(home, '.ssh'));
@@ -38,16 +38,7 @@ function hostWith(responder: Responder): { host: Host; conn: FakeConnection; ctx
   const conn = new FakeConnection('m1', responder);
   const host = new Host({ name: 'm1' } as HostSpec, conn.asConnection(), false);
   host.facts = facts;
-  const ctx = {
-    resolved,
-    log: new RunLog(undefined),
-    dryRun: false,
-    concurrency: 1,
-    connectTimeoutMs: 1000,
-    commandTimeoutMs: 1000,
-    hosts: [host],
-    warn: () => {},
-  } as RunContext;
+  const { ctx } = testContext([host], resolved);
   return { host, conn, ctx };
 }
 

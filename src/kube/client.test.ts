@@ -1,15 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, createServer } from 'node:net';
 import { KubeClient } from './client.js';
-import { scriptedTlsServer } from './tls-server.testing.js';
+import { useScriptedTlsServer } from './tls-server.testing.js';
 
-let fake: Awaited<ReturnType<typeof scriptedTlsServer>>;
-beforeAll(async () => void (fake = await scriptedTlsServer()));
-afterAll(() => fake.close());
-beforeEach(() => {
-  fake.state.answers = {};
-  fake.state.calls.length = 0;
-});
+const fake = useScriptedTlsServer();
 
 const client = (retryMs = 20_000) => new KubeClient(fake.dial, { caPem: fake.caPem }, '127.0.0.1', 10_000, retryMs);
 const node = { kind: 'Node', metadata: { name: 'w1' } };

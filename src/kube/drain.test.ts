@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KubeClient } from './client.js';
 import { DrainBlocked, drain, evictable } from './drain.js';
-import { scriptedTlsServer } from './tls-server.testing.js';
+import { useScriptedTlsServer } from './tls-server.testing.js';
 import type { Pod } from './types.js';
 
-let fake: Awaited<ReturnType<typeof scriptedTlsServer>>;
-beforeAll(async () => void (fake = await scriptedTlsServer()));
-afterAll(() => fake.close());
-beforeEach(() => {
-  fake.state.answers = {};
-  fake.state.calls.length = 0;
-});
+const fake = useScriptedTlsServer();
 
 const fastClock = () => {
   const c = { t: 0, now: () => c.t, sleep: async (ms: number) => void (c.t += ms) };

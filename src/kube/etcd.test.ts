@@ -1,19 +1,14 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { scriptedTlsServer, type Answer } from './tls-server.testing.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useScriptedTlsServer, type Answer } from './tls-server.testing.js';
 import { EtcdClient } from './etcd.js';
 
 // A stand-in for etcd's JSON gateway over real TLS: each test queues the answers it wants.
-let fake: Awaited<ReturnType<typeof scriptedTlsServer>>;
+const fake = useScriptedTlsServer();
 let answers: Record<string, Answer[]> = {};
 let calls: string[] = [];
-beforeAll(async () => {
-  fake = await scriptedTlsServer();
-  calls = fake.state.calls;
-});
-afterAll(() => fake.close());
 beforeEach(() => {
-  fake.state.answers = answers = {};
-  calls.length = 0;
+  answers = fake.state.answers;
+  calls = fake.state.calls;
 });
 
 const client = () => new EtcdClient(fake.dial, { caPem: fake.caPem }, '127.0.0.1', { retryMs: 20_000 });

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
@@ -43,4 +44,16 @@ export async function scriptedTlsServer() {
     dial: async (): Promise<Duplex> => connect(port, '127.0.0.1'),
     close: () => server.close(),
   };
+}
+
+/** The scripted server for one test file: started once, its answers and calls cleared before each test. */
+export function useScriptedTlsServer(): Awaited<ReturnType<typeof scriptedTlsServer>> {
+  const holder = {} as Awaited<ReturnType<typeof scriptedTlsServer>>;
+  beforeAll(async () => void Object.assign(holder, await scriptedTlsServer()));
+  afterAll(() => holder.close());
+  beforeEach(() => {
+    holder.state.answers = {};
+    holder.state.calls.length = 0;
+  });
+  return holder;
 }

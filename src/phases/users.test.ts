@@ -5,10 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterSettings, HostSpec, Resolved } from '../config/settings.js';
 import { Host } from '../host/host.js';
-import { RunLog } from '../log/logger.js';
 import { FakeConnection, type Responder } from '../ssh/fake-connection.testing.js';
-import type { RunContext } from './phase.js';
 import { KEY_MARK, rewriteKeys, sudoersPath, usersPhase } from './users.js';
+import { testContext } from './context.testing.js';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9v op@laptop';
 const OLD_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJhcmJhcmJhcmJhcmJhcmJhcmJhcmJhcmJhcmJhcmJh old@laptop';
@@ -16,18 +15,8 @@ const OLD_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJhcmJhcmJhcmJhcmJhcmJhcmJ
 function run(responder: Responder, cluster: Partial<ClusterSettings> = {}) {
   const conn = new FakeConnection('m1', responder);
   const host = new Host({ name: 'm1' } as HostSpec, conn.asConnection(), false);
-  const warnings: string[] = [];
   const resolved = { cluster: { sudoUser: 'ubuntu', sudoUserPublicKey: KEY, ...cluster } } as Resolved;
-  const ctx = {
-    resolved,
-    log: new RunLog(undefined),
-    dryRun: false,
-    concurrency: 1,
-    connectTimeoutMs: 1000,
-    commandTimeoutMs: 1000,
-    hosts: [host],
-    warn: (m: string) => warnings.push(m),
-  } as RunContext;
+  const { ctx, warnings } = testContext([host], resolved);
   return { conn, host, warnings, go: () => usersPhase.runHost!(host, ctx) };
 }
 
