@@ -5,6 +5,7 @@ import { ClusterAccess, savedCredentials } from '../kube/cluster-access.js';
 import { clientUrlHost, type EtcdClient } from '../kube/etcd.js';
 import { type List, type Node, readyCondition } from '../kube/types.js';
 import { nodeConfigFrom } from '../kubeadm/config.js';
+import { readTokenSecret } from '../kubeadm/token.js';
 import { connectPhase } from '../phases/connect.js';
 import type { Phase, RunContext } from '../phases/phase.js';
 import type { ClusterStatus, EtcdStatus, HostStatus, LeaseStatus, TokenStatus } from '../status/model.js';
@@ -23,7 +24,6 @@ interface SecretJson {
 }
 
 const LEASES = ['kube-controller-manager', 'kube-scheduler'];
-const decode = (b64: string | undefined) => (b64 ? Buffer.from(b64, 'base64').toString('utf8') : undefined);
 
 /** Each host as the inventory sees it, before anything is known: unreachable until a probe says otherwise. */
 function hostSkeleton(resolved: Resolved): Map<string, HostStatus> {
@@ -57,14 +57,10 @@ async function nodesLeasesTokens(access: ClusterAccess, via: Host) {
   const secrets = await api.get<List<SecretJson>>(
     '/api/v1/namespaces/kube-system/secrets?fieldSelector=type%3Dbootstrap.kubernetes.io%2Ftoken',
   );
-  const tokens: TokenStatus[] = (secrets?.items ?? []).map((s) => ({
-    id: decode(s.data?.['token-id']) ?? '?',
-    expiration: decode(s.data?.expiration),
-    description: decode(s.data?.description),
-    usages: Object.keys(s.data ?? {})
-      .filter((k) => k.startsWith('usage-bootstrap-') && decode(s.data?.[k]) === 'true')
-      .map((k) => k.slice('usage-bootstrap-'.length)),
-  }));
+  const tokens: TokenStatus[] = (secrets?.items ?? []).map((s) => {
+    const t = readTokenSecret(s);
+    return { id: t.id || '?', expiration: t.expiration, description: t.description, usages: t.usages };
+  });
   const pods = (await api.get<List<PodJson>>('/api/v1/namespaces/kube-system/pods?labelSelector=tier%3Dcontrol-plane'))
     ?.items;
   return {

@@ -7,13 +7,19 @@ import type { KubeClient } from '../kube/client.js';
 import type { List } from '../kube/types.js';
 import { clusterConfigFrom, controlPlaneUrl, nodeConfigFrom } from '../kubeadm/config.js';
 import { caCertHash } from '../kubeadm/discovery.js';
-import { formatToken, generateToken, parseToken, tokenSecret, type TokenOptions } from '../kubeadm/token.js';
+import {
+  formatToken,
+  generateToken,
+  parseToken,
+  readTokenSecret,
+  tokenSecret,
+  type TokenOptions,
+} from '../kubeadm/token.js';
 import { onClusterApi } from './cluster-api.js';
 import { clusterStateDir } from './init.js';
 import type { RunOptions } from './session.js';
 
 const SECRETS = '/api/v1/namespaces/kube-system/secrets';
-const decode = (b64: string | undefined) => (b64 ? Buffer.from(b64, 'base64').toString('utf8') : '');
 
 export interface TokenInfo {
   token: string;
@@ -59,17 +65,11 @@ interface SecretJson {
 export function listTokens(resolved: Resolved, opts: RunOptions) {
   return onClusterApi(resolved, opts, 'token list', async (api: KubeClient) => {
     const list = await api.get<List<SecretJson>>(`${SECRETS}?fieldSelector=type%3Dbootstrap.kubernetes.io%2Ftoken`);
-    return (list?.items ?? []).map(
-      (s): TokenInfo => ({
-        token: `${decode(s.data?.['token-id'])}.${decode(s.data?.['token-secret'])}`,
-        expires: decode(s.data?.expiration) || undefined,
-        usages: Object.keys(s.data ?? {})
-          .filter((k) => k.startsWith('usage-bootstrap-') && decode(s.data?.[k]) === 'true')
-          .map((k) => k.slice('usage-bootstrap-'.length)),
-        groups: decode(s.data?.['auth-extra-groups']).split(',').filter(Boolean),
-        description: decode(s.data?.description),
-      }),
-    );
+    return (list?.items ?? []).map((s): TokenInfo => {
+      const t = readTokenSecret(s);
+      const { expiration: expires, usages, groups } = t;
+      return { token: `${t.id}.${t.secret}`, expires, usages, groups, description: t.description ?? '' };
+    });
   });
 }
 

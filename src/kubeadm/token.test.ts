@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatToken, generateToken, parseToken, tokenSecret, TOKEN_PATTERN } from './token.js';
+import { formatToken, generateToken, parseToken, readTokenSecret, tokenSecret, TOKEN_PATTERN } from './token.js';
 
 describe('bootstrap tokens', () => {
   it('match the pattern and do not repeat', () => {
@@ -46,5 +46,22 @@ describe('bootstrap tokens', () => {
     expect(() => tokenSecret({ id: 'abcdef', secret: '0123456789abcdef' }, { groups: ['system:masters'] })).toThrow(
       /invalid bootstrap token group/,
     );
+  });
+});
+
+describe('token Secrets read back', () => {
+  it('decode what tokenSecret wrote: id, secret, expiry, description, usages and groups', () => {
+    const written = tokenSecret({ id: 'abcdef', secret: '0123456789abcdef' }, { description: 'ops', now: new Date(0) });
+    const data = Object.fromEntries(
+      Object.entries(written.stringData).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+    );
+    expect(readTokenSecret({ data })).toEqual({
+      id: 'abcdef',
+      secret: '0123456789abcdef',
+      expiration: '1970-01-02T00:00:00Z',
+      description: 'ops',
+      usages: ['signing', 'authentication'],
+      groups: ['system:bootstrappers:kubeadm:default-node-token'],
+    });
   });
 });

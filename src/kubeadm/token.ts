@@ -68,3 +68,28 @@ export function tokenExpiry(secret: { data?: Record<string, string> }): Date | u
   const exp = secret.data?.expiration;
   return exp ? new Date(Buffer.from(exp, 'base64').toString()) : undefined;
 }
+
+/** A bootstrap token Secret as read back from the API (its data is base64). */
+export interface TokenSecretFields {
+  id: string;
+  secret: string;
+  expiration?: string;
+  description?: string;
+  usages: string[];
+  groups: string[];
+}
+
+export function readTokenSecret(secret: { data?: Record<string, string> }): TokenSecretFields {
+  const data = secret.data ?? {};
+  const field = (k: string) => (data[k] ? Buffer.from(data[k], 'base64').toString('utf8') : '');
+  return {
+    id: field('token-id'),
+    secret: field('token-secret'),
+    expiration: field('expiration') || undefined,
+    description: field('description') || undefined,
+    usages: Object.keys(data)
+      .filter((k) => k.startsWith('usage-bootstrap-') && field(k) === 'true')
+      .map((k) => k.slice('usage-bootstrap-'.length)),
+    groups: field('auth-extra-groups').split(',').filter(Boolean),
+  };
+}
