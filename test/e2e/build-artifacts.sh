@@ -89,10 +89,12 @@ docker image inspect kprov.local/toolbox:1 >/dev/null 2>&1 || { docker tag "$BAS
 rm -f "$BUNDLE"/images/{registry.k8s.io_kube-proxy,ghcr.io_flannel-io_flannel,kprov.local_nginx,kprov.local_toolbox}_*.tar "$BUNDLE"/images/ghcr.io_flannel-io_flannel-cni-plugin_*.tar
 [ -f "$BUNDLE/images/debian-based.tar" ] || { docker save -o "$BUNDLE/images/debian-based.tar" $R/kube-proxy:$K8S ghcr.io/flannel-io/flannel:$FLANNEL_TAG ghcr.io/flannel-io/flannel-cni-plugin:$FLANNEL_CNI_TAG kprov.local/nginx:1 kprov.local/toolbox:1; log "image bundle debian-based.tar"; }
 
+"$HERE/build-runtime.sh" "${KPROV_E2E_CACHE:-$HOME/.cache/kprov-e2e}/runtime" "$BUNDLE"  # containerd, runc, CNI plugins
+
 # Hashing the 1.8 GB bundle takes seconds: only when something in it is newer than the last sums.
 # (or when files came or went).
-if [ ! -f "$BUNDLE/SHA256SUMS" ] || [ -n "$(cd "$BUNDLE" && find bin images -type f -newer SHA256SUMS | head -1)" ] \
-   || [ "$(cd "$BUNDLE" && find bin images -type f | sort)" != "$(awk '{print $2}' "$BUNDLE/SHA256SUMS")" ]; then
-  (cd "$BUNDLE" && find bin images -type f | sort | xargs sha256sum > SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS)
+if [ ! -f "$BUNDLE/SHA256SUMS" ] || [ -n "$(cd "$BUNDLE" && find bin cni images runtime -type f -newer SHA256SUMS | head -1)" ] \
+   || [ "$(cd "$BUNDLE" && find bin cni images runtime -type f | sort)" != "$(awk '{print $2}' "$BUNDLE/SHA256SUMS")" ]; then
+  (cd "$BUNDLE" && find bin cni images runtime -type f | sort | xargs sha256sum > SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS)
 fi
 echo "$BUNDLE"
