@@ -4,7 +4,7 @@ import type { Resolved } from '../config/settings.js';
 import { loadBundle, type Bundle } from '../artifacts/bundle.js';
 import { nodeConfigFrom } from '../kubeadm/config.js';
 import { shq } from '../ssh/quote.js';
-import { PREPARE_PHASES } from './prepare.js';
+import { preparePhases } from './prepare.js';
 import { planFromInventory } from './render.js';
 import { runOnHosts, type RunOptions } from './session.js';
 import { binariesPhase, imagesPhase } from '../phases/kubernetes.js';
@@ -90,7 +90,7 @@ export async function initCluster(
     joined: [],
     access: new ClusterAccess(planCredentials(plan, first.nodeName)),
   };
-  const [connect, facts, validate, ...prepare] = PREPARE_PHASES;
+  const [connect, facts, validate, ...prepare] = preparePhases(bundle);
   const phases: Phase[] = [
     connect,
     facts,

@@ -42,7 +42,8 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
       )
       .option(
         '--artifacts-dir <dir>',
-        'offline bundle: bin/kubelet, bin/kubectl, images/*.tar, cni/* (overrides the artifacts_dir var)',
+        'offline bundle: bin/kubelet, bin/kubectl, images/*.tar, cni/*, runtime/bin/* ' +
+          '(overrides the artifacts_dir var)',
       )
       .option('--ready-timeout <seconds>', 'how long to wait for nodes to become Ready', positiveInt, 600);
   const runCluster = async (file: string, o: ClusterFlags, what: string) => {

@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { withRunOptions, runOptions, loadResolved } from './options.js';
 import { describeError, EXIT_OK, EXIT_USAGE } from '../errors/index.js';
 import { redactedInventory, formatInventory } from './inventory-view.js';
 import { runOnHosts } from '../actions/session.js';
-import { PREPARE_PHASES } from '../actions/prepare.js';
+import { preparePhases } from '../actions/prepare.js';
+import { loadBundle } from '../artifacts/bundle.js';
+import { kprovHome } from '../config/state-dir.js';
 import { reportRun } from './report.js';
 import { registerKubeadmCommands } from './kubeadm-commands.js';
 import { registerLabCommands } from './lab-commands.js';
@@ -38,13 +41,23 @@ function buildProgram(setExit: (code: number) => void): Command {
       .command('prepare')
       .description('create the sudo user, set kernel prerequisites and install containerd on every host')
       .argument('<inventory>', 'Ansible inventory (INI or YAML)'),
-  ).action(async (file: string, o: Record<string, unknown>) => {
-    const resolved = loadResolved(file);
-    const opts = runOptions(o, resolved);
-    const started = Date.now();
-    const outcome = await runOnHosts(resolved, PREPARE_PHASES, opts, 'prepare');
-    reportRun(outcome, 'prepare', started, setExit);
-  });
+  )
+    .option(
+      '--artifacts-dir <dir>',
+      'offline bundle: its runtime/bin/* (containerd, runc) and cni/* replace the packages ' +
+        '(overrides the artifacts_dir var)',
+    )
+    .action(async (file: string, o: Record<string, unknown> & { artifactsDir?: string }) => {
+      const resolved = loadResolved(file);
+      const opts = runOptions(o, resolved);
+      const started = Date.now();
+      const artifacts = o.artifactsDir ?? resolved.cluster.artifactsDir;
+      const bundle = artifacts
+        ? loadBundle(artifacts, join(kprovHome(), 'cache', 'bundle-checked.json'), 'prepare')
+        : undefined;
+      const outcome = await runOnHosts(resolved, preparePhases(bundle), opts, 'prepare');
+      reportRun(outcome, 'prepare', started, setExit);
+    });
 
   registerKubeadmCommands(program, setExit);
   registerStatusCommand(program, setExit);

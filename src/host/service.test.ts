@@ -59,7 +59,7 @@ describe('services run with the configuration on disk', () => {
   it('restarts containerd started with an older config.toml, though nothing changed in this run', async () => {
     // The run before wrote config.toml and was interrupted before the restart.
     const { host, conn, ctx } = containerdHost('a'.repeat(64), 'b'.repeat(64));
-    await runtimePhase.runHost!(host, ctx);
+    await runtimePhase().runHost!(host, ctx);
     expect(conn.execs.filter((e) => e.step === 'install files')).toEqual([]);
     expect(host.changes).toEqual(['restart containerd (it runs with an older /etc/containerd/config.toml)']);
     const restart = conn.execs.find((e) => e.step === 'restart containerd')!;
@@ -72,17 +72,17 @@ describe('services run with the configuration on disk', () => {
 
   it('leaves a running containerd alone when it runs with the configuration on disk', async () => {
     const { host, conn, ctx } = containerdHost('c'.repeat(64), 'c'.repeat(64));
-    await runtimePhase.runHost!(host, ctx);
+    await runtimePhase().runHost!(host, ctx);
     expect(host.changes).toEqual([]);
     expect(conn.script).not.toContain('systemctl restart');
   });
 
   it('starts a stopped service and restarts one kprov has no record for', async () => {
     const stopped = containerdHost('c'.repeat(64), 'c'.repeat(64), 'inactive');
-    await runtimePhase.runHost!(stopped.host, stopped.ctx);
+    await runtimePhase().runHost!(stopped.host, stopped.ctx);
     expect(stopped.host.changes).toEqual(['start containerd']);
     const fresh = containerdHost('none', 'c'.repeat(64));
-    await runtimePhase.runHost!(fresh.host, fresh.ctx);
+    await runtimePhase().runHost!(fresh.host, fresh.ctx);
     expect(fresh.host.changes).toEqual(['restart containerd (not yet started by kprov with its configuration)']);
   });
 
@@ -118,5 +118,18 @@ describe('services run with the configuration on disk', () => {
     expect(digest()).toBe(one);
     writeFileSync(f, 'b');
     expect(digest()).not.toBe(one);
+  });
+
+  it('counts a planned file as written, so a dry run knows whether a restart would follow', () => {
+    const d = mkdtempSync(join(tmpdir(), 'kprov-digest-'));
+    const [f, g] = [join(d, 'config.toml'), join(d, "unit's")];
+    const digest = (planned?: Map<string, string>) =>
+      spawnSync('sh', ['-c', configDigestScript([f, g], planned)], { encoding: 'utf8' }).stdout.trim();
+    writeFileSync(f, 'drifted');
+    writeFileSync(g, 'unit');
+    const planned = digest(new Map([[f, sha('wanted')]]));
+    expect(planned).not.toBe(digest());
+    writeFileSync(f, 'wanted');
+    expect(digest()).toBe(planned);
   });
 });

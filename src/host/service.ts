@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import type { DesiredFile } from '../ssh/files.js';
 import { shq } from '../ssh/quote.js';
 import type { Host } from './host.js';
 
@@ -6,11 +8,17 @@ export const APPLIED_DIR = '/var/lib/kprov/applied';
 
 export const appliedMarker = (unit: string) => `${APPLIED_DIR}/${unit}.sha256`;
 
-/** Shell printing one sha256 over the config files as they are now (path and content; a missing file counts). */
-export function configDigestScript(paths: string[]): string {
+/**
+ * Shell printing one sha256 over the config files as they are now (path and content; a missing file counts). A
+ * planned file (path -> the sha256 of the content about to be written) counts with that content instead: what the
+ * digest will be once a run writes it, for a dry run to tell exactly whether a restart would follow.
+ */
+export function configDigestScript(paths: string[], planned: ReadonlyMap<string, string> = new Map()): string {
+  const known = [...planned].filter(([p]) => paths.includes(p)).map(([p, sha]) => `${shq(p)}) echo ${sha};; `);
   return (
     `for f in ${paths.map(shq).join(' ')}; do printf '%s ' "$f"; ` +
-    `if [ -f "$f" ]; then sha256sum < "$f" | cut -d' ' -f1; else echo missing; fi; done | sha256sum | cut -d' ' -f1`
+    `case "$f" in ${known.join('')}*) if [ -f "$f" ]; then sha256sum < "$f" | cut -d' ' -f1; else echo missing; fi;; ` +
+    `esac; done | sha256sum | cut -d' ' -f1`
   );
 }
 
@@ -19,6 +27,8 @@ export interface ServiceOptions {
   force?: boolean;
   /** Why, for the change line when forced. */
   reason?: string;
+  /** Files this run writes (or, in a dry run, would write): a dry run counts them as written. */
+  planned?: DesiredFile[];
 }
 
 /**
@@ -36,9 +46,12 @@ export async function ensureServiceCurrent(
 ): Promise<void> {
   const u = shq(unit);
   const marker = shq(appliedMarker(unit));
+  const planned = new Map(
+    host.dryRun ? (opts.planned ?? []).map((f) => [f.path, createHash('sha256').update(f.content).digest('hex')]) : [],
+  );
   const state = await host.sudo(
     `systemctl is-enabled ${u} 2>/dev/null || true; systemctl is-active ${u} 2>/dev/null || true; ` +
-      `cat ${marker} 2>/dev/null || echo none; ${configDigestScript(configPaths)}`,
+      `cat ${marker} 2>/dev/null || echo none; ${configDigestScript(configPaths, planned)}`,
     { step: `inspect ${unit}` },
   );
   const [enabled, active, applied, current] = state.stdout

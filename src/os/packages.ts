@@ -5,10 +5,9 @@ import { shellJoin } from '../ssh/quote.js';
 const NAMES: Record<string, { apt: string; rpm: string }> = {
   containerd: { apt: 'containerd', rpm: 'containerd' },
   runc: { apt: 'runc', rpm: 'runc' },
-  conntrack: { apt: 'conntrack', rpm: 'conntrack-tools' },
-  socat: { apt: 'socat', rpm: 'socat' },
   iptables: { apt: 'iptables', rpm: 'iptables' },
-  ethtool: { apt: 'ethtool', rpm: 'ethtool' },
+  // mount and losetup: Debian's mount package, util-linux on the RHEL family.
+  mount: { apt: 'mount', rpm: 'util-linux' },
 };
 
 export function packageNames(facts: Facts, logical: string[]): string[] {

@@ -2,7 +2,7 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import { HostError } from '../errors/index.js';
-import type { Bundle } from '../artifacts/bundle.js';
+import { REFERENCE_CNI_PLUGINS, type Bundle } from '../artifacts/bundle.js';
 import { installCommand, missingPackagesCommand } from '../os/packages.js';
 import { shq } from '../ssh/quote.js';
 import { kubeletUnit } from '../kubeadm/kubelet.js';
@@ -12,16 +12,14 @@ import type { Phase } from './phase.js';
 
 export const KUBELET_UNIT = '/etc/systemd/system/kubelet.service';
 const CNI_BIN = '/opt/cni/bin';
-/** Reference CNI plugins flannel delegates to. */
-const CNI_PLUGINS = ['bridge', 'host-local', 'loopback', 'portmap'];
 const CONTROL_PLANE_IMAGES = /\/(kube-apiserver|kube-controller-manager|kube-scheduler|etcd):/;
 
 const archOf = (host: Host) => (host.requireFacts().arch === 'aarch64' ? 'arm64' : 'amd64');
 
 /**
- * kubelet (and kubectl on control-plane hosts), the kubelet unit, and CNI plugins. From the artifact bundle
- * when there is one (sent only when its sha256 differs), otherwise downloaded on the host from the official
- * release layout and checked against the published sha256.
+ * kubelet (and kubectl on control-plane hosts), the kubelet unit, and (without a bundle's) the distribution's CNI
+ * plugins. From the artifact bundle when there is one (sent only when its sha256 differs), otherwise downloaded on
+ * the host from the official release layout and checked against the published sha256.
  */
 export function binariesPhase(version: string, bundle: Bundle | undefined): Phase {
   const cache = new Map<string, Buffer>();
@@ -35,9 +33,8 @@ export function binariesPhase(version: string, bundle: Bundle | undefined): Phas
       const names = host.spec.controlPlane ? ['kubelet', 'kubectl'] : ['kubelet'];
       const files: DesiredFile[] = [{ path: KUBELET_UNIT, content: kubeletUnit('/usr/bin/kubelet'), mode: 0o644 }];
       if (bundle) {
+        // The bundle's CNI plugins were installed with the runtime (they belong to containerd's CRI plugin).
         for (const n of names) files.push({ path: `/usr/bin/${n}`, content: bytes(bundle.binaries[n]), mode: 0o755 });
-        for (const p of bundle.cniPlugins)
-          files.push({ path: `${CNI_BIN}/${basename(p)}`, content: bytes(p), mode: 0o755 });
       } else {
         const versions = await host.sudo(
           names
@@ -79,9 +76,12 @@ export function binariesPhase(version: string, bundle: Bundle | undefined): Phas
               timeoutMs: ctx.commandTimeoutMs,
             }),
           );
-        const links = await host.sudo(CNI_PLUGINS.map((p) => `[ -e ${CNI_BIN}/${p} ] || echo ${p}`).join('; '), {
-          step: 'inspect CNI',
-        });
+        const links = await host.sudo(
+          REFERENCE_CNI_PLUGINS.map((p) => `[ -e ${CNI_BIN}/${p} ] || echo ${p}`).join('; '),
+          {
+            step: 'inspect CNI',
+          },
+        );
         const absent = links.stdout.split('\n').filter(Boolean);
         if (absent.length > 0) {
           await host.change(`link CNI plugins ${absent.join(', ')} into ${CNI_BIN}`, () =>
