@@ -1,7 +1,9 @@
 /**
  * kprov benchmarks (npm run bench): wall-clock figures for the issue notes, never asserted in tests.
  *   - full cluster PKI + render for 3 masters + 3 workers (RSA-2048 and ECDSA-P256, cold and warm);
- *   - with --lab: `kprov prepare` on 1 and 3 lab hosts, first run and re-run (needs Docker);
+ *   - with --lab: `kprov prepare` on 1 and 3 lab hosts (--hosts 1,3,10), first run, re-run and dry-run, with the
+ *     runtime from packages and from a runtime-only bundle (--runtime packages|bundle|both, --artifacts-dir D);
+ *     needs Docker, and Go for the bundle (test/e2e/build-runtime.sh, cached per version);
  *   - when the e2e bundle is built (npm run test:e2e): loading and checking it, first time and with the check cache.
  */
 import { spawnSync } from 'node:child_process';
@@ -89,26 +91,63 @@ function kprov(args: string[], env: NodeJS.ProcessEnv): number {
   return Date.now() - t;
 }
 
+/** Ansible (ansible-core 2.14, forks 50) on the same lab hosts, first run: users, host prep, containerd from packages. */
+const ANSIBLE_FIRST_RUN_S: Record<number, number> = { 1: 12.2, 3: 17.5, 10: 56.0 };
+
+/** The value after a flag (--hosts 1,3,10), if given. */
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/**
+ * A bundle holding just the runtime (and CNI plugins), from the e2e harness's per-version cache (built from the
+ * Go modules the first time): what `kprov prepare --artifacts-dir` installs instead of packages.
+ */
+function runtimeBundle(): string | undefined {
+  const script = fileURLToPath(new URL('../../test/e2e/build-runtime.sh', import.meta.url));
+  if (!existsSync(script)) return undefined;
+  const cache = join(process.env.KPROV_E2E_CACHE ?? join(homedir(), '.cache', 'kprov-e2e'), 'runtime');
+  const dir = join(mkdtempSync(join(tmpdir(), 'kprov-bench-')), 'bundle');
+  const r = spawnSync('bash', [script, cache, dir], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  if (r.status !== 0) {
+    console.log(`(no runtime bundle: build-runtime.sh failed: ${r.stderr.trim().split('\n').pop()})`);
+    return undefined;
+  }
+  return dir;
+}
+
+/**
+ * `kprov prepare` on fresh lab hosts (1 master + N-1 workers): first run, re-run, dry-run; the runtime from packages
+ * and/or from the bundle (--runtime packages|bundle|both, default both; --hosts 1,3,10).
+ */
 function labBench(): void {
   const home = mkdtempSync(join(tmpdir(), 'kprov-bench-'));
   const env = { KPROV_HOME: home };
-  for (const [masters, workers] of [
-    [1, 0],
-    [1, 2],
-  ]) {
-    const name = `bench${masters + workers}`;
-    kprov(['lab', 'up', '--name', name, '--masters', String(masters), '--workers', String(workers)], env);
-    try {
-      const inv = join(home, 'labs', name, 'inventory.yaml');
-      const first = kprov(['prepare', inv], env);
-      const again = kprov(['prepare', inv], env);
-      const dry = kprov(['prepare', inv, '--dry-run'], env);
-      console.log(
-        `kprov prepare on ${masters + workers} lab host(s): first run ${(first / 1000).toFixed(1)} s, ` +
-          `re-run ${(again / 1000).toFixed(1)} s, dry-run ${(dry / 1000).toFixed(1)} s`,
-      );
-    } finally {
-      kprov(['lab', 'down', '--name', name], env);
+  const sizes = (flag('--hosts') ?? '1,3').split(',').map(Number);
+  const which = flag('--runtime') ?? 'both';
+  const sources: { label: string; args: string[] }[] = [];
+  if (which !== 'bundle') sources.push({ label: 'packages', args: [] });
+  const bundle = which !== 'packages' ? (flag('--artifacts-dir') ?? runtimeBundle()) : undefined;
+  if (bundle) sources.push({ label: 'the bundle', args: ['--artifacts-dir', bundle] });
+  for (const n of sizes) {
+    for (const source of sources) {
+      const name = `bench${n}`;
+      kprov(['lab', 'up', '--name', name, '--masters', '1', '--workers', String(n - 1)], env);
+      try {
+        const inv = join(home, 'labs', name, 'inventory.yaml');
+        const first = kprov(['prepare', inv, ...source.args], env);
+        const again = kprov(['prepare', inv, ...source.args], env);
+        const dry = kprov(['prepare', inv, '--dry-run', ...source.args], env);
+        const ansible = ANSIBLE_FIRST_RUN_S[n];
+        console.log(
+          `kprov prepare on ${n} lab host(s), runtime from ${source.label}: first run ${(first / 1000).toFixed(1)} s` +
+            `${ansible ? ` (Ansible ${ansible} s: ${(ansible / (first / 1000)).toFixed(1)}x)` : ''}, ` +
+            `re-run ${(again / 1000).toFixed(1)} s, dry-run ${(dry / 1000).toFixed(1)} s`,
+        );
+      } finally {
+        kprov(['lab', 'down', '--name', name], env);
+      }
     }
   }
 }
@@ -137,4 +176,4 @@ function bundleBench(): void {
 await pkiBench();
 bundleBench();
 if (process.argv.includes('--lab')) labBench();
-else console.log('(add --lab for kprov prepare timings on lab hosts: npm run bench -- --lab)');
+else console.log('(add --lab for kprov prepare timings on lab hosts: npm run bench -- --lab [--hosts 1,3,10])');
