@@ -242,7 +242,7 @@ export function runtimePhase(bundle?: Bundle): Phase {
           throw new HostError(
             host.name,
             `the artifact bundle's runtime is built for ${runtime.arch}, this host is ${facts.arch}`,
-            { step: 'inspect host tools' },
+            { step: 'check architecture' },
           );
         await requireHostTools(host);
         major = runtime.containerdMajor;

@@ -29,7 +29,16 @@ export interface FileChange {
   kind: 'create' | 'update' | 'mode';
 }
 
-const sha256 = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
+const digests = new WeakMap<Buffer, string>();
+/** A Buffer's digest is kept: one bundle binary (tens of MB) is compared and sent to every host of a run. */
+const sha256 = (b: string | Buffer) => {
+  if (typeof b === 'string') return createHash('sha256').update(b).digest('hex');
+  const known = digests.get(b);
+  if (known) return known;
+  const d = createHash('sha256').update(b).digest('hex');
+  digests.set(b, d);
+  return d;
+};
 const octal = (m: number) => m.toString(8).padStart(4, '0');
 
 /**
