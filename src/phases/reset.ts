@@ -8,6 +8,17 @@ import type { Host } from '../host/host.js';
 import type { Phase, RunContext } from './phase.js';
 
 /**
+ * containerd 2.x keeps pod sandboxes in a store of their own, and its CRI plugin a copy of them in memory: once their
+ * containers are removed, the sandboxes go too and containerd restarts to forget them, or the old node's pods come
+ * back as NotReady sandboxes. containerd 1.x has no such store (its ctr no sandboxes command): nothing to do.
+ */
+export const REMOVE_SANDBOXES =
+  'if ctr sandboxes --help >/dev/null 2>&1; then removed=; ' +
+  "for s in $(ctr -n k8s.io sandboxes ls 2>/dev/null | awk 'NR > 1 {print $1}'); do " +
+  'ctr -n k8s.io sandboxes rm -f "$s" >/dev/null 2>&1; removed=1; done; ' +
+  '[ -z "$removed" ] || systemctl restart containerd; fi';
+
+/**
  * What kubeadm reset does on a host, plus what it leaves behind (CNI config, iptables rules, CNI links):
  * stop the kubelet, remove Kubernetes containers, unmount and empty kubelet state, remove kubeconfigs,
  * manifests, PKI and etcd data.
@@ -21,6 +32,7 @@ export const RESET_SCRIPT = [
     'ctr -n k8s.io tasks kill -s SIGKILL "$c" >/dev/null 2>&1; done; sleep 1; ' +
     'for c in $(ctr -n k8s.io containers ls -q 2>/dev/null); do ' +
     'ctr -n k8s.io tasks rm -f "$c" >/dev/null 2>&1; ctr -n k8s.io containers rm "$c" >/dev/null 2>&1; done; fi',
+  REMOVE_SANDBOXES,
   'awk \'$2 ~ "^/var/lib/kubelet/" { print $2 }\' /proc/mounts | sort -r | xargs -r umount -l',
   'rm -rf /var/lib/kubelet/* /etc/kubernetes/manifests/* /etc/kubernetes/pki /var/lib/etcd/*',
   'rm -f ' +
