@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DesiredFile } from '../ssh/files.js';
+import { sha256Of, type DesiredFile } from '../ssh/files.js';
 import { shq } from '../ssh/quote.js';
 import type { Host } from './host.js';
 
@@ -17,7 +17,7 @@ export function configDigestScript(paths: string[], planned: ReadonlyMap<string,
   const known = [...planned].filter(([p]) => paths.includes(p)).map(([p, sha]) => `${shq(p)}) echo ${sha};; `);
   return (
     `for f in ${paths.map(shq).join(' ')}; do printf '%s ' "$f"; ` +
-    `case "$f" in ${known.join('')}*) if [ -f "$f" ]; then sha256sum < "$f" | cut -d' ' -f1; else echo missing; fi;; ` +
+    `case "$f" in ${known.join('')}*) if [ -f "$f" ]; then ${sha256Of('"$f"')}; else echo missing; fi;; ` +
     `esac; done | sha256sum | cut -d' ' -f1`
   );
 }

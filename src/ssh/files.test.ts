@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeConnection } from './fake-connection.testing.js';
 import { shq } from './quote.js';
 import { kubeconfigFileFor } from '../actions/init.js';
-import { applyFiles, planFiles, ROOT_STAGING_DIR, takeUpload, type DesiredFile } from './files.js';
+import { applyFiles, planFiles, ROOT_STAGING_DIR, sha256Of, takeUpload, type DesiredFile } from './files.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -83,8 +83,8 @@ describe("a user's ~/.kube belongs to the user", () => {
   const file = kubeconfigFileFor('ubuntu', '/home/ubuntu', admin);
 
   it('creates ~/.kube as the user, 0700', async () => {
-    const conn = new FakeConnection('m1', (cmd) =>
-      cmd.includes('sha256sum <') && !cmd.includes('install') ? { stdout: 'dir:missing missing\n' } : undefined,
+    const conn = new FakeConnection('m1', (_cmd, o) =>
+      o.step === 'compare files' ? { stdout: 'dir:missing missing\n' } : undefined,
     );
     const changes = await planFiles(conn.asConnection(), [file], true);
     expect(changes).toEqual([{ path: '/home/ubuntu/.kube/config', kind: 'create' }]);
@@ -96,8 +96,8 @@ describe("a user's ~/.kube belongs to the user", () => {
   });
 
   it('a re-run fixes a root-owned ~/.kube left by an earlier run, though the file itself is right', async () => {
-    const conn = new FakeConnection('m1', (cmd) =>
-      cmd.includes('sha256sum <') ? { stdout: `dir:700:root:root 600 ubuntu ubuntu ${sha(admin)}\n` } : undefined,
+    const conn = new FakeConnection('m1', (_cmd, o) =>
+      o.step === 'compare files' ? { stdout: `dir:700:root:root 600 ubuntu ubuntu ${sha(admin)}\n` } : undefined,
     );
     const changes = await planFiles(conn.asConnection(), [file], true);
     expect(changes).toEqual([{ path: '/home/ubuntu/.kube/config', kind: 'mode' }]);
@@ -113,5 +113,26 @@ describe("a user's ~/.kube belongs to the user", () => {
       stdout: `dir:700:ubuntu:ubuntu 600 ubuntu ubuntu ${sha(admin)}\n`,
     }));
     expect(await planFiles(conn.asConnection(), [file], true)).toEqual([]);
+  });
+});
+
+describe('hashing on the host', () => {
+  it('gives the same sha256 with OpenSSL and with coreutils alone', () => {
+    const d = mkdtempSync(join(tmpdir(), 'kprov-sha-'));
+    const file = join(d, "a file's name");
+    writeFileSync(file, 'content\n'.repeat(1000));
+    const bin = join(d, 'bin');
+    mkdirSync(bin);
+    for (const tool of ['sha256sum', 'cut'])
+      symlinkSync(
+        execFileSync('sh', ['-c', `command -v ${tool}`])
+          .toString()
+          .trim(),
+        join(bin, tool),
+      );
+    const hash = (path: string) =>
+      spawnSync('/bin/sh', ['-c', sha256Of(shq(file))], { env: { PATH: path }, encoding: 'utf8' }).stdout.trim();
+    expect(hash(process.env.PATH!)).toBe(sha('content\n'.repeat(1000)));
+    expect(hash(bin)).toBe(sha('content\n'.repeat(1000)));
   });
 });

@@ -29,6 +29,15 @@ export interface FileChange {
   kind: 'create' | 'update' | 'mode';
 }
 
+/**
+ * Shell: the sha256 (hex) of a file, by OpenSSL where the host has it (it uses the CPU's SHA extensions: 6x faster
+ * than coreutils on the lab machine, which counts for a runtime's 100 MB sent to every host), else by sha256sum.
+ */
+export function sha256Of(file: string): string {
+  const tool = 'if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi';
+  return `{ ${tool}; } < ${file} | cut -d' ' -f1`;
+}
+
 const digests = new WeakMap<Buffer, string>();
 /** A Buffer's digest is kept: one bundle binary (tens of MB) is compared and sent to every host of a run. */
 const sha256 = (b: string | Buffer) => {
@@ -50,7 +59,7 @@ export async function planFiles(conn: SshConnection, files: DesiredFile[], sudo:
   const dirState = (f: DesiredFile) =>
     f.dirOwner ? `printf 'dir:%s ' "$(stat -c '%a:%U:%G' ${shq(dirname(f.path))} 2>/dev/null || echo missing)"; ` : '';
   const fileState = (p: string) =>
-    `if [ -f ${p} ]; then printf '%s %s ' "$(stat -c '%a %U %G' ${p})" "$(sha256sum < ${p} | cut -d' ' -f1)"; ` +
+    `if [ -f ${p} ]; then printf '%s %s ' "$(stat -c '%a %U %G' ${p})" "$(${sha256Of(p)})"; ` +
     'echo; else echo missing; fi';
   const script = files.map((f) => `${dirState(f)}${fileState(shq(f.path))}`).join('; ');
   const { stdout } = await conn.exec(script, { sudo, step: 'compare files' });
@@ -109,7 +118,7 @@ export function takeUpload(upload: string, copy: string, sha: string, what: stri
   const c = shq(copy);
   return (
     `{ cp ${shq(upload)} ${c}; rc=$?; rm -f ${shq(upload)}; [ $rc = 0 ]; } && ` +
-    `{ [ "$(sha256sum < ${c} | cut -d' ' -f1)" = ${sha} ] || ` +
+    `{ [ "$(${sha256Of(c)})" = ${sha} ] || ` +
     `{ echo ${shq(`the upload of ${what} changed before it was installed; nothing was installed`)} >&2; exit 5; }; }`
   );
 }
