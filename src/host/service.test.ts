@@ -99,6 +99,19 @@ describe('services run with the configuration on disk', () => {
     ]);
   });
 
+  it('reloads systemd for a changed unit even when no restart follows, and enables as one command', async () => {
+    const { host, conn } = hostWith(() => ({ stdout: `disabled\nactive\n${'c'.repeat(64)}\n${'c'.repeat(64)}\n` }));
+    await ensureServiceCurrent(host, 'containerd', ['/etc/containerd/config.toml'], { reload: true });
+    expect(host.changes).toEqual(['enable containerd', 'reload systemd units']);
+    expect(conn.execs.at(-1)).toMatchObject({
+      command: 'set -e; systemctl enable --no-reload containerd; systemctl daemon-reload',
+      step: 'daemon-reload',
+    });
+    const plain = hostWith(() => ({ stdout: `disabled\nactive\n${'c'.repeat(64)}\n${'c'.repeat(64)}\n` }));
+    await ensureServiceCurrent(plain.host, 'containerd', ['/etc/containerd/config.toml']);
+    expect(plain.conn.execs.at(-1)).toMatchObject({ command: 'set -e; systemctl enable containerd' });
+  });
+
   it('dry-run reports the restart without doing it', async () => {
     const { host, conn } = hostWith(() => ({ stdout: `enabled\nactive\nnone\n${'b'.repeat(64)}\n` }));
     const dry = new Host(host.spec, conn.asConnection(), true);

@@ -29,6 +29,8 @@ export interface ServiceOptions {
   reason?: string;
   /** Files this run writes (or, in a dry run, would write): a dry run counts them as written. */
   planned?: DesiredFile[];
+  /** The unit file changed: systemd reloads it (with the restart, when one follows). */
+  reload?: boolean;
 }
 
 /**
@@ -58,8 +60,6 @@ export async function ensureServiceCurrent(
     .trim()
     .split('\n')
     .map((l) => l.trim());
-  if (enabled !== 'enabled')
-    await host.change(`enable ${unit}`, () => host.sudo(`systemctl enable ${u}`, { step: `enable ${unit}` }));
   let why: string | undefined;
   if (active !== 'active') why = `start ${unit}`;
   else if (opts.force) why = `restart ${unit}${opts.reason ? ` (${opts.reason})` : ''}`;
@@ -69,12 +69,32 @@ export async function ensureServiceCurrent(
         ? `restart ${unit} (not yet started by kprov with its configuration)`
         : `restart ${unit} (it runs with an older ${configPaths.join(', ')})`;
   }
-  if (!why) return;
-  await host.change(why, () =>
-    host.sudo(
-      `set -e; d=$(${configDigestScript(configPaths)}); systemctl daemon-reload; systemctl restart ${u}; ` +
+  // What systemd has to do runs as one command (every systemctl call that reloads costs a fifth of a second); each
+  // action is still its own change line, in the order they happen.
+  const lines: string[] = [];
+  const commands: string[] = [];
+  if (enabled !== 'enabled') {
+    lines.push(`enable ${unit}`);
+    commands.push(`systemctl enable ${why || opts.reload ? '--no-reload ' : ''}${u}`);
+  }
+  if (opts.reload) {
+    lines.push('reload systemd units');
+    if (!why) commands.push('systemctl daemon-reload');
+  }
+  if (why) {
+    lines.push(why);
+    commands.push(
+      `d=$(${configDigestScript(configPaths)}); systemctl daemon-reload; systemctl restart ${u}; ` +
         `mkdir -p -m 0755 ${shq(APPLIED_DIR)}; printf '%s\\n' "$d" > ${marker}`,
-      { step: `${active === 'active' ? 'restart' : 'start'} ${unit}` },
-    ),
-  );
+    );
+  }
+  const step = why
+    ? `${active === 'active' ? 'restart' : 'start'} ${unit}`
+    : opts.reload
+      ? 'daemon-reload'
+      : `enable ${unit}`;
+  for (const [i, line] of lines.entries())
+    await host.change(line, async () => {
+      if (i === lines.length - 1) await host.sudo(`set -e; ${commands.join('; ')}`, { step });
+    });
 }

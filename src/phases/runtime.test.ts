@@ -202,12 +202,15 @@ describe('the container runtime from the bundle', () => {
     expect(conn.script).not.toMatch(/apt-get|dpkg|dnf|yum|rpm /);
     expect(h.changes).toEqual([
       ...wanted.map((f) => `create ${f.path}`),
-      'reload systemd units',
       'enable containerd',
+      'reload systemd units',
       'start containerd',
     ]);
-    // The record of what containerd runs covers its binary and unit too.
-    const start = conn.execs.find((e) => e.step === 'start containerd')!.command;
+    // systemd's part is one command: enable (no reload of its own), reload, start, record what it started with.
+    const systemd = conn.execs.filter((e) => e.command.includes('systemctl') && !e.command.includes('is-active'));
+    expect(systemd.map((e) => e.step)).toEqual(['start containerd']);
+    const start = systemd[0].command;
+    expect(start).toMatch(/systemctl enable --no-reload containerd; d=.*systemctl daemon-reload; systemctl restart/);
     expect(start).toContain('/usr/local/bin/containerd');
     expect(start).toContain(CONTAINERD_UNIT);
     expect([...conn.uploads.values()].map(String)).toContain('binary runc\n');

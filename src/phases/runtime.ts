@@ -265,13 +265,12 @@ export function runtimePhase(bundle?: Bundle): Phase {
         host,
         config.map((f) => f.path),
       );
-      if (changed.includes(CONTAINERD_UNIT))
-        await host.change('reload systemd units', () =>
-          host.sudo('systemctl daemon-reload', { step: 'daemon-reload' }),
-        );
       // Converge on what runs, not on what this run changed: a run stopped after writing config.toml restarts it
       // next time. A fresh package starts containerd with its default config, so it is restarted once too.
-      await ensureServiceCurrent(host, 'containerd', containerdRestartOn(runtime), { planned: files });
+      await ensureServiceCurrent(host, 'containerd', containerdRestartOn(runtime), {
+        planned: files,
+        reload: changed.includes(CONTAINERD_UNIT),
+      });
       if (host.dryRun) return;
       // Proof: the daemon answers, it is the containerd this phase installed, and its CRI plugin is loaded.
       const check = await host.sudo(
