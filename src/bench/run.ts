@@ -91,7 +91,7 @@ function kprov(args: string[], env: NodeJS.ProcessEnv): number {
   return Date.now() - t;
 }
 
-/** Ansible (ansible-core 2.14, forks 50) on the same lab hosts, first run: users, host prep, containerd from packages. */
+/** Ansible (ansible-core 2.14, forks 50) on these lab hosts, first run: users, host prep, containerd from packages. */
 const ANSIBLE_FIRST_RUN_S: Record<number, number> = { 1: 12.2, 3: 17.5, 10: 56.0 };
 
 /** The value after a flag (--hosts 1,3,10), if given. */
