@@ -129,7 +129,7 @@ describe('kprov init --dry-run: 1 master + 2 workers', () => {
     );
     const c = api.spec.containers[0];
     expect(c.command).toEqual(['kube-apiserver', ...FACT_SHEET_APISERVER]);
-    expect(c.image).toBe('registry.k8s.io/kube-apiserver:v1.32.4');
+    expect(c.image).toBe('registry.k8s.io/kube-apiserver:v1.37.2');
     expect(c.livenessProbe).toEqual({
       failureThreshold: 8,
       httpGet: { host: '10.0.0.10', path: '/livez', port: 6443, scheme: 'HTTPS' },

@@ -30,7 +30,7 @@ const HOSTILE: [string, string, RegExp][] = [
   ],
   [
     'kubernetesVersion with flags',
-    `${CLUSTER}kubernetesVersion: "v1.32.4 --foo"\n`,
+    `${CLUSTER}kubernetesVersion: "v1.37.2 --foo"\n`,
     /^kubeadm\.yaml:3: .*kubernetesVersion .* not a release version/,
   ],
   ['kubernetesVersion too old', `${CLUSTER}kubernetesVersion: v1.20.0\n`, /^kubeadm\.yaml:3: .*not supported/],
@@ -122,7 +122,7 @@ describe('audit: --config values go through the inventory validators, with file 
 
   it('accepts good values and normalises them', () => {
     const cfg = parseKubeadmConfig(
-      `${CLUSTER}kubernetesVersion: 1.32.4\napiServer:\n` +
+      `${CLUSTER}kubernetesVersion: 1.37.2\napiServer:\n` +
         '  certSANs: [api.example.com, 192.0.2.10, "*.apps.example.com"]\n' +
         '  extraArgs:\n    - name: audit-log-maxage\n      value: "7"\n' +
         `---\n${INIT}bootstrapTokens:\n  - token: abcdef.0123456789abcdef\n` +
@@ -130,7 +130,7 @@ describe('audit: --config values go through the inventory validators, with file 
       'kubeadm.yaml',
     );
     expect(cfg.cluster).toEqual({
-      kubernetesVersion: 'v1.32.4',
+      kubernetesVersion: 'v1.37.2',
       apiServerCertSANs: ['api.example.com', '192.0.2.10', '*.apps.example.com'],
       apiServerExtraArgs: { 'audit-log-maxage': '7' },
       criSocket: 'unix:///run/containerd/containerd.sock',

@@ -11,7 +11,7 @@ import {
   SCHEDULER_PORT,
   KUBERNETES_DIR,
 } from './constants.js';
-import { minorOf } from './images.js';
+import { minorOf } from './versions.js';
 import { peerUrlOf } from './etcd-members.js';
 
 type Args = Record<string, string>;
