@@ -172,10 +172,11 @@ describe('kprov init --dry-run: 1 master + 2 workers', () => {
       staticPodPath: '/etc/kubernetes/manifests',
       rotateCertificates: true,
     });
-    expect(read(out, 'worker1/var/lib/kubelet/kubeadm-flags.env')).toBe(
-      'KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///run/containerd/containerd.sock ' +
-        '--pod-infra-container-image=registry.k8s.io/pause:3.10 --node-ip=10.0.0.11"\n',
+    expect(kubelet.containerRuntimeEndpoint).toBe('unix:///run/containerd/containerd.sock');
+    expect(read(out, 'worker1/var/lib/kubelet/instance-config.yaml')).toBe(
+      'containerRuntimeEndpoint: "unix:///run/containerd/containerd.sock"\n',
     );
+    expect(read(out, 'worker1/var/lib/kubelet/kubeadm-flags.env')).toBe('KUBELET_KUBEADM_ARGS="--node-ip=10.0.0.11"\n');
     expect(read(out, 'worker1/etc/systemd/system/kubelet.service.d/10-kubeadm.conf')).toContain(
       'ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS ' +
         '$KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS',
