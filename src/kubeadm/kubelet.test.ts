@@ -3,7 +3,7 @@ import { parse } from 'yaml';
 import { testConfig } from './fixtures.testing.js';
 import { instanceConfigYaml, kubeletConfigMap, kubeletFlags, kubeletNodeConfigYaml } from './kubelet.js';
 
-const node = { name: 'worker1', advertiseAddress: '10.0.0.11', controlPlane: false };
+const node = { name: 'worker1', advertiseAddress: '10.0.0.11', controlPlane: false, worker: true };
 
 describe('kubelet files for Kubernetes v1.35+', () => {
   it('passes neither the sandbox image (the v1.35 kubelet lost the flag) nor the runtime endpoint as flags', () => {
