@@ -100,8 +100,17 @@ export function upgradePlan(current: ClusterVersions, target: string): PlanRow[]
 export function formatPlan(current: ClusterVersions, target: string, rows: PlanRow[]): string {
   const lines = [`Cluster version: ${current.cluster}`, `Target version:  ${target}`, ''];
   if (rows.length === 0) return `${lines.join('\n')}Nothing to upgrade: every component runs ${target}.\n`;
-  const table = [['COMPONENT', 'NODE', 'CURRENT', 'TARGET'], ...rows.map((r) => [r.component, r.node, r.current, r.target])];
+  const table = [
+    ['COMPONENT', 'NODE', 'CURRENT', 'TARGET'],
+    ...rows.map((r) => [r.component, r.node, r.current, r.target]),
+  ];
   const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
-  for (const row of table) lines.push(row.map((cell, i) => cell.padEnd(widths[i])).join('   ').trimEnd());
+  for (const row of table)
+    lines.push(
+      row
+        .map((cell, i) => cell.padEnd(widths[i]))
+        .join('   ')
+        .trimEnd(),
+    );
   return `${lines.join('\n')}\n`;
 }

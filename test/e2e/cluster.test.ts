@@ -379,7 +379,11 @@ describe('air-gapped registry mirror', () => {
       30_000,
     );
     // An image no lab host has: the pause image under a name only the registry knows.
-    docker('tag', `registry.k8s.io/pause:${releaseOf(DEFAULT_KUBERNETES_VERSION).pause}`, `127.0.0.1:${port}/kprov-e2e/pause:mirror`);
+    docker(
+      'tag',
+      `registry.k8s.io/pause:${releaseOf(DEFAULT_KUBERNETES_VERSION).pause}`,
+      `127.0.0.1:${port}/kprov-e2e/pause:mirror`,
+    );
     docker('push', '-q', `127.0.0.1:${port}/kprov-e2e/pause:mirror`);
     const gateway = docker('network', 'inspect', lab.network, '-f', '{{(index .IPAM.Config 0).Gateway}}').trim();
 
