@@ -102,8 +102,9 @@ export const normalizeCriSocket = (v: string) => (v.startsWith('unix://') ? v : 
 
 /** A component flag name (without --) and its value, as they go into a static pod's command. */
 export function extraArgProblem(name: string, value: string, label: string): Problem {
-  if (!/^[a-z0-9][a-z0-9-]*$/i.test(name)) {
-    return `${label}: flag name ${q(name)} must be letters, digits and '-' (without the leading --)`;
+  // A letter first: no flag starts with a digit, and an all-digit key would not keep its place in a JS object.
+  if (!/^[a-z][a-z0-9-]*$/i.test(name)) {
+    return `${label}: flag name ${q(name)} must be a letter, then letters, digits and '-' (without the leading --)`;
   }
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(value)) {
