@@ -128,7 +128,7 @@ describe(`kprov upgrade ${FROM} -> ${TARGET} on 1 master + 2 workers`, () => {
     expect(r.stderr).toMatch(/would be a downgrade|is not supported/);
   });
 
-  it('upgrades while a Service keeps answering; killed half way, a re-run finishes; a third run changes nothing', async () => {
+  it('keeps a Service answering; killed half way, a re-run finishes the upgrade; a third run changes nothing', async () => {
     startTraffic();
     await eventually('client requests', () => expect(requestCounts().ok).toBeGreaterThan(5), 120_000);
     const t = Date.now();
@@ -149,7 +149,12 @@ describe(`kprov upgrade ${FROM} -> ${TARGET} on 1 master + 2 workers`, () => {
     const rerun = await upgrade('--to', TARGET);
     expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
     console.log(`kprov upgrade (interrupted + re-run): ${Date.now() - t} ms`);
-    console.log(rerun.stdout.split('\n').filter((l) => /finished in/.test(l)).join('\n'));
+    console.log(
+      rerun.stdout
+        .split('\n')
+        .filter((l) => /finished in/.test(l))
+        .join('\n'),
+    );
 
     const nodes = kjson('get', 'nodes').items as { status: { nodeInfo: { kubeletVersion: string } } }[];
     expect(nodes.map((n) => n.status.nodeInfo.kubeletVersion)).toEqual([TARGET, TARGET, TARGET]);
