@@ -128,7 +128,7 @@ describe(`kprov upgrade ${FROM} -> ${TARGET} on 1 master + 2 workers`, () => {
     expect(r.stderr).toMatch(/would be a downgrade|is not supported/);
   });
 
-  it('keeps a Service answering; killed half way, a re-run finishes the upgrade; a third run changes nothing', async () => {
+  it('keeps a Service answering; killed half way, a re-run finishes; a third run changes nothing', async () => {
     startTraffic();
     await eventually('client requests', () => expect(requestCounts().ok).toBeGreaterThan(5), 120_000);
     const t = Date.now();
