@@ -7,6 +7,8 @@ import { MANIFESTS_DIR } from '../../kubeadm/constants.js';
 import { CONTROL_PLANE_ORDER, type ClusterVersions, type ControlPlaneComponent } from '../../kubeadm/upgrade.js';
 import { parse } from 'yaml';
 import type { Phase } from '../phase.js';
+import { waitUntil } from '../../util/wait.js';
+import { logProgress } from '../cluster/waits.js';
 
 /** What upgrade's preflight learned: versions, and what stands in the way (each a sentence). */
 export interface ClusterInspection {
@@ -57,45 +59,71 @@ export function inspectPhase(access: ClusterAccess, found: ClusterInspection, ne
   return {
     title: 'Inspect the cluster',
     async runAll(hosts, ctx) {
-      const problems = new Map<string, string>();
       const masters = hosts.filter((h) => h.spec.controlPlane);
       if (masters.length === 0) {
-        found.problems.push('no control-plane host is reachable');
-        return problems;
+        found.problems = ['no control-plane host is reachable'];
+        return new Map();
       }
       access.useMaster(masters[0], nodeConfigFrom(masters[0].spec).advertiseAddress, ctx.log);
-      const api = access.api(masters[0], 'inspect');
-      found.versions.cluster = (await recordedVersion(api)) ?? '';
-      for (const m of masters) found.versions.masters[m.spec.nodeName] = await manifestTags(m);
-      const nodes = (await api.get<List<Node>>('/api/v1/nodes'))?.items ?? [];
-      for (const n of nodes) {
-        found.versions.kubelets[n.metadata.name] = n.status?.nodeInfo?.kubeletVersion ?? '';
-        if (readyCondition(n)?.status !== 'True') found.problems.push(`node ${n.metadata.name} is not Ready`);
-      }
-      for (const h of ctx.hosts.filter((x) => !nodes.some((n) => n.metadata.name === x.spec.nodeName))) {
-        found.problems.push(`${h.name} is in the inventory but not a node of the cluster: run kprov join first`);
-      }
-      found.versions.kubeProxy = imageTagOf(
-        await api.get<Workload>('/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy'),
-      );
-      found.versions.coredns = imageTagOf(
-        await api.get<Workload>('/apis/apps/v1/namespaces/kube-system/deployments/coredns'),
-      );
-      const etcd = access.etcd(masters[0], 'inspect etcd');
-      const members = await etcd.members();
-      for (const m of members.filter((x) => x.isLearner)) {
-        found.problems.push(`etcd member ${m.name || m.peerURLs?.[0]} is a learner (a join did not finish)`);
-      }
-      for (const p of await etcd.unhealthyVoters()) found.problems.push(`etcd member ${p}`);
-      for (const h of hosts) {
-        const r = await h.sudo('df -Pm /var/lib/containerd 2>/dev/null || df -Pm /var/lib', { step: 'check disk' });
-        const free = Number(r.stdout.trim().split('\n').pop()?.split(/\s+/)[3]);
-        found.freeMiB[h.name] = free;
-        if (Number.isFinite(free) && free < neededMiB) {
-          found.problems.push(`${h.name} has ${free} MiB free for images, the new images need about ${neededMiB} MiB`);
-        }
-      }
-      return problems;
+      // A run resumed right after an interrupted one meets components restarting: wait while the picture changes,
+      // and give up (listing what stands in the way) once it has stayed the same for a minute.
+      await waitUntil({
+        what: 'a cluster fit to upgrade',
+        stallMs: 60_000,
+        deadlineMs: 5 * 60_000,
+        everyMs: 5000,
+        check: async () => {
+          await inspectOnce(access, masters[0], masters, hosts, found, neededMiB).catch((err) => {
+            found.problems.push(`the cluster API through ${masters[0].name}: ${(err as Error).message}`);
+          });
+          if (found.problems.length > 0) throw new Error(found.problems.join('; '));
+          return true;
+        },
+        onChange: logProgress(ctx.log, masters[0], 'a cluster fit to upgrade'),
+      }).catch(() => undefined);
+      return new Map();
     },
   };
+}
+
+async function inspectOnce(
+  access: ClusterAccess,
+  via: Host,
+  masters: Host[],
+  hosts: Host[],
+  found: ClusterInspection,
+  neededMiB: number,
+): Promise<void> {
+  found.problems = [];
+  found.versions = { cluster: '', masters: {}, kubelets: {} };
+  const api = access.api(via, 'inspect');
+  found.versions.cluster = (await recordedVersion(api)) ?? '';
+  for (const m of masters) found.versions.masters[m.spec.nodeName] = await manifestTags(m);
+  const nodes = (await api.get<List<Node>>('/api/v1/nodes'))?.items ?? [];
+  for (const n of nodes) {
+    found.versions.kubelets[n.metadata.name] = n.status?.nodeInfo?.kubeletVersion ?? '';
+    if (readyCondition(n)?.status !== 'True') found.problems.push(`node ${n.metadata.name} is not Ready`);
+  }
+  for (const h of hosts.filter((x) => !nodes.some((n) => n.metadata.name === x.spec.nodeName))) {
+    found.problems.push(`${h.name} is in the inventory but not a node of the cluster: run kprov join first`);
+  }
+  found.versions.kubeProxy = imageTagOf(
+    await api.get<Workload>('/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy'),
+  );
+  found.versions.coredns = imageTagOf(
+    await api.get<Workload>('/apis/apps/v1/namespaces/kube-system/deployments/coredns'),
+  );
+  const etcd = access.etcd(via, 'inspect etcd');
+  for (const m of (await etcd.members()).filter((x) => x.isLearner)) {
+    found.problems.push(`etcd member ${m.name || m.peerURLs?.[0]} is a learner (a join did not finish)`);
+  }
+  for (const p of await etcd.unhealthyVoters()) found.problems.push(`etcd member ${p}`);
+  for (const h of hosts) {
+    const r = await h.sudo('df -Pm /var/lib/containerd 2>/dev/null || df -Pm /var/lib', { step: 'check disk' });
+    const free = Number(r.stdout.trim().split('\n').pop()?.split(/\s+/)[3]);
+    found.freeMiB[h.name] = free;
+    if (Number.isFinite(free) && free < neededMiB) {
+      found.problems.push(`${h.name} has ${free} MiB free for images, the new images need about ${neededMiB} MiB`);
+    }
+  }
 }
