@@ -59,12 +59,6 @@ export async function upgradeCluster(resolved: Resolved, opts: UpgradeOptions) {
   if (!existsSync(join(state, 'admin.conf'))) throw new UserError(`no cluster state in ${state}: run kprov init first`);
   const artifacts = opts.artifactsDir ?? resolved.cluster.artifactsDir;
   const bundle = artifacts ? loadBundle(artifacts, join(kprovHome(), 'cache', 'bundle-checked.json')) : undefined;
-  if (bundle) {
-    const kubelet = bundle.images.flatMap((i) => i.refs).find((r) => /\/kube-apiserver:/.test(r));
-    if (kubelet && !kubelet.endsWith(`:${target}`)) {
-      throw new UserError(`artifacts_dir ${bundle.dir} holds ${kubelet}, not Kubernetes ${target}`);
-    }
-  }
 
   // 1. Preflight, read-only.
   const first = resolved.hosts.find((h) => h.controlPlane)!;
@@ -84,6 +78,13 @@ export async function upgradeCluster(resolved: Resolved, opts: UpgradeOptions) {
   if (unreachable.length > 0) throw new PreflightFailed(unreachable);
   const rule = upgradeProblem(found.versions, target);
   if (rule) throw new UserError(rule);
+  const apiServerImage = bundle?.images.flatMap((i) => i.refs).find((r) => /\/kube-apiserver:/.test(r));
+  if (bundle && apiServerImage && !apiServerImage.endsWith(`:${target}`)) {
+    throw new UserError(
+      `artifacts_dir ${bundle.dir} holds ${apiServerImage}, not Kubernetes ${target}: ` +
+        `pass the target's bundle with --artifacts-dir`,
+    );
+  }
   if (found.problems.length > 0) throw new PreflightFailed(found.problems);
   const rows: PlanRow[] = upgradePlan(found.versions, target);
   const planText = formatPlan(found.versions, target, rows);

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { kprov } from '../helpers/cli.js';
@@ -92,7 +94,9 @@ function startTraffic() {
       },
     },
   };
-  kubectl('apply', '-f', '-', '--', JSON.stringify(client));
+  const file = join(e2e.home, 'client.json');
+  writeFileSync(file, JSON.stringify(client));
+  kubectl('apply', '-f', file);
 }
 
 function requestCounts() {
