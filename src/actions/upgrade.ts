@@ -15,6 +15,7 @@ import { imagesPhase } from '../phases/kubernetes.js';
 import { controlPlaneUpgradePhase } from '../phases/upgrade/control-plane.js';
 import { inspectPhase, type ClusterInspection } from '../phases/upgrade/inspect.js';
 import { kubeletUpgradePhase } from '../phases/upgrade/kubelets.js';
+import { addonsRolledOutPhase } from '../phases/upgrade/rollout.js';
 import { clusterStateDir, kubeconfigForUser } from './init.js';
 import { planFromInventory } from './render.js';
 import { runOnHosts, type RunOptions } from './session.js';
@@ -111,6 +112,7 @@ export async function upgradeCluster(resolved: Resolved, opts: UpgradeOptions) {
     { ...viaFirstMaster(rbacOnly), title: 'RBAC for the target version' },
     controlPlaneUpgradePhase(run, renew),
     { ...viaFirstMaster(run), title: 'Cluster objects and addons' },
+    addonsRolledOutPhase(run),
     kubeletUpgradePhase(run, {
       target,
       bundle,
