@@ -181,6 +181,8 @@ describe(`kprov upgrade ${FROM} -> ${TARGET} on 1 master + 2 workers`, () => {
     const { ok, failed } = requestCounts();
     console.log(`requests during the upgrade: ${ok} answered, ${failed.length} failed ${failed.join(', ')}`);
     expect(ok).toBeGreaterThan(100);
+    // The goal is zero (the note reports the figure); more than 1% lost would mean a broken rollout.
+    expect(failed.length).toBeLessThanOrEqual(Math.ceil((ok + failed.length) / 100));
 
     const again = await upgrade('--to', TARGET);
     expect(again.code, again.stdout + again.stderr).toBe(0);
