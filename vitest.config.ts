@@ -23,6 +23,15 @@ export default defineConfig({
           hookTimeout: 3_000_000,
         },
       },
+      {
+        // The same kind of real cluster, longer than CI's budget leaves: run by hand (npm run test:e2e:manual).
+        test: {
+          name: 'e2e-manual',
+          include: ['test/e2e-manual/**/*.test.ts'],
+          testTimeout: 2_400_000,
+          hookTimeout: 3_000_000,
+        },
+      },
     ],
   },
 });

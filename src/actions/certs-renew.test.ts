@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { runningContainersScript } from '../phases/cluster/static-pods.js';
-import { renewedFiles } from './certs-renew.js';
+import { renewedFiles } from '../kubeadm/renew.js';
 
 describe('certs renew', () => {
   it('replaces leaf certificates and kprov kubeconfigs only: no keys, manifests or kubelet files', () => {

@@ -4,8 +4,8 @@ import type { Resolved } from '../config/settings.js';
 import { statePkiDir } from '../config/state-dir.js';
 import { UserError } from '../errors/index.js';
 import { ClusterAccess } from '../kube/cluster-access.js';
-import { BOOTSTRAP_KUBELET_CONF, KUBELET_CONF, KUBERNETES_DIR, PKI_DIR } from '../kubeadm/constants.js';
-import type { FileSpec } from '../kubeadm/plan.js';
+import { KUBERNETES_DIR } from '../kubeadm/constants.js';
+import { renewedFiles } from '../kubeadm/renew.js';
 import { connectPhase } from '../phases/connect.js';
 import { planCredentials } from '../phases/cluster/run.js';
 import { restartStaticPod } from '../phases/cluster/static-pods.js';
@@ -15,16 +15,6 @@ import { clusterStateDir, kubeconfigForUser } from './init.js';
 import { planFromInventory } from './render.js';
 import { runOnHosts, type RunOptions } from './session.js';
 import { nodeConfigFrom } from '../kubeadm/config.js';
-
-/** The files certs renew replaces: leaf certificates and the kubeconfigs with client certificates kprov made. */
-export function renewedFiles(files: FileSpec[]): FileSpec[] {
-  const kept = [`${KUBERNETES_DIR}/${KUBELET_CONF}`, `${KUBERNETES_DIR}/${BOOTSTRAP_KUBELET_CONF}`];
-  return files.filter(
-    (f) =>
-      (f.path.startsWith(`${PKI_DIR}/`) && f.path.endsWith('.crt')) ||
-      (/^\/etc\/kubernetes\/[^/]+\.conf$/.test(f.path) && !kept.includes(f.path)),
-  );
-}
 
 /**
  * kubeadm certs renew all, on every master: leaf certificates and kubeconfig client certificates renewed with

@@ -11,6 +11,7 @@ import { binariesPhase, imagesPhase } from '../phases/kubernetes.js';
 import { ClusterAccess } from '../kube/cluster-access.js';
 import { planCredentials, type ClusterRun } from '../phases/cluster/run.js';
 import { clusterIdentityPhase } from '../phases/cluster/identity.js';
+import { versionGuardPhase } from '../phases/cluster/version-guard.js';
 import { controlPlanePhase } from '../phases/cluster/init.js';
 import { apiThroughAnotherMasterPhase } from '../phases/cluster/api-access.js';
 import { clusterObjectsPhase } from '../phases/cluster/objects.js';
@@ -95,6 +96,7 @@ export async function initCluster(
     connect,
     facts,
     validate,
+    versionGuardPhase(state, cfg.kubernetesVersion),
     clusterIdentityPhase(run, pkiDir),
     ...prepare,
     binariesPhase(cfg.kubernetesVersion, bundle),

@@ -12,6 +12,7 @@ import { runCli } from '../cli/run.testing.js';
 import { checkCertificates } from './certs-check.js';
 import { UserError, UserErrors } from '../errors/index.js';
 import { loadKubeadmConfig } from '../config/kubeadm-config-file.js';
+import { DEFAULT_KUBERNETES_VERSION, releaseOf } from '../kubeadm/versions.js';
 
 const repo = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 const resolved = (inv: string) => resolveSettings(loadInventory(repo(inv)), { offline: true });
@@ -129,10 +130,11 @@ describe('kprov init --dry-run: 1 master + 2 workers', () => {
     );
     const c = api.spec.containers[0];
     expect(c.command).toEqual(['kube-apiserver', ...FACT_SHEET_APISERVER]);
-    expect(c.image).toBe('registry.k8s.io/kube-apiserver:v1.32.4');
+    expect(c.image).toBe(`registry.k8s.io/kube-apiserver:${DEFAULT_KUBERNETES_VERSION}`);
+    expect(c.ports).toEqual([{ containerPort: 6443, name: 'probe-port', protocol: 'TCP' }]);
     expect(c.livenessProbe).toEqual({
       failureThreshold: 8,
-      httpGet: { host: '10.0.0.10', path: '/livez', port: 6443, scheme: 'HTTPS' },
+      httpGet: { host: '10.0.0.10', path: '/livez', port: 'probe-port', scheme: 'HTTPS' },
       initialDelaySeconds: 10,
       periodSeconds: 10,
       timeoutSeconds: 15,
@@ -148,7 +150,10 @@ describe('kprov init --dry-run: 1 master + 2 workers', () => {
       [...api.spec.volumes.map((v: { name: string }) => v.name)].sort(),
     );
 
-    const kcm = parse(read(m, 'etc/kubernetes/manifests/kube-controller-manager.yaml')).spec.containers[0].command;
+    const kcmPod = parse(read(m, 'etc/kubernetes/manifests/kube-controller-manager.yaml'));
+    // Kubernetes 1.36 removed flex volumes, and kubeadm the kcm's flexvolume-dir mount.
+    expect(kcmPod.spec.volumes.map((v: { name: string }) => v.name)).not.toContain('flexvolume-dir');
+    const kcm = kcmPod.spec.containers[0].command;
     expect(kcm).toContain('--controllers=*,bootstrapsigner,tokencleaner');
     expect(kcm).toContain('--allocate-node-cidrs=true');
     expect(kcm).toContain('--cluster-cidr=10.244.0.0/16');
@@ -159,7 +164,23 @@ describe('kprov init --dry-run: 1 master + 2 workers', () => {
     const etcd = parse(read(m, 'etc/kubernetes/manifests/etcd.yaml'));
     expect(etcd.spec.containers[0].command).toContain('--initial-cluster=master=https://10.0.0.10:2380');
     expect(etcd.spec.containers[0].command).not.toContain('--initial-cluster-state=existing');
-    expect(etcd.spec.containers[0].image).toBe('registry.k8s.io/etcd:3.5.16-0');
+    expect(etcd.spec.containers[0].image).toBe(`registry.k8s.io/etcd:${releaseOf(DEFAULT_KUBERNETES_VERSION).etcd}`);
+    const probePorts = Object.fromEntries(
+      ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((name) => {
+        const pod = parse(read(m, `etc/kubernetes/manifests/${name}.yaml`));
+        const container = pod.spec.containers[0];
+        const probes = ['livenessProbe', 'readinessProbe', 'startupProbe'].filter((p) => container[p]);
+        expect(probes.map((p) => container[p].httpGet.port)).toEqual(probes.map(() => 'probe-port'));
+        return [name, container.ports];
+      }),
+    );
+    const probePort = (containerPort: number) => [{ containerPort, name: 'probe-port', protocol: 'TCP' }];
+    expect(probePorts).toEqual({
+      etcd: probePort(2381),
+      'kube-apiserver': probePort(6443),
+      'kube-controller-manager': probePort(10257),
+      'kube-scheduler': probePort(10259),
+    });
   });
 
   it('renders kubelet files and every cluster object as parseable YAML with the expected kinds', () => {
@@ -172,10 +193,11 @@ describe('kprov init --dry-run: 1 master + 2 workers', () => {
       staticPodPath: '/etc/kubernetes/manifests',
       rotateCertificates: true,
     });
-    expect(read(out, 'worker1/var/lib/kubelet/kubeadm-flags.env')).toBe(
-      'KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///run/containerd/containerd.sock ' +
-        '--pod-infra-container-image=registry.k8s.io/pause:3.10 --node-ip=10.0.0.11"\n',
+    expect(kubelet.containerRuntimeEndpoint).toBe('unix:///run/containerd/containerd.sock');
+    expect(read(out, 'worker1/var/lib/kubelet/instance-config.yaml')).toBe(
+      'containerRuntimeEndpoint: "unix:///run/containerd/containerd.sock"\n',
     );
+    expect(read(out, 'worker1/var/lib/kubelet/kubeadm-flags.env')).toBe('KUBELET_KUBEADM_ARGS="--node-ip=10.0.0.11"\n');
     expect(read(out, 'worker1/etc/systemd/system/kubelet.service.d/10-kubeadm.conf')).toContain(
       'ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS ' +
         '$KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS',
@@ -306,9 +328,10 @@ describe('kprov init --dry-run: 3 masters + 2 workers', () => {
 
   it('applies the kubeadm config file: ECDSA keys, extra args, kubelet and kube-proxy fields', () => {
     expect(read(out, 'master1/etc/kubernetes/pki/apiserver.key')).toMatch(/^-----BEGIN EC PRIVATE KEY-----/);
+    // kubeadm 1.35+: extra args follow the sorted defaults.
     expect(
-      parse(read(out, 'master1/etc/kubernetes/manifests/kube-apiserver.yaml')).spec.containers[0].command,
-    ).toContain('--audit-log-maxage=7');
+      parse(read(out, 'master1/etc/kubernetes/manifests/kube-apiserver.yaml')).spec.containers[0].command.at(-1),
+    ).toBe('--audit-log-maxage=7');
     expect(parse(read(out, 'worker1/var/lib/kubelet/config.yaml'))).toMatchObject({
       failSwapOn: false,
       cgroupRoot: '/kubelet',

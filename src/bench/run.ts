@@ -35,7 +35,7 @@ const nodes: NodeConfig[] = [
 function config(alg: KeyAlgorithm): ClusterConfig {
   return {
     clusterName: 'kubernetes',
-    kubernetesVersion: 'v1.32.4',
+    kubernetesVersion: 'v1.37.2',
     imageRepository: 'registry.k8s.io',
     podSubnet: '10.244.0.0/16',
     serviceSubnet: '10.96.0.0/12',
@@ -154,7 +154,7 @@ function labBench(): void {
 
 /** The offline bundle's SHA256SUMS check: every byte hashed the first time, size/mtime/inode after that. */
 function bundleBench(): void {
-  const dir = join(process.env.KPROV_E2E_CACHE ?? join(homedir(), '.cache', 'kprov-e2e'), 'v1.32.4', 'bundle');
+  const dir = join(process.env.KPROV_E2E_CACHE ?? join(homedir(), '.cache', 'kprov-e2e'), 'v1.37.2', 'bundle');
   if (!existsSync(join(dir, 'SHA256SUMS'))) {
     console.log(`(no e2e bundle at ${dir}: run npm run test:e2e once for the bundle check figures)`);
     return;

@@ -11,6 +11,7 @@ import { kprovHome } from '../config/state-dir.js';
 import { reportRun } from './report.js';
 import { registerKubeadmCommands } from './kubeadm-commands.js';
 import { registerLabCommands } from './lab-commands.js';
+import { registerUpgradeCommand } from './upgrade-command.js';
 import { registerStatusCommand } from './status-command.js';
 import { registerKubeconfigCommand } from './kubeconfig-command.js';
 
@@ -61,6 +62,7 @@ function buildProgram(setExit: (code: number) => void): Command {
 
   registerKubeadmCommands(program, setExit);
   registerStatusCommand(program, setExit);
+  registerUpgradeCommand(program, setExit);
   registerKubeconfigCommand(program);
   registerLabCommands(program);
   return program;

@@ -32,7 +32,7 @@ describe('cluster settings', () => {
   it('applies defaults', () => {
     const r = settings('[masters]\nm1 ansible_host=10.0.0.1\n[workers]\nw1 ansible_host=10.0.0.2\n');
     expect(r.cluster).toMatchObject({
-      kubernetesVersion: 'v1.32.4',
+      kubernetesVersion: 'v1.37.2',
       podNetworkCidr: '10.244.0.0/16',
       serviceCidr: '10.96.0.0/12',
       cni: 'flannel',
@@ -79,7 +79,7 @@ describe('cluster settings', () => {
     expect(errs).toEqual(
       expect.arrayContaining([
         'hosts:2: ansible_port of host "m1" must be a port number 1-65535, got "99999"',
-        'hosts:6: kubernetes_version "1.2" is not a release version like v1.32.4',
+        'hosts:6: kubernetes_version "1.2" is not a release version like v1.37.2',
         'hosts:7: service_cidr: "10.96.0.1/12" has host bits set (network address is 10.96.0.0/12)',
       ]),
     );
@@ -104,9 +104,9 @@ describe('cluster settings', () => {
   it('rejects cluster-wide vars that differ between hosts', () => {
     expect(
       messages(() =>
-        settings('[masters]\nm1 kubernetes_version=v1.32.4\n[workers]\nw1 kubernetes_version=v1.31.0\n'),
+        settings('[masters]\nm1 kubernetes_version=v1.37.2\n[workers]\nw1 kubernetes_version=v1.36.3\n'),
       )[0],
-    ).toBe('hosts:4: kubernetes_version is cluster-wide but differs: "v1.32.4" on m1, "v1.31.0" on w1');
+    ).toBe('hosts:4: kubernetes_version is cluster-wide but differs: "v1.37.2" on m1, "v1.36.3" on w1');
   });
 
   it('warns about an even number of control-plane hosts', () => {

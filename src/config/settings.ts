@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { UserError, UserErrors, type SourceLocation } from '../errors/index.js';
 import { isIPv4 } from '../net/ipv4.js';
+import { DEFAULT_KUBERNETES_VERSION } from '../kubeadm/versions.js';
 import {
   clusterNameProblem,
   dnsDomainProblem,
@@ -93,7 +94,7 @@ export interface Resolved {
 }
 
 export const DEFAULTS = {
-  kubernetesVersion: 'v1.32.4',
+  kubernetesVersion: DEFAULT_KUBERNETES_VERSION,
   podNetworkCidr: '10.244.0.0/16',
   serviceCidr: '10.96.0.0/12',
   cni: 'flannel',

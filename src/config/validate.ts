@@ -6,6 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { cidrsOverlap, parseCidr, isIPv4 } from '../net/ipv4.js';
+import { DEFAULT_KUBERNETES_VERSION, SUPPORTED_MINORS, supportedList } from '../kubeadm/versions.js';
 
 export type Problem = string | undefined;
 
@@ -15,15 +16,19 @@ const CONTROL_OR_SPACE = /[\s\u0000-\u001f\u007f-\u009f]/;
 const DNS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 export function kubernetesVersionProblem(v: string, label: string): Problem {
-  if (!/^v?\d+\.\d+\.\d+$/.test(v)) return `${label} ${q(v)} is not a release version like v1.32.4`;
+  if (!/^v?\d+\.\d+\.\d+$/.test(v))
+    return `${label} ${q(v)} is not a release version like ${DEFAULT_KUBERNETES_VERSION}`;
   const [major, minor] = v.replace(/^v/, '').split('.').map(Number);
-  if (major !== 1 || minor < 30) {
-    return `${label} v${v.replace(/^v/, '')} is not supported: kprov supports v1.30 and later`;
+  if (major !== 1 || !SUPPORTED_MINORS.includes(minor)) {
+    return (
+      `${label} v${v.replace(/^v/, '')} is not supported: kprov supports ${supportedList()} ` +
+      `(the minors upstream maintains; default ${DEFAULT_KUBERNETES_VERSION})`
+    );
   }
   return undefined;
 }
 
-/** "1.32.4" -> "v1.32.4" (call only on a value kubernetesVersionProblem accepted). */
+/** "1.37.2" -> "v1.37.2" (call only on a value kubernetesVersionProblem accepted). */
 export const normalizeKubernetesVersion = (v: string) => (v.startsWith('v') ? v : `v${v}`);
 
 export function podCidrProblem(v: string, label: string): Problem {
@@ -97,8 +102,9 @@ export const normalizeCriSocket = (v: string) => (v.startsWith('unix://') ? v : 
 
 /** A component flag name (without --) and its value, as they go into a static pod's command. */
 export function extraArgProblem(name: string, value: string, label: string): Problem {
-  if (!/^[a-z0-9][a-z0-9-]*$/i.test(name)) {
-    return `${label}: flag name ${q(name)} must be letters, digits and '-' (without the leading --)`;
+  // A letter first: no flag starts with a digit, and an all-digit key would not keep its place in a JS object.
+  if (!/^[a-z][a-z0-9-]*$/i.test(name)) {
+    return `${label}: flag name ${q(name)} must be a letter, then letters, digits and '-' (without the leading --)`;
   }
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(value)) {

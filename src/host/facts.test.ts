@@ -39,6 +39,7 @@ describe('host facts', () => {
       criSockets: ['/var/run/containerd/containerd.sock'],
       containerdVersion: '1.6.20',
       canLowerOomScore: false,
+      cgroupVersion: 1,
     });
   });
 
@@ -47,6 +48,8 @@ describe('host facts', () => {
     expect(f).toMatchObject({ hostname: 'a=b', packageManager: 'unknown', cpus: 0, swapActive: false, criSockets: [] });
     expect(f.containerdVersion).toBeUndefined();
     expect(f.canLowerOomScore).toBe(true);
+    expect(f.cgroupVersion).toBe(1);
+    expect(parseFacts('cgroup_fs=cgroup2fs\n').cgroupVersion).toBe(2);
   });
 
   it('names every problem that makes a host unusable', () => {

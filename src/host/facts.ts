@@ -20,6 +20,8 @@ export interface Facts {
    * CAP_SYS_RESOURCE).
    */
   canLowerOomScore: boolean;
+  /** 2 on the unified hierarchy (cgroup2fs at /sys/fs/cgroup), otherwise 1. */
+  cgroupVersion: 1 | 2;
 }
 
 /** One remote script prints key=value lines; parseFacts turns them into Facts. Read-only. */
@@ -39,6 +41,7 @@ export const FACTS_SCRIPT = [
     'elif command -v dnf >/dev/null; then echo pkg=dnf; elif command -v yum >/dev/null; then echo pkg=yum; fi',
   `command -v containerd >/dev/null && echo "containerd_version=$(containerd --version | awk '{print $3}')"`,
   `(echo -1 > /proc/self/oom_score_adj) 2>/dev/null && echo oom_lower=yes || echo oom_lower=no`,
+  `echo "cgroup_fs=$(stat -fc %T /sys/fs/cgroup 2>/dev/null)"`,
   `true`,
 ].join('\n');
 
@@ -69,6 +72,7 @@ export function parseFacts(output: string): Facts {
     criSockets: values.get('cri_socket') ?? [],
     containerdVersion: one('containerd_version') || undefined,
     canLowerOomScore: one('oom_lower') !== 'no',
+    cgroupVersion: one('cgroup_fs') === 'cgroup2fs' ? 2 : 1,
   };
 }
 

@@ -94,8 +94,9 @@ describe('services run with the configuration on disk', () => {
     );
     await ensureKubelet(host, []);
     expect(host.changes).toEqual([
-      'restart kubelet (it runs with an older /var/lib/kubelet/config.yaml, /var/lib/kubelet/kubeadm-flags.env, ' +
-        '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf, /etc/systemd/system/kubelet.service)',
+      'restart kubelet (it runs with an older /var/lib/kubelet/config.yaml, /var/lib/kubelet/instance-config.yaml, ' +
+        '/var/lib/kubelet/kubeadm-flags.env, /etc/systemd/system/kubelet.service.d/10-kubeadm.conf, ' +
+        '/etc/systemd/system/kubelet.service)',
     ]);
   });
 

@@ -55,4 +55,32 @@ describe('drain', () => {
         'default/web-b: would violate the disruption budget web-pdb',
     );
   });
+
+  it('moves two pods of one ReplicaSet one at a time, the second once the set is whole again', async () => {
+    fake.state.answers['/api/v1/nodes/w1'] = [{ status: 200, body: { metadata: { name: 'w1' }, spec: {} } }];
+    const owned = (name: string, leaving = false) =>
+      pod(name, {
+        ownerReferences: [{ kind: 'ReplicaSet', name: 'dns' }],
+        ...(leaving ? { deletionTimestamp: '2026-12-01T00:00:00Z' } : {}),
+      });
+    fake.state.answers[PODS] = [
+      list(owned('dns-a'), owned('dns-b')),
+      list(owned('dns-a', true), owned('dns-b')),
+      list(owned('dns-b')),
+      list(owned('dns-b')),
+      list(owned('dns-b', true)),
+      list(),
+    ];
+    const rs = (ready: number) => ({ status: 200, body: { spec: { replicas: 2 }, status: { readyReplicas: ready } } });
+    fake.state.answers['/apis/apps/v1/namespaces/default/replicasets/dns'] = [rs(2), rs(1), rs(2)];
+    fake.state.answers[EVICT('dns-a')] = [{ status: 201, body: {} }];
+    fake.state.answers[EVICT('dns-b')] = [{ status: 201, body: {} }];
+    await drain(api(), 'w1', { timeoutMs: 60_000, clock: fastClock() });
+    const evictions = fake.state.calls.filter((c) => c.endsWith('/eviction'));
+    expect(evictions).toEqual([EVICT('dns-a'), EVICT('dns-b')]);
+    // dns-b went only after the set reported both replicas ready again (the third answer).
+    const rsReads = fake.state.calls.filter((c) => c.includes('/replicasets/dns'));
+    expect(rsReads).toHaveLength(3);
+    expect(fake.state.calls.lastIndexOf(rsReads[2])).toBeLessThan(fake.state.calls.indexOf(EVICT('dns-b')));
+  });
 });

@@ -1,6 +1,6 @@
 import type { KubeClient } from './client.js';
 import type { List, Pod } from './types.js';
-import { waitUntil, type Clock } from '../util/wait.js';
+import { realClock, waitUntil, type Clock } from '../util/wait.js';
 
 /** A drain that could not finish: which pods stayed, and what the API said about them (PodDisruptionBudgets). */
 export class DrainBlocked extends Error {
@@ -46,14 +46,36 @@ export async function uncordon(api: KubeClient, node: string): Promise<void> {
   await api.patch(`/api/v1/nodes/${node}`, { spec: { unschedulable: false } }, 'merge');
 }
 
+/** Replica sets and stateful sets: the owners whose pods a drain moves one at a time. */
+const PACED: Record<string, string> = { ReplicaSet: 'replicasets', StatefulSet: 'statefulsets' };
+/** How long a drain holds back a pod for its workload to be whole again before it evicts anyway (as kubectl). */
+const PACE_LIMIT_MS = 60_000;
+
+const ownerOf = (p: Pod) => p.metadata.ownerReferences?.find((o) => o.kind in PACED);
+
+/** Whether every replica of the pod's workload is ready (so one more may go). */
+async function workloadWhole(api: KubeClient, p: Pod): Promise<boolean> {
+  const owner = ownerOf(p);
+  if (!owner) return true;
+  const w = await api.get<{ spec?: { replicas?: number }; status?: { readyReplicas?: number } }>(
+    `/apis/apps/v1/namespaces/${p.metadata.namespace}/${PACED[owner.kind]}/${owner.name}`,
+  );
+  return (w?.status?.readyReplicas ?? 0) >= (w?.spec?.replicas ?? 0);
+}
+
 /**
  * kubectl drain: cordon, then evict every evictable pod through the Eviction API, which honours
  * PodDisruptionBudgets (429 while a budget is at its limit: asked again), until none is left on the node.
+ * Better than kubectl for workloads without a budget: pods of one ReplicaSet or StatefulSet leave one at a time,
+ * the next only once the workload is whole again (two CoreDNS replicas on one master would otherwise both go at
+ * once and take cluster DNS down), for at most a minute each.
  * Waits while pods keep leaving; fails with DrainBlocked naming the pods that stay and what blocked them.
  */
 export async function drain(api: KubeClient, node: string, opts: DrainOptions): Promise<void> {
   await cordon(api, node);
+  const clock = opts.clock ?? realClock;
   const refusals = new Map<string, string>();
+  const heldSince = new Map<string, number>();
   await waitUntil({
     what: `node ${node} to be drained`,
     stallMs: opts.timeoutMs,
@@ -66,8 +88,25 @@ export async function drain(api: KubeClient, node: string, opts: DrainOptions): 
         (await api.get<List<Pod>>(`/api/v1/pods?fieldSelector=spec.nodeName=${node}`))?.items ?? [],
       );
       if (pods.length === 0) return true;
+      const leaving = new Set(pods.filter((p) => p.metadata.deletionTimestamp).map((p) => ownerOf(p)?.name));
+      const pacedThisRound = new Set<string>();
       for (const p of pods) {
         if (p.metadata.deletionTimestamp) continue;
+        const owner = ownerOf(p);
+        if (owner) {
+          // One pod of a workload per round, and none while another of its pods is still leaving or it is short.
+          const since = heldSince.get(owner.name) ?? clock.now();
+          const overdue = clock.now() - since > PACE_LIMIT_MS;
+          if (
+            !overdue &&
+            (leaving.has(owner.name) || pacedThisRound.has(owner.name) || !(await workloadWhole(api, p)))
+          ) {
+            heldSince.set(owner.name, since);
+            continue;
+          }
+          heldSince.delete(owner.name);
+          pacedThisRound.add(owner.name);
+        }
         const { namespace, name } = p.metadata;
         const path = `/api/v1/namespaces/${namespace}/pods/${name}/eviction`;
         const body = { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace } };

@@ -3,6 +3,7 @@ import { stringify } from 'yaml';
 import { corednsImage, componentImage, flannelCniPluginImage, flannelImage } from './images.js';
 import { clusterDnsIp, type ClusterConfig } from './config.js';
 import { LABEL_CONTROL_PLANE, GROUP_DEFAULT_NODE_TOKEN } from './constants.js';
+import { minorOf } from './versions.js';
 
 const rbacApi = 'rbac.authorization.k8s.io/v1';
 
@@ -106,6 +107,8 @@ export function corednsObjects(cfg: ClusterConfig) {
                   { containerPort: 53, name: 'dns', protocol: 'UDP' },
                   { containerPort: 53, name: 'dns-tcp', protocol: 'TCP' },
                   { containerPort: 9153, name: 'metrics', protocol: 'TCP' },
+                  { containerPort: 8080, name: 'liveness-probe', protocol: 'TCP' },
+                  { containerPort: 8181, name: 'readiness-probe', protocol: 'TCP' },
                 ],
                 securityContext: {
                   allowPrivilegeEscalation: false,
@@ -113,13 +116,13 @@ export function corednsObjects(cfg: ClusterConfig) {
                   readOnlyRootFilesystem: true,
                 },
                 livenessProbe: {
-                  httpGet: { path: '/health', port: 8080, scheme: 'HTTP' },
+                  httpGet: { path: '/health', port: 'liveness-probe', scheme: 'HTTP' },
                   initialDelaySeconds: 60,
                   timeoutSeconds: 5,
                   successThreshold: 1,
                   failureThreshold: 5,
                 },
-                readinessProbe: { httpGet: { path: '/ready', port: 8181, scheme: 'HTTP' } },
+                readinessProbe: { httpGet: { path: '/ready', port: 'readiness-probe', scheme: 'HTTP' } },
               },
             ],
             dnsPolicy: 'Default',
@@ -152,33 +155,62 @@ export function corednsObjects(cfg: ClusterConfig) {
   ];
 }
 
-/** KubeProxyConfiguration: iptables mode, clusterCIDR = pod network; user fields merged over the defaults. */
+const KUBE_PROXY_KUBECONFIG = '/var/lib/kube-proxy/kubeconfig.conf';
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * KubeProxyConfiguration: the user's fields (inventory or --config) with kubeadm's defaults where they are unset
+ * (KA/componentconfigs/kubeproxy.go Default): bindAddress 0.0.0.0, clusterCIDR = the pod network,
+ * clientConnection.kubeconfig, and from 1.37 on mode iptables (1.35 and 1.36 leave the mode to kube-proxy, which
+ * picks iptables itself). kubeadm marshals the whole typed struct; kprov writes only these fields and the user's.
+ */
 export function kubeProxyConfiguration(cfg: ClusterConfig): Record<string, unknown> {
+  const user = cfg.kubeProxyConfiguration;
+  const unset = (key: string) => user[key] === undefined || user[key] === null || user[key] === '';
+  const connection = isObject(user.clientConnection) ? user.clientConnection : {};
   return {
     apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
     kind: 'KubeProxyConfiguration',
-    bindAddress: '0.0.0.0',
-    clientConnection: { kubeconfig: '/var/lib/kube-proxy/kubeconfig.conf' },
-    clusterCIDR: cfg.podSubnet,
-    mode: 'iptables',
-    ...cfg.kubeProxyConfiguration,
+    ...user,
+    ...(unset('bindAddress') ? { bindAddress: '0.0.0.0' } : {}),
+    clientConnection: { ...connection, ...(connection.kubeconfig ? {} : { kubeconfig: KUBE_PROXY_KUBECONFIG }) },
+    ...(unset('clusterCIDR') && cfg.podSubnet ? { clusterCIDR: cfg.podSubnet } : {}),
+    ...(unset('mode') && minorOf(cfg.kubernetesVersion) >= 37 ? { mode: 'iptables' } : {}),
   };
 }
 
+/**
+ * The kube-proxy ConfigMap's data as kubeadm's template (KA/phases/addons/proxy/manifests.go) produces it: both
+ * values are `|-` blocks, so neither ends in a newline; kubeconfig.conf is the template's text, and config.conf is
+ * YAML with sorted keys and unindented lists, as Go's YAML marshalling writes it.
+ */
+export function kubeProxyConfigMapData(cfg: ClusterConfig, server: string): Record<string, string> {
+  const kubeconfig = [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- cluster:',
+    '    certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
+    `    server: ${server}`,
+    '  name: default',
+    'contexts:',
+    '- context:',
+    '    cluster: default',
+    '    namespace: default',
+    '    user: default',
+    '  name: default',
+    'current-context: default',
+    'users:',
+    '- name: default',
+    '  user:',
+    '    tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token',
+  ].join('\n');
+  const config = stringify(kubeProxyConfiguration(cfg), { indentSeq: false, sortMapEntries: true, lineWidth: 0 });
+  return { 'config.conf': config.replace(/\n+$/, ''), 'kubeconfig.conf': kubeconfig };
+}
+
 export function kubeProxyObjects(cfg: ClusterConfig, server: string) {
-  const kubeconfig = stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [
-      {
-        cluster: { 'certificate-authority': '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt', server },
-        name: 'default',
-      },
-    ],
-    contexts: [{ context: { cluster: 'default', namespace: 'default', user: 'default' }, name: 'default' }],
-    'current-context': 'default',
-    users: [{ name: 'default', user: { tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' } }],
-  });
   const labels = { 'k8s-app': 'kube-proxy' };
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'kube-proxy', namespace: 'kube-system' } },
@@ -206,7 +238,7 @@ export function kubeProxyObjects(cfg: ClusterConfig, server: string) {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name: 'kube-proxy', namespace: 'kube-system', labels: { app: 'kube-proxy' } },
-      data: { 'config.conf': stringify(kubeProxyConfiguration(cfg)), 'kubeconfig.conf': kubeconfig },
+      data: kubeProxyConfigMapData(cfg, server),
     }),
     {
       apiVersion: 'apps/v1',

@@ -1,5 +1,6 @@
 import { isIPv4 } from '../net/ipv4.js';
 import type { ExtKeyUsage } from '../pki/x509.js';
+import { minorOf } from './versions.js';
 import { apiServiceIp, splitHostPort, type ClusterConfig, type NodeConfig } from './config.js';
 
 /** A certificate kubeadm makes, as data (cmd/kubeadm/app/phases/certs/certlist.go). */
@@ -10,6 +11,10 @@ export interface CertSpec {
   caName?: string;
   commonName: (node: NodeConfig) => string;
   organizations: string[];
+  /** Organizations that depend on the Kubernetes version (replaces organizations when set). */
+  organizationsFor?: (cfg: ClusterConfig) => string[];
+  /** Older subjects still accepted in an existing certificate (a renewal keeps the subject it was issued with). */
+  acceptedOrganizations?: string[][];
   usages: ExtKeyUsage[];
   sans?: (cfg: ClusterConfig, node: NodeConfig) => { dnsNames: string[]; ipAddresses: string[] };
 }
@@ -74,7 +79,10 @@ export const LEAF_SPECS: CertSpec[] = [
     baseName: 'apiserver-kubelet-client',
     caName: 'ca',
     commonName: () => 'kube-apiserver-kubelet-client',
-    organizations: ['kubeadm:cluster-admins'],
+    // v1.36 gave the API server's kubelet client its own binding (system:kubelet-api-admin) instead of cluster-admin.
+    organizations: [],
+    organizationsFor: (cfg) => (minorOf(cfg.kubernetesVersion) >= 36 ? [] : ['kubeadm:cluster-admins']),
+    acceptedOrganizations: [['kubeadm:cluster-admins']],
     usages: ['clientAuth'],
   },
   {

@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 import type { ClusterConfig, NodeConfig } from './config.js';
 import { controlPlaneUrl, splitHostPort } from './config.js';
-import { ANNOTATION_CRI_SOCKET, LABEL_CONTROL_PLANE, LABEL_EXCLUDE_LB, PKI_DIR, ETCD_DATA_DIR } from './constants.js';
+import { LABEL_CONTROL_PLANE, LABEL_EXCLUDE_LB, PKI_DIR, ETCD_DATA_DIR } from './constants.js';
 
 /** ClusterConfiguration (kubeadm.k8s.io/v1beta4) stored in kube-system/kubeadm-config, as kubeadm uploads it. */
 export function clusterConfiguration(cfg: ClusterConfig, first: NodeConfig) {
@@ -48,15 +48,13 @@ export const DEFAULT_CONTROL_PLANE_TAINT = { key: LABEL_CONTROL_PLANE, effect: '
 
 /**
  * mark-control-plane: labels, and taints. A control-plane node that is also a worker gets no taint;
- * explicit taints (even []) replace the default.
+ * explicit taints (even []) replace the default. (kubeadm stopped writing the kubeadm.alpha.kubernetes.io/cri-socket
+ * annotation in v1.35: the socket is in each node's instance-config.yaml.)
  */
-export function controlPlaneNodePatch(node: NodeConfig, criSocket: string) {
+export function controlPlaneNodePatch(node: NodeConfig) {
   const taints = node.taints ?? (node.worker ? [] : [DEFAULT_CONTROL_PLANE_TAINT]);
   return {
-    metadata: {
-      labels: { [LABEL_CONTROL_PLANE]: '', [LABEL_EXCLUDE_LB]: '' },
-      annotations: { [ANNOTATION_CRI_SOCKET]: criSocket },
-    },
+    metadata: { labels: { [LABEL_CONTROL_PLANE]: '', [LABEL_EXCLUDE_LB]: '' } },
     spec: { taints },
   };
 }

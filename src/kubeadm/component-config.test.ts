@@ -43,7 +43,7 @@ describe('kubeadm fidelity', () => {
     expect(c.livenessProbe.httpGet.path).toBe('/livez');
     expect(c.startupProbe.httpGet.path).toBe('/livez');
     expect(c.readinessProbe).toMatchObject({
-      httpGet: { host: '127.0.0.1', path: '/readyz', port: 10259, scheme: 'HTTPS' },
+      httpGet: { host: '127.0.0.1', path: '/readyz', port: 'probe-port', scheme: 'HTTPS' },
       periodSeconds: 1,
       timeoutSeconds: 15,
       failureThreshold: 3,

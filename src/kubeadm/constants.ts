@@ -6,6 +6,7 @@ export const ETCD_MANIFEST = `${MANIFESTS_DIR}/etcd.yaml`;
 export const KUBELET_DIR = '/var/lib/kubelet';
 export const KUBELET_CONFIG = '/var/lib/kubelet/config.yaml';
 export const KUBELET_FLAGS_ENV = '/var/lib/kubelet/kubeadm-flags.env';
+export const KUBELET_INSTANCE_CONFIG = '/var/lib/kubelet/instance-config.yaml';
 export const KUBELET_DROPIN = '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf';
 export const KUBELET_CLIENT_CURRENT = '/var/lib/kubelet/pki/kubelet-client-current.pem';
 export const ETCD_DATA_DIR = '/var/lib/etcd';

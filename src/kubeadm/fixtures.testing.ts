@@ -4,7 +4,7 @@ import type { ClusterConfig } from './config.js';
 export function testConfig(over: Partial<ClusterConfig> = {}): ClusterConfig {
   return {
     clusterName: 'kubernetes',
-    kubernetesVersion: 'v1.32.4',
+    kubernetesVersion: 'v1.37.2',
     imageRepository: 'registry.k8s.io',
     podSubnet: '10.244.0.0/16',
     serviceSubnet: '10.96.0.0/12',

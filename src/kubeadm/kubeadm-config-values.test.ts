@@ -30,7 +30,7 @@ const HOSTILE: [string, string, RegExp][] = [
   ],
   [
     'kubernetesVersion with flags',
-    `${CLUSTER}kubernetesVersion: "v1.32.4 --foo"\n`,
+    `${CLUSTER}kubernetesVersion: "v1.37.2 --foo"\n`,
     /^kubeadm\.yaml:3: .*kubernetesVersion .* not a release version/,
   ],
   ['kubernetesVersion too old', `${CLUSTER}kubernetesVersion: v1.20.0\n`, /^kubeadm\.yaml:3: .*not supported/],
@@ -81,6 +81,17 @@ const HOSTILE: [string, string, RegExp][] = [
     /^kubeadm\.yaml:5: .*needs a name/,
   ],
   [
+    'extraArgs name starting with a digit',
+    `${CLUSTER}apiServer:\n  extraArgs:\n    - name: "10"\n      value: x\n`,
+    /^kubeadm\.yaml:5: .*flag name "10" must be a letter/,
+  ],
+  [
+    'extraArgs name given twice',
+    `${CLUSTER}etcd:\n  local:\n    extraArgs:\n` +
+      '      - name: a\n        value: "1"\n      - name: a\n        value: "2"\n',
+    /^kubeadm\.yaml:8: .*etcd\.local\.extraArgs: a is given more than once/,
+  ],
+  [
     'criSocket with flags',
     `${INIT}nodeRegistration:\n  criSocket: "unix:///run/containerd/containerd.sock --root-dir=/"\n`,
     /^kubeadm\.yaml:4: InitConfiguration: nodeRegistration\.criSocket .* must be a unix socket/,
@@ -122,7 +133,7 @@ describe('audit: --config values go through the inventory validators, with file 
 
   it('accepts good values and normalises them', () => {
     const cfg = parseKubeadmConfig(
-      `${CLUSTER}kubernetesVersion: 1.32.4\napiServer:\n` +
+      `${CLUSTER}kubernetesVersion: 1.37.2\napiServer:\n` +
         '  certSANs: [api.example.com, 192.0.2.10, "*.apps.example.com"]\n' +
         '  extraArgs:\n    - name: audit-log-maxage\n      value: "7"\n' +
         `---\n${INIT}bootstrapTokens:\n  - token: abcdef.0123456789abcdef\n` +
@@ -130,12 +141,31 @@ describe('audit: --config values go through the inventory validators, with file 
       'kubeadm.yaml',
     );
     expect(cfg.cluster).toEqual({
-      kubernetesVersion: 'v1.32.4',
+      kubernetesVersion: 'v1.37.2',
       apiServerCertSANs: ['api.example.com', '192.0.2.10', '*.apps.example.com'],
       apiServerExtraArgs: { 'audit-log-maxage': '7' },
       criSocket: 'unix:///run/containerd/containerd.sock',
     });
     expect(cfg.token).toEqual({ token: 'abcdef.0123456789abcdef', ttlMs: 3_600_000, description: undefined });
     expect(cfg.taints).toEqual([]);
+  });
+
+  it("keeps extraArgs in the file's order (kubeadm appends them in that order), for lists and v1beta3 maps", () => {
+    const list = parseKubeadmConfig(
+      `${CLUSTER}scheduler:\n  extraArgs:\n` +
+        '    - {name: v, value: "4"}\n    - {name: authorization-kubeconfig, value: /a}\n    - {name: b, value: "1"}\n',
+      'kubeadm.yaml',
+    );
+    expect(Object.entries(list.cluster.schedulerExtraArgs ?? {})).toEqual([
+      ['v', '4'],
+      ['authorization-kubeconfig', '/a'],
+      ['b', '1'],
+    ]);
+    const map = parseKubeadmConfig(
+      'apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\ncontrollerManager:\n' +
+        '  extraArgs:\n    z: "1"\n    a: "2"\n',
+      'kubeadm.yaml',
+    );
+    expect(Object.keys(map.cluster.controllerManagerExtraArgs ?? {})).toEqual(['z', 'a']);
   });
 });

@@ -92,7 +92,11 @@ function parseDuration(text: string): number | undefined {
 type Path = (string | number)[];
 type FailAt = (path: Path, message: string) => void;
 
-/** v1beta4 extraArgs is a list of {name, value}; v1beta3 was a map. Every name and value is checked. */
+/**
+ * v1beta4 extraArgs is a list of {name, value}; v1beta3 was a map. Every name and value is checked. The result keeps
+ * the file's order: kubeadm appends extra args to the command line in that order, after the defaults. kubeadm would
+ * also pass a repeated name twice; kprov keeps one value per name, so a repeated name is refused rather than cut.
+ */
 function extraArgs(value: unknown, path: Path, failAt: FailAt): Record<string, string> {
   const out: Record<string, string> = {};
   const label = path.join('.');
@@ -101,7 +105,11 @@ function extraArgs(value: unknown, path: Path, failAt: FailAt): Record<string, s
       failAt(at, `${label}: each entry needs a name and a string value`);
       return;
     }
-    const problem = extraArgProblem(name, String(v), label);
+    const problem =
+      extraArgProblem(name, String(v), label) ??
+      (Object.hasOwn(out, name)
+        ? `${label}: ${name} is given more than once (kprov takes one value per flag)`
+        : undefined);
     if (problem) failAt(at, problem);
     else out[name] = String(v);
   };

@@ -1,6 +1,5 @@
 import { signConfigMap } from './component-config.js';
 import { stringify } from 'yaml';
-import { pauseImage } from './images.js';
 import { clusterDnsIp, type ClusterConfig, type NodeConfig } from './config.js';
 import { KUBELET_HEALTHZ_PORT, MANIFESTS_DIR, PKI_DIR } from './constants.js';
 
@@ -30,6 +29,30 @@ export function kubeletConfiguration(cfg: ClusterConfig): Record<string, unknown
 
 export const kubeletConfigYaml = (cfg: ClusterConfig) => stringify(kubeletConfiguration(cfg));
 
+/** What a node knows about itself that changes its kubelet's configuration. */
+export interface KubeletHost {
+  /** The kubelet of v1.35 and later refuses cgroup v1 hosts unless failCgroupV1 is false. */
+  cgroupVersion?: 1 | 2;
+}
+
+/**
+ * /var/lib/kubelet/instance-config.yaml: kubeadm's per-node patch (NodeLocalCRISocket, GA in v1.36): the CRI
+ * socket lives here instead of a kubelet flag or a node annotation.
+ */
+export const instanceConfigYaml = (cfg: ClusterConfig) =>
+  `containerRuntimeEndpoint: ${JSON.stringify(cfg.criSocket)}\n`;
+
+/**
+ * A node's /var/lib/kubelet/config.yaml: the cluster's kubelet-config with the instance patch applied, as kubeadm
+ * writes it; on a cgroup v1 host also failCgroupV1: false, without which the kubelet of v1.35+ will not start
+ * (kubeadm asks the operator to put it in the ConfigMap; kprov sets it only where the host needs it).
+ */
+export function kubeletNodeConfigYaml(cfg: ClusterConfig, host: KubeletHost = {}): string {
+  const config: Record<string, unknown> = { ...kubeletConfiguration(cfg), containerRuntimeEndpoint: cfg.criSocket };
+  if (host.cgroupVersion === 1 && !('failCgroupV1' in cfg.kubeletConfiguration)) config.failCgroupV1 = false;
+  return stringify(config);
+}
+
 /** The kube-system/kubelet-config ConfigMap joining nodes read their configuration from. */
 export function kubeletConfigMap(cfg: ClusterConfig) {
   return signConfigMap({
@@ -41,15 +64,12 @@ export function kubeletConfigMap(cfg: ClusterConfig) {
 }
 
 /**
- * KUBELET_KUBEADM_ARGS: the runtime endpoint, the sandbox image, the node IP, a hostname override when the
- * node name is not the host name, and (for a worker joining) its taints.
+ * KUBELET_KUBEADM_ARGS: the node IP (kprov's addition: lab and cloud hosts have several addresses) and a hostname
+ * override when the node name is not the host name. Since v1.35 kubeadm passes neither the runtime endpoint (it is
+ * in instance-config.yaml) nor the sandbox image (the kubelet lost --pod-infra-container-image; containerd pins it).
  */
-export function kubeletFlags(cfg: ClusterConfig, node: NodeConfig, hostname?: string): string {
-  const flags = [
-    `--container-runtime-endpoint=${cfg.criSocket}`,
-    `--pod-infra-container-image=${pauseImage(cfg)}`,
-    `--node-ip=${node.advertiseAddress}`,
-  ];
+export function kubeletFlags(_cfg: ClusterConfig, node: NodeConfig, hostname?: string): string {
+  const flags = [`--node-ip=${node.advertiseAddress}`];
   if (hostname !== undefined && hostname.toLowerCase() !== node.name) flags.push(`--hostname-override=${node.name}`);
   return flags.join(' ');
 }

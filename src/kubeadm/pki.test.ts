@@ -40,7 +40,8 @@ const EXPECTED: Record<string, { cn: string; o: string[]; eku: string[]; dns?: s
   },
   'apiserver-kubelet-client': {
     cn: 'kube-apiserver-kubelet-client',
-    o: ['kubeadm:cluster-admins'],
+    // v1.36+: bound to system:kubelet-api-admin by name instead (v1.35: O=kubeadm:cluster-admins).
+    o: [],
     eku: ['clientAuth'],
   },
   'front-proxy-client': { cn: 'front-proxy-client', o: [], eku: ['clientAuth'] },

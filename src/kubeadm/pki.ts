@@ -49,7 +49,8 @@ function want(spec: CertSpec, cfg: ClusterConfig, node: NodeConfig) {
   const sans = spec.sans?.(cfg, node) ?? { dnsNames: [], ipAddresses: [] };
   return {
     commonName: spec.commonName(node),
-    organizations: spec.organizations,
+    organizations: spec.organizationsFor?.(cfg) ?? spec.organizations,
+    acceptedOrganizations: spec.acceptedOrganizations ?? [],
     dnsNames: sans.dnsNames,
     ipAddresses: sans.ipAddresses,
     usages: spec.usages,
@@ -62,7 +63,8 @@ export function certDifferences(certPem: string, w: ReturnType<typeof want>): st
   const diffs: string[] = [];
   const same = (a: string[], b: string[]) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
   if (info.commonName !== w.commonName) diffs.push(`CN is ${info.commonName}, want ${w.commonName}`);
-  if (!same(info.organizations, w.organizations)) diffs.push(`O is [${info.organizations}], want [${w.organizations}]`);
+  const orgsOk = [w.organizations, ...(w.acceptedOrganizations ?? [])].some((o) => same(info.organizations, o));
+  if (!orgsOk) diffs.push(`O is [${info.organizations}], want [${w.organizations}]`);
   if (!same(info.dnsNames, w.dnsNames)) diffs.push(`DNS SANs are [${info.dnsNames}], want [${w.dnsNames}]`);
   const ips = w.ipAddresses.map(normalizeIp);
   if (!same(info.ipAddresses, ips)) diffs.push(`IP SANs are [${info.ipAddresses}], want [${ips}]`);

@@ -12,7 +12,13 @@ import {
   kubeSchedulerManifest,
   toYaml,
 } from './manifests.js';
-import { kubeletConfigMap, kubeletConfigYaml, kubeletDropIn, kubeletFlagsEnv } from './kubelet.js';
+import {
+  instanceConfigYaml,
+  kubeletConfigMap,
+  kubeletDropIn,
+  kubeletFlagsEnv,
+  kubeletNodeConfigYaml,
+} from './kubelet.js';
 import { bootstrapRbac, uploadCertsRbac } from './rbac.js';
 import { kubeadmConfigMap, controlPlaneNodePatch } from './cluster-objects.js';
 import { corednsObjects, flannelObjects, kubeProxyObjects } from './addons.js';
@@ -23,6 +29,7 @@ import {
   KUBELET_CONFIG,
   KUBELET_DROPIN,
   KUBELET_FLAGS_ENV,
+  KUBELET_INSTANCE_CONFIG,
   KUBERNETES_DIR,
   MANIFESTS_DIR,
   PKI_DIR,
@@ -116,7 +123,8 @@ export async function planCluster(
       : undefined;
 
   const kubeletFiles = (node: NodeConfig): FileSpec[] => [
-    { path: KUBELET_CONFIG, content: kubeletConfigYaml(cfg), mode: 0o644 },
+    { path: KUBELET_CONFIG, content: kubeletNodeConfigYaml(cfg), mode: 0o644 },
+    { path: KUBELET_INSTANCE_CONFIG, content: instanceConfigYaml(cfg), mode: 0o644 },
     { path: KUBELET_FLAGS_ENV, content: kubeletFlagsEnv(cfg, node), mode: 0o644 },
     { path: KUBELET_DROPIN, content: kubeletDropIn(), mode: 0o644 },
   ];
@@ -171,14 +179,14 @@ export async function planCluster(
     if (index > 0) list.push(bootstrap());
     list.push(...kubeletFiles(node));
     files[node.name] = list;
-    nodePatches[node.name] = controlPlaneNodePatch(node, cfg.criSocket);
+    nodePatches[node.name] = controlPlaneNodePatch(node);
   });
   for (const node of nodes.filter((n) => !n.controlPlane)) {
     files[node.name] = [pkiFile('ca.crt', pki.cas.ca.certPem, 0o644), bootstrap(), ...kubeletFiles(node)];
   }
 
   const objects: Record<string, unknown[]> = {
-    '00-rbac': [...bootstrapRbac(), ...(certificateKey ? uploadCertsRbac() : [])],
+    '00-rbac': [...bootstrapRbac(cfg.kubernetesVersion), ...(certificateKey ? uploadCertsRbac() : [])],
     '01-bootstrap-token': [
       tokenSecret(token, { ttlMs: tokenTtlMs, description: opts.tokenDescription ?? 'kprov bootstrap token', now }),
     ],

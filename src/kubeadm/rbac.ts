@@ -1,3 +1,4 @@
+import { minorOf } from './versions.js';
 import { GROUP_CLUSTER_ADMINS, GROUP_DEFAULT_NODE_TOKEN, GROUP_NODES } from './constants.js';
 
 const rbac = 'rbac.authorization.k8s.io';
@@ -29,9 +30,21 @@ function roleBinding(name: string, namespace: string, roleName: string, subjects
   };
 }
 
-/** The RBAC objects kubeadm init creates so nodes can bootstrap (fact sheet section 8). */
-export function bootstrapRbac() {
+const user = (name: string): Subject => ({ kind: 'User', name });
+
+/**
+ * The RBAC objects kubeadm init creates so nodes can bootstrap (fact sheet section 8); from v1.36 also the API
+ * server's kubelet client binding (its certificate no longer carries the cluster-admins group).
+ */
+export function bootstrapRbac(kubernetesVersion: string) {
   return [
+    ...(minorOf(kubernetesVersion) >= 36
+      ? [
+          clusterRoleBinding('kubeadm:apiserver-kubelet-client', 'system:kubelet-api-admin', [
+            user('kube-apiserver-kubelet-client'),
+          ]),
+        ]
+      : []),
     clusterRoleBinding('kubeadm:cluster-admins', 'cluster-admin', [group(GROUP_CLUSTER_ADMINS)]),
     clusterRoleBinding('kubeadm:kubelet-bootstrap', 'system:node-bootstrapper', [group(GROUP_DEFAULT_NODE_TOKEN)]),
     {

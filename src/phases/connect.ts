@@ -81,6 +81,12 @@ export const validateHostsPhase: Phase = {
             'kubeadm expects at least 2 CPUs and 1700 MB',
         );
       }
+      if (f.cgroupVersion === 1) {
+        ctx.warn(
+          `${h.name}: cgroup v1 host; its kubelet gets failCgroupV1: false (Kubernetes v1.35+ refuses cgroup v1 ` +
+            'otherwise, and upstream deprecates it: plan a move to cgroup v2)',
+        );
+      }
       if (f.criSockets.filter((s) => !s.includes('containerd')).length > 0) {
         ctx.warn(`${h.name}: other container runtimes found (${f.criSockets.join(', ')}); kprov configures containerd`);
       }

@@ -8,6 +8,7 @@ import { parseYamlInventory } from '../config/inventory-yaml.js';
 import { resolveInventory } from '../config/inventory.js';
 import { resolveSettings, type HostSpec } from '../config/settings.js';
 import type { Bundle } from '../artifacts/bundle.js';
+import { pauseImage } from '../kubeadm/images.js';
 import { HostError } from '../errors/index.js';
 import type { Facts } from '../host/facts.js';
 import { Host } from '../host/host.js';
@@ -92,15 +93,14 @@ describe('containerd configuration schema', () => {
   });
 
   it('writes version 3 for containerd 2.x: CRI images and runtime plugins, pinned sandbox, systemd cgroups', () => {
-    const [config] = containerdFiles(resolve('    insecure_registries: 10.0.0.7:5000').cluster, facts(false), {
-      major: 2,
-    });
+    const { cluster } = resolve('    insecure_registries: 10.0.0.7:5000');
+    const [config] = containerdFiles(cluster, facts(false), { major: 2 });
     expect(String(config.content).startsWith(MANAGED_MARK)).toBe(true);
     const toml = parse(String(config.content)) as Record<string, unknown>;
     expect(toml.version).toBe(3);
     expect(toml.plugins).toEqual({
       'io.containerd.cri.v1.images': {
-        pinned_images: { sandbox: 'registry.k8s.io/pause:3.10' },
+        pinned_images: { sandbox: pauseImage(cluster) },
         registry: { config_path: '/etc/containerd/certs.d' },
       },
       'io.containerd.cri.v1.runtime': {

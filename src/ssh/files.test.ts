@@ -36,8 +36,9 @@ describe('installing files through a root-only copy', () => {
     expect(install.command).toContain(`visudo -cf ${shq(`${dir}/0`)}`);
     expect(install.command).not.toMatch(new RegExp(`visudo -cf '?${upload}`));
     expect(install.command).toContain(
-      `install -m 0440 -o root -g root ${shq(`${dir}/0`)} /etc/sudoers.d/90-kprov-ubuntu.kprov-new`,
+      `install -m 0440 -o root -g root ${shq(`${dir}/0`)} /etc/sudoers.d/.90-kprov-ubuntu.kprov-new`,
     );
+    // A hidden temporary name: the kubelet would read /etc/kubernetes/manifests/etcd.yaml.kprov-new as a pod.
     expect(install.command.indexOf(`visudo`)).toBeLessThan(install.command.indexOf('install -m'));
     // No command reads the upload after the copy: its only other mention is the cleanup.
     const clean = conn.execs.find((e) => e.step === 'clean staging')!;

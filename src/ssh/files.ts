@@ -169,7 +169,10 @@ export async function applyFiles(
       uploads.push(upload);
       needsRootDir = true;
       const copy = `${rootDir}/${i}`;
-      const temp = shq(`${f.path}.kprov-new`);
+      // Hidden, so no directory reader takes the half-installed file for a real one (the kubelet reads every
+      // file in the static pod directory except dot files; sudo skips sudoers.d names with a dot).
+      const slash = f.path.lastIndexOf('/');
+      const temp = shq(`${f.path.slice(0, slash + 1)}.${f.path.slice(slash + 1)}.kprov-new`);
       const validate = f.validate
         ? `{ ${f.validate.replace('%s', shq(copy))} >&2 || ` +
           `{ echo ${shq(`validation failed for ${f.path}`)} >&2; exit 4; }; } && `

@@ -16,7 +16,7 @@ const healthy = (): ClusterStatus => ({
       address: '10.0.0.10',
       roles: ['control-plane'],
       reachable: true,
-      kubelet: { active: 'active', version: 'v1.32.4' },
+      kubelet: { active: 'active', version: 'v1.37.2' },
       containerd: { active: 'active', version: '1.6.20' },
       staticPods: ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((name) => ({
         name,
@@ -31,7 +31,7 @@ const healthy = (): ClusterStatus => ({
   api: {
     via: 'm1',
     nodes: [
-      { name: 'm1', ready: true, unschedulable: false, kubeletVersion: 'v1.32.4' },
+      { name: 'm1', ready: true, unschedulable: false, kubeletVersion: 'v1.37.2' },
       { name: 'w1', ready: true, unschedulable: false },
     ],
     leases: ['kube-controller-manager', 'kube-scheduler'].map((name) => ({
@@ -125,7 +125,7 @@ describe('kprov status: health rules', () => {
       /kube-controller-manager +m1_kube-controller-manager +renewed 2s ago +lease 15s +0 transitions/,
     );
     expect(text).toMatch(
-      /m1 +10\.0\.0\.10 +control-plane +kubelet active v1\.32\.4 +containerd active 1\.6\.20 +certs until 2027-11-30/,
+      /m1 +10\.0\.0\.10 +control-plane +kubelet active v1\.37\.2 +containerd active 1\.6\.20 +certs until 2027-11-30/,
     );
   });
 });
@@ -140,7 +140,7 @@ describe('kprov status: host probe', () => {
     const out = [
       'kubelet_active=active',
       'containerd_active=inactive',
-      'kubelet_version=v1.32.4',
+      'kubelet_version=v1.37.2',
       'containerd_version=1.6.20',
       'static_pod etcd RUNNING',
       'static_pod kube-apiserver RUNNING',
@@ -150,7 +150,7 @@ describe('kprov status: host probe', () => {
       'cert /etc/kubernetes/admin.conf bm90IGEgY2VydA==',
     ].join('\n');
     const p = parseHostProbe(out);
-    expect(p.kubelet).toEqual({ active: 'active', version: 'v1.32.4' });
+    expect(p.kubelet).toEqual({ active: 'active', version: 'v1.37.2' });
     expect(p.containerd).toEqual({ active: 'inactive', version: '1.6.20' });
     expect(p.staticPods).toEqual([
       { name: 'etcd', state: 'CONTAINER_RUNNING' },

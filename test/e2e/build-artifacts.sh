@@ -1,29 +1,58 @@
 #!/usr/bin/env bash
-# Build the upstream components kprov's end-to-end test runs (Kubernetes v1.32.4 from its Go modules, etcd,
-# CoreDNS, flannel and its CNI plugin, a pause binary), cache them by version outside the repo, and assemble
-# an offline artifact bundle exactly as kprov's artifacts_dir expects: bin/kubelet, bin/kubectl, images/*.tar.
-# Images are made locally (docker build without pulls); nothing is fetched but Go modules.
-# Usage: build-artifacts.sh <lab base image>   (prints the bundle directory on the last line)
+# Build the upstream components kprov's end-to-end tests run for one Kubernetes release (Kubernetes from its Go
+# modules, etcd, CoreDNS, flannel and its CNI plugin, a pause binary), cache them by version outside the repo, and
+# assemble an offline artifact bundle exactly as kprov's artifacts_dir expects: bin/kubelet, bin/kubectl,
+# images/*.tar. One bundle per Kubernetes version. Images are made locally (docker build without pulls); nothing is
+# fetched but Go modules.
+# Usage: build-artifacts.sh <lab base image> [Kubernetes version, default kprov's]   (after npm ci, which builds dist/)
+# The etcd, CoreDNS and pause versions come from kprov's release table (src/kubeadm/versions.ts). Prints the bundle
+# directory on the last line.
 set -euo pipefail
 BASE_IMAGE=${1:?lab base image}
-K8S=v1.32.4
-ETCD_TAG=3.5.16-0
-COREDNS_TAG=v1.11.3
+HERE=$(cd "$(dirname "$0")" && pwd)
+eval "$(node --input-type=module -e "
+  const v = await import('$HERE/../../dist/kubeadm/versions.js');
+  const k8s = process.argv[1] || v.DEFAULT_KUBERNETES_VERSION;
+  const r = v.releaseOf(k8s);
+  console.log('K8S=' + k8s + ' ETCD_TAG=' + r.etcd + ' COREDNS_TAG=' + r.coredns + ' PAUSE_TAG=' + r.pause);
+" "${2:-}")"
 FLANNEL_TAG=v0.28.9
 FLANNEL_CNI_TAG=v1.9.1-flannel3
-PAUSE_TAG=3.10
-CACHE=${KPROV_E2E_CACHE:-$HOME/.cache/kprov-e2e}/$K8S
+ROOT=${KPROV_E2E_CACHE:-$HOME/.cache/kprov-e2e}
+CACHE=$ROOT/$K8S
 BIN=$CACHE/bin
 BUNDLE=$CACHE/bundle
-HERE=$(cd "$(dirname "$0")" && pwd)
 export GOSUMDB=off GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=local
 mkdir -p "$BIN" "$BUNDLE/bin" "$BUNDLE/images"
 log() { echo "e2e-build: $*" >&2; }
 timed() { local t=$SECONDS; "$@"; log "$1 ${2:-} done in $((SECONDS - t))s"; }
 
-gobuild() { # module dir, then packages; binaries land in $BIN
+# A throwaway Go module that requires one upstream module at one version, generated once per version under
+# $ROOT/modules (the module proxy's content is immutable, so `go mod tidy` resolves the same graph every time).
+# Args: name, module@version, then the packages to pin; prints the module directory.
+gomodule() {
+  local name=$1 modver=$2; shift 2
+  local dir=$ROOT/modules/$name
+  if [ ! -f "$dir/go.sum" ]; then
+    rm -rf "$dir" && mkdir -p "$dir"
+    { echo '//go:build tools'; echo; echo 'package tools'; echo; for p in "$@"; do echo "import _ \"$p\""; done; } > "$dir/tools.go"
+    local upstream; upstream=$(cd "$dir" && go mod download -json "$modver" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    { echo "module kprov.local/e2e-$name"; echo; grep -m1 '^go ' "$upstream"; echo; echo "require ${modver/@/ }"
+      # k8s.io/kubernetes names its staging modules v0.0.0 with local replaces, which do not apply to a dependent
+      # module: point each at its published version (v1.37.2 -> v0.37.2).
+      if [ "${modver%@*}" = k8s.io/kubernetes ]; then
+        local v=${modver#*@v1.}
+        echo 'replace ('
+        sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\t\1 => \1 v0.'"$v"'#p' "$upstream"
+        echo ')'
+      fi; } > "$dir/go.mod"
+    (cd "$dir" && go mod tidy) >&2
+  fi
+  echo "$dir"
+}
+gobuild() { # module dir, then packages; binaries land in $OUT (default $BIN)
   local dir=$1; shift
-  (cd "$HERE/components/$dir" && go build -trimpath -ldflags="-s -w ${LDFLAGS:-}" -o "$BIN/" "$@")
+  (cd "$dir" && go build -trimpath -ldflags="-s -w ${LDFLAGS:-}" -o "${OUT:-$BIN}/" "$@")
 }
 # What hack/lib/version.sh stamps into release builds: components report and check their version.
 KV=k8s.io/component-base/version
@@ -33,15 +62,32 @@ for pkg in $KV $CV; do
   K8S_LDFLAGS="$K8S_LDFLAGS -X $pkg.gitVersion=$K8S -X $pkg.gitMajor=1 -X $pkg.gitMinor=$(echo $K8S | cut -d. -f2) -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
 
+K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl)
 need=()
-for b in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl; do [ -x "$BIN/$b" ] || need+=("k8s.io/kubernetes/cmd/$b"); done
-[ ${#need[@]} -eq 0 ] || LDFLAGS=$K8S_LDFLAGS timed gobuild kubernetes "${need[@]}"
-[ -x "$BIN/server" ] || [ -x "$BIN/etcd" ] || timed gobuild etcd go.etcd.io/etcd/server/v3
-[ -x "$BIN/etcd" ] || mv "$BIN/server" "$BIN/etcd"
-[ -x "$BIN/coredns" ] || timed gobuild coredns github.com/coredns/coredns
+for b in "${K8S_CMDS[@]}"; do [ -x "$BIN/$b" ] || need+=("k8s.io/kubernetes/cmd/$b"); done
+if [ ${#need[@]} -gt 0 ]; then
+  mod=$(gomodule "kubernetes-$K8S" "k8s.io/kubernetes@$K8S" "${K8S_CMDS[@]/#/k8s.io/kubernetes/cmd/}")
+  LDFLAGS=$K8S_LDFLAGS timed gobuild "$mod" "${need[@]}"
+fi
+# etcd and CoreDNS versions are shared between Kubernetes releases: cached by their own version.
+ETCD_BIN=$ROOT/components/etcd-$ETCD_TAG
+COREDNS_BIN=$ROOT/components/coredns-$COREDNS_TAG
+mkdir -p "$ETCD_BIN" "$COREDNS_BIN"
+if [ ! -x "$ETCD_BIN/etcd" ]; then
+  ETCD_V=v${ETCD_TAG%-*}
+  mod=$(gomodule "etcd-$ETCD_V" "go.etcd.io/etcd/server/v3@$ETCD_V" go.etcd.io/etcd/server/v3)
+  OUT=$ETCD_BIN LDFLAGS="-X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_V" timed gobuild "$mod" go.etcd.io/etcd/server/v3
+  mv "$ETCD_BIN/server" "$ETCD_BIN/etcd"
+fi
+if [ ! -x "$COREDNS_BIN/coredns" ]; then
+  mod=$(gomodule "coredns-$COREDNS_TAG" "github.com/coredns/coredns@$COREDNS_TAG" github.com/coredns/coredns)
+  OUT=$COREDNS_BIN timed gobuild "$mod" github.com/coredns/coredns
+fi
 # flannel's udp backend needs cgo; the image sits on the same Debian release as this machine, so glibc matches.
-[ -x "$BIN/flanneld" ] || { CGO_ENABLED=1 timed gobuild flannel github.com/flannel-io/flannel && mv "$BIN/flannel" "$BIN/flanneld"; }
-[ -x "$BIN/flannel-cni" ] || { timed gobuild cni-flannel github.com/containernetworking/plugins/plugins/meta/flannel && mv "$BIN/flannel" "$BIN/flannel-cni"; }
+FLANNEL_BIN=$ROOT/components/flannel-$FLANNEL_TAG
+mkdir -p "$FLANNEL_BIN"
+[ -x "$FLANNEL_BIN/flanneld" ] || { OUT=$FLANNEL_BIN CGO_ENABLED=1 timed gobuild "$HERE/components/flannel" github.com/flannel-io/flannel && mv "$FLANNEL_BIN/flannel" "$FLANNEL_BIN/flanneld"; }
+[ -x "$FLANNEL_BIN/flannel-cni" ] || { OUT=$FLANNEL_BIN timed gobuild "$HERE/components/cni-flannel" github.com/containernetworking/plugins/plugins/meta/flannel && mv "$FLANNEL_BIN/flannel" "$FLANNEL_BIN/flannel-cni"; }
 [ -x "$BIN/pause" ] || gcc -Os -static -o "$BIN/pause" "$HERE/images/pause.c"
 
 for b in kubelet kubectl; do cmp -s "$BIN/$b" "$BUNDLE/bin/$b" || cp -f "$BIN/$b" "$BUNDLE/bin/"; done
@@ -69,14 +115,14 @@ R=registry.k8s.io
 image $R/kube-apiserver:$K8S scratch "" "$BIN/kube-apiserver:/usr/local/bin/kube-apiserver"
 image $R/kube-controller-manager:$K8S scratch "" "$BIN/kube-controller-manager:/usr/local/bin/kube-controller-manager"
 image $R/kube-scheduler:$K8S scratch "" "$BIN/kube-scheduler:/usr/local/bin/kube-scheduler"
-image $R/etcd:$ETCD_TAG scratch "" "$BIN/etcd:/usr/local/bin/etcd"
-image $R/coredns/coredns:$COREDNS_TAG scratch /coredns "$BIN/coredns:/coredns"
+image $R/etcd:$ETCD_TAG scratch "" "$ETCD_BIN/etcd:/usr/local/bin/etcd"
+image $R/coredns/coredns:$COREDNS_TAG scratch /coredns "$COREDNS_BIN/coredns:/coredns"
 image $R/pause:$PAUSE_TAG scratch /pause "$BIN/pause:/pause"
 # These run iptables and cp, so they sit on the Debian lab base, as do the test workloads (a web server and a
 # toolbox). They are saved into one tarball so the shared 240 MB base layer is sent to each host once, not five times.
 SAVE=0 image $R/kube-proxy:$K8S "$BASE_IMAGE" "" "$BIN/kube-proxy:/usr/local/bin/kube-proxy"
-SAVE=0 image ghcr.io/flannel-io/flannel:$FLANNEL_TAG "$BASE_IMAGE" "" "$BIN/flanneld:/opt/bin/flanneld"
-SAVE=0 image ghcr.io/flannel-io/flannel-cni-plugin:$FLANNEL_CNI_TAG "$BASE_IMAGE" "" "$BIN/flannel-cni:/flannel"
+SAVE=0 image ghcr.io/flannel-io/flannel:$FLANNEL_TAG "$BASE_IMAGE" "" "$FLANNEL_BIN/flanneld:/opt/bin/flanneld"
+SAVE=0 image ghcr.io/flannel-io/flannel-cni-plugin:$FLANNEL_CNI_TAG "$BASE_IMAGE" "" "$FLANNEL_BIN/flannel-cni:/flannel"
 if ! docker image inspect kprov.local/nginx:1 >/dev/null 2>&1; then
   ctx=$(mktemp -d)
   printf 'FROM %s\nRUN apt-get update -q && apt-get install -y -q --no-install-recommends nginx-light && rm -rf /var/lib/apt/lists/* && ln -sf /dev/stdout /var/log/nginx/access.log\nCMD ["nginx", "-g", "daemon off;"]\n' "$BASE_IMAGE" > "$ctx/Dockerfile"

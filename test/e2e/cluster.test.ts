@@ -10,6 +10,7 @@ import type { ClusterStatus } from '../../src/status/model.js';
 /** What `kprov status --json` prints. */
 type StatusJson = ClusterStatus & { healthy: boolean; problems: string[]; notes: string[] };
 import type { Lab } from '../../src/lab/lab.js';
+import { DEFAULT_KUBERNETES_VERSION, releaseOf } from '../../src/kubeadm/versions.js';
 import {
   artifactBundle,
   docker,
@@ -378,7 +379,8 @@ describe('air-gapped registry mirror', () => {
       30_000,
     );
     // An image no lab host has: the pause image under a name only the registry knows.
-    docker('tag', 'registry.k8s.io/pause:3.10', `127.0.0.1:${port}/kprov-e2e/pause:mirror`);
+    const pause = `registry.k8s.io/pause:${releaseOf(DEFAULT_KUBERNETES_VERSION).pause}`;
+    docker('tag', pause, `127.0.0.1:${port}/kprov-e2e/pause:mirror`);
     docker('push', '-q', `127.0.0.1:${port}/kprov-e2e/pause:mirror`);
     const gateway = docker('network', 'inspect', lab.network, '-f', '{{(index .IPAM.Config 0).Gateway}}').trim();
 

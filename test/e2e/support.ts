@@ -9,6 +9,7 @@ import { kprov } from '../helpers/cli.js';
 import { ensureLabImage, LAB_BASE_IMAGE } from '../../src/lab/image.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { readyCondition, type Node } from '../../src/kube/types.js';
+import { DEFAULT_KUBERNETES_VERSION } from '../../src/kubeadm/versions.js';
 
 // Shared by the end-to-end files: each runs its own lab and cluster in its own KPROV_HOME.
 
@@ -32,12 +33,15 @@ export async function eventually<T>(what: string, fn: () => T | Promise<T>, time
   throw new Error(`${what}: ${(last as Error)?.message}`);
 }
 
-/** The lab image and the offline bundle of upstream components (built once, then cached by version). */
-export async function artifactBundle(): Promise<string> {
+/**
+ * The lab image and the offline bundle of upstream components for one Kubernetes version (built once, then cached
+ * by version), with the component versions kprov's release table pins for it.
+ */
+export async function artifactBundle(version = DEFAULT_KUBERNETES_VERSION): Promise<string> {
   await ensureLabImage();
   const t = Date.now();
   const script = fileURLToPath(new URL('./build-artifacts.sh', import.meta.url));
-  const bundle = execFileSync('bash', [script, LAB_BASE_IMAGE], {
+  const bundle = execFileSync('bash', [script, LAB_BASE_IMAGE, version], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 1 << 20,

@@ -4,8 +4,8 @@ import { verifyClusterInfo } from '../../kubeadm/discovery.js';
 import { bootstrapKubeconfig } from '../../kubeadm/kubeconfig.js';
 import { formatToken } from '../../kubeadm/token.js';
 import {
-  ANNOTATION_CRI_SOCKET,
   KUBELET_CONFIG,
+  KUBELET_INSTANCE_CONFIG,
   KUBELET_DROPIN,
   KUBELET_FLAGS_ENV,
   KUBERNETES_DIR,
@@ -32,7 +32,7 @@ export function joinPhase(run: ClusterRun): Phase {
         { step: 'inspect kubelet' },
       );
       const kubeletFiles = filesFor(run, host).filter((f) =>
-        [KUBELET_CONFIG, KUBELET_FLAGS_ENV, KUBELET_DROPIN].includes(f.path),
+        [KUBELET_CONFIG, KUBELET_INSTANCE_CONFIG, KUBELET_FLAGS_ENV, KUBELET_DROPIN].includes(f.path),
       );
       if (joined.stdout.includes('joined')) {
         const changed = await host.ensureFiles(kubeletFiles);
@@ -86,14 +86,7 @@ export function joinPhase(run: ClusterRun): Phase {
       ]);
       await ensureKubelet(host, [...changed, KUBELET_CONFIG]);
       await awaitTlsBootstrap(host, ctx.log);
-      const apiNode = await awaitNodeRegistered(api, host, node.name, ctx.log);
-      if (apiNode.metadata.annotations?.[ANNOTATION_CRI_SOCKET] !== run.cfg.criSocket) {
-        await api.patch(
-          `/api/v1/nodes/${node.name}`,
-          { metadata: { annotations: { [ANNOTATION_CRI_SOCKET]: run.cfg.criSocket } } },
-          'merge',
-        );
-      }
+      await awaitNodeRegistered(api, host, node.name, ctx.log);
       run.joined.push(host.name);
     },
   };

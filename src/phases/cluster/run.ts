@@ -1,9 +1,9 @@
 import type { AccessCredentials, ClusterAccess } from '../../kube/cluster-access.js';
 import { parseKubeconfig } from '../../kubeadm/kubeconfig.js';
-import { KUBELET_FLAGS_ENV, PKI_DIR } from '../../kubeadm/constants.js';
+import { KUBELET_CONFIG, KUBELET_FLAGS_ENV, PKI_DIR } from '../../kubeadm/constants.js';
 import type { ClusterConfig, NodeConfig } from '../../kubeadm/config.js';
 import type { ClusterPlan, FileSpec } from '../../kubeadm/plan.js';
-import { kubeletFlagsEnv } from '../../kubeadm/kubelet.js';
+import { kubeletFlagsEnv, kubeletNodeConfigYaml } from '../../kubeadm/kubelet.js';
 import type { Host } from '../../host/host.js';
 import type { RunContext } from '../phase.js';
 
@@ -24,9 +24,11 @@ export interface ClusterRun {
  */
 export function filesFor(run: ClusterRun, host: Host): FileSpec[] {
   const node = run.nodes[host.spec.nodeName];
-  return run.plan.files[node.name].map((f) =>
-    f.path === KUBELET_FLAGS_ENV ? { ...f, content: kubeletFlagsEnv(run.cfg, node, host.facts?.hostname) } : f,
-  );
+  return run.plan.files[node.name].map((f) => {
+    if (f.path === KUBELET_FLAGS_ENV) return { ...f, content: kubeletFlagsEnv(run.cfg, node, host.facts?.hostname) };
+    if (f.path === KUBELET_CONFIG) return { ...f, content: kubeletNodeConfigYaml(run.cfg, host.facts) };
+    return f;
+  });
 }
 
 export const firstMaster = (run: ClusterRun) => (ctx: RunContext) =>

@@ -3,8 +3,8 @@ import type { KubeClient } from '../../kube/client.js';
 import type { Node } from '../../kube/types.js';
 import { controlPlaneNodePatch } from '../../kubeadm/cluster-objects.js';
 import {
-  ANNOTATION_CRI_SOCKET,
   KUBELET_CONFIG,
+  KUBELET_INSTANCE_CONFIG,
   KUBELET_DROPIN,
   KUBELET_FLAGS_ENV,
   KUBERNETES_DIR,
@@ -69,19 +69,18 @@ export async function awaitNodeRegistered(api: KubeClient, host: Host, nodeName:
  * between writing them and restarting). kubelet.conf counts only when kprov wrote it: the kubelet writes it too.
  */
 export async function ensureKubelet(host: Host, changed: string[]): Promise<void> {
-  const tracked = [KUBELET_CONFIG, KUBELET_FLAGS_ENV, KUBELET_DROPIN, KUBELET_UNIT];
+  const tracked = [KUBELET_CONFIG, KUBELET_INSTANCE_CONFIG, KUBELET_FLAGS_ENV, KUBELET_DROPIN, KUBELET_UNIT];
   const force = changed.some((c) => [...tracked, `${KUBERNETES_DIR}/kubelet.conf`].includes(c));
   await ensureServiceCurrent(host, 'kubelet', tracked, { force, reason: 'its configuration changed' });
 }
 
 /**
- * kubeadm's mark-control-plane: the control-plane label and taint and the CRI socket annotation, once the node
- * has registered.
+ * kubeadm's mark-control-plane: the control-plane label and taint, once the node has registered.
  */
 export async function markControlPlane(run: ClusterRun, host: Host, nodeName: string, log: RunLog): Promise<void> {
   const api = run.access.api(host, 'mark control plane');
   const node = await awaitNodeRegistered(api, host, nodeName, log);
-  const want = controlPlaneNodePatch(run.nodes[nodeName], run.cfg.criSocket);
+  const want = controlPlaneNodePatch(run.nodes[nodeName]);
   const existing = node.spec?.taints ?? [];
   const taints = [
     ...existing.filter((t) => !want.spec.taints.some((w) => w.key === t.key && w.effect === t.effect)),
@@ -89,7 +88,7 @@ export async function markControlPlane(run: ClusterRun, host: Host, nodeName: st
   ];
   const labelsOk = Object.keys(want.metadata.labels).every((k) => node.metadata.labels?.[k] === '');
   const taintsOk = want.spec.taints.every((w) => existing.some((t) => t.key === w.key && t.effect === w.effect));
-  if (!labelsOk || !taintsOk || node.metadata.annotations?.[ANNOTATION_CRI_SOCKET] !== run.cfg.criSocket) {
+  if (!labelsOk || !taintsOk) {
     const what = `mark ${nodeName} as control plane (label${want.spec.taints.length ? ' and taint' : ''})`;
     await host.change(what, () =>
       api.patch(`/api/v1/nodes/${nodeName}`, { metadata: want.metadata, spec: { taints } }, 'merge'),
