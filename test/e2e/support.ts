@@ -50,6 +50,8 @@ export async function artifactBundle(version = DEFAULT_KUBERNETES_VERSION): Prom
     .split('\n')
     .pop()!;
   console.log(`components and images ready in ${Date.now() - t} ms: ${bundle}`);
+  // The tests' kubectl is the bundle's (the cluster's version), not whatever the machine has (Debian's is v1.20).
+  process.env.PATH = `${join(bundle, 'bin')}:${process.env.PATH}`;
   return bundle;
 }
 
