@@ -48,11 +48,12 @@ describe('trust and convergence on a real host', () => {
     // the new one and was stopped before restarting containerd.
     onNode('cp /etc/containerd/config.toml /root/want');
     const older = await kprov(
-      ['prepare', variant('v130.yaml', (t) => t.replace('vars:', 'vars:\n    kubernetes_version: v1.30.0'))],
+      ['prepare', variant('v135.yaml', (t) => t.replace('vars:', 'vars:\n    kubernetes_version: v1.35.4'))],
       env,
     );
+    expect(older.code, older.stdout + older.stderr).toBe(0);
     expect(older.stdout).toContain('restart containerd');
-    expect(onNode('grep -c pause:3.9 /etc/containerd/config.toml')).toBe('1\n');
+    expect(onNode('grep -c pause:3.10.1 /etc/containerd/config.toml')).toBe('1\n');
     onNode('cp /root/want /etc/containerd/config.toml');
     const r = await kprov(['prepare', lab.inventory], env);
     expect(r.code, r.stdout + r.stderr).toBe(0);
