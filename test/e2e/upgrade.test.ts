@@ -85,8 +85,11 @@ function startTraffic() {
               command: [
                 'sh',
                 '-c',
-                'while true; do if curl -sf -m 2 -o /dev/null http://web.default.svc.cluster.local/; ' +
-                  'then echo ok; else echo "FAIL $(date +%T)"; fi; sleep 0.2; done',
+                // A failure says whether the name did not resolve or the Service did not answer.
+                'while true; do ip=$(timeout 2 getent hosts web.default.svc.cluster.local | cut -d" " -f1); ' +
+                  'if [ -z "$ip" ]; then echo "FAIL $(date +%T) dns"; ' +
+                  'elif curl -sf -m 2 -o /dev/null "http://$ip/"; then echo ok; ' +
+                  'else echo "FAIL $(date +%T) http"; fi; sleep 0.2; done',
               ],
             },
           ],
