@@ -4,7 +4,7 @@ import { loadBundle, type Bundle } from '../artifacts/bundle.js';
 import type { Resolved } from '../config/settings.js';
 import { kprovHome, statePkiDir } from '../config/state-dir.js';
 import { kubernetesVersionProblem, normalizeKubernetesVersion } from '../config/validate.js';
-import { UserError } from '../errors/index.js';
+import { PreflightFailed, UserError } from '../errors/index.js';
 import { ClusterAccess, savedCredentials } from '../kube/cluster-access.js';
 import { nodeConfigFrom } from '../kubeadm/config.js';
 import { formatPlan, upgradePlan, upgradeProblem, type PlanRow } from '../kubeadm/upgrade.js';
@@ -26,14 +26,6 @@ export interface UpgradeOptions extends RunOptions {
   maxUnavailable: number;
   certificateRenewal: boolean;
   drainTimeoutMs: number;
-}
-
-/** Raised when preflight finds the cluster unfit to upgrade (not a user mistake: exit 1, with the reasons). */
-export class PreflightFailed extends Error {
-  constructor(readonly problems: string[]) {
-    super(`upgrade preflight failed:\n  ${problems.join('\n  ')}`);
-    this.name = 'PreflightFailed';
-  }
 }
 
 /** Rough image space a node needs for an upgrade: the bundle's images (or 1 GiB online). */

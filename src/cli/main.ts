@@ -14,6 +14,7 @@ import { registerLabCommands } from './lab-commands.js';
 import { registerUpgradeCommand } from './upgrade-command.js';
 import { registerStatusCommand } from './status-command.js';
 import { registerKubeconfigCommand } from './kubeconfig-command.js';
+import { registerBackupCommands } from './backup-commands.js';
 
 const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -64,6 +65,7 @@ function buildProgram(setExit: (code: number) => void): Command {
   registerStatusCommand(program, setExit);
   registerUpgradeCommand(program, setExit);
   registerKubeconfigCommand(program);
+  registerBackupCommands(program, setExit);
   registerLabCommands(program);
   return program;
 }

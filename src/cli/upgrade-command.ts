@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { PreflightFailed, upgradeCluster } from '../actions/upgrade.js';
-import { EXIT_STEP_FAILED, UserError } from '../errors/index.js';
+import { upgradeCluster } from '../actions/upgrade.js';
+import { EXIT_STEP_FAILED, PreflightFailed, UserError } from '../errors/index.js';
 import { loadResolved, positiveInt, runOptions, withRunOptions } from './options.js';
 import { reportRun } from './report.js';
 

@@ -109,6 +109,18 @@ export function describeError(err: unknown): { message: string; exitCode: number
     return { message: `error: ${err.toString()}`, exitCode: EXIT_STEP_FAILED };
   }
   if (err instanceof InterruptedError) return { message: err.message, exitCode: err.exitCode };
+  if (err instanceof PreflightFailed) return { message: `error: ${err.message}`, exitCode: EXIT_STEP_FAILED };
   const e = err as Error;
   return { message: `internal error: ${e?.stack ?? String(err)}`, exitCode: EXIT_STEP_FAILED };
+}
+
+/** A check before a run found the cluster unfit for it; nothing was changed (exit 1, with the reasons). */
+export class PreflightFailed extends Error {
+  constructor(
+    readonly problems: string[],
+    what = 'upgrade preflight',
+  ) {
+    super(`${what} failed (nothing was changed):\n  ${problems.join('\n  ')}`);
+    this.name = 'PreflightFailed';
+  }
 }

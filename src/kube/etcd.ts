@@ -3,6 +3,7 @@ import type { EtcdMember } from '../kubeadm/etcd-members.js';
 import { isTransientNetworkError, retryTransient, TRANSIENT_ETCD, TRANSIENT_HTTP } from '../util/retry.js';
 import { KubeClient, type Credentials } from './client.js';
 import { statusMessage } from './types.js';
+import { snapshotFromStream } from '../backup/snapshot.js';
 
 /** A fresh byte stream to etcd's client port on address (direct TCP, or an SSH tunnel through a master). */
 export type EtcdDialer = (address: string) => Promise<Duplex>;
@@ -37,7 +38,7 @@ export interface EtcdStatus {
   raftAppliedIndex?: string;
   errors?: string[];
   isLearner?: boolean;
-  header?: { member_id?: string };
+  header?: { member_id?: string; revision?: string };
 }
 
 export interface EtcdAlarm {
@@ -170,6 +171,17 @@ export class EtcdClient {
   /** Raised alarms (NOSPACE, CORRUPT) across the cluster. */
   async alarms(): Promise<EtcdAlarm[]> {
     return (await this.call<{ alarms?: EtcdAlarm[] }>('maintenance/alarm', { action: 'GET' })).alarms ?? [];
+  }
+
+  /**
+   * Maintenance.Snapshot: this member's whole database, streamed, then etcd's sha256 of it (the bytes `etcdctl
+   * snapshot save` writes). One attempt: a snapshot is large, the caller decides whether to try again.
+   */
+  async snapshot(timeoutMs = 10 * 60_000): Promise<Buffer> {
+    const http = new KubeClient(() => this.dialTo(this.address), this.creds, this.address, timeoutMs, 0);
+    const r = await http.request('POST', '/v3/maintenance/snapshot', {});
+    if (r.status !== 200) throw new EtcdError('maintenance/snapshot', r.status, r.text.slice(0, 200));
+    return snapshotFromStream(r.text);
   }
 
   /** This member's status: its leader, raft term and index, DB size and alarms-as-errors. */

@@ -79,6 +79,13 @@ if [ ! -x "$ETCD_BIN/etcd" ]; then
   OUT=$ETCD_BIN LDFLAGS="-X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_V" timed gobuild "$mod" go.etcd.io/etcd/server/v3
   mv "$ETCD_BIN/server" "$ETCD_BIN/etcd"
 fi
+# etcdutl ships in upstream's etcd image beside etcd: kprov restore runs it from the image (snapshot restore).
+if [ ! -x "$ETCD_BIN/etcdutl" ]; then
+  ETCD_V=v${ETCD_TAG%-*}
+  mod=$(gomodule "etcdutl-$ETCD_V" "go.etcd.io/etcd/etcdutl/v3@$ETCD_V" go.etcd.io/etcd/etcdutl/v3)
+  OUT=$ETCD_BIN LDFLAGS="-X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_V" timed gobuild "$mod" go.etcd.io/etcd/etcdutl/v3
+  [ -x "$ETCD_BIN/etcdutl" ] || mv "$ETCD_BIN/v3" "$ETCD_BIN/etcdutl"
+fi
 if [ ! -x "$COREDNS_BIN/coredns" ]; then
   mod=$(gomodule "coredns-$COREDNS_TAG" "github.com/coredns/coredns@$COREDNS_TAG" github.com/coredns/coredns)
   OUT=$COREDNS_BIN timed gobuild "$mod" github.com/coredns/coredns
@@ -97,14 +104,16 @@ for b in kubelet kubectl; do cmp -s "$BIN/$b" "$BUNDLE/bin/$b" || cp -f "$BIN/$b
 image() {
   local ref=$1 base=$2 entry=$3; shift 3
   local file="$BUNDLE/images/$(echo "$ref" | tr '/:' '__').tar"
-  if docker image inspect "$ref" >/dev/null 2>&1; then
+  # An image is reused only while what it was built from is unchanged (its label records that).
+  local inputs; inputs=$({ echo "$ref $base $entry $*"; for pair in "$@"; do sha256sum < "${pair%%:*}"; done; } | sha256sum | cut -c1-64)
+  if [ "$(docker image inspect -f '{{ index .Config.Labels "kprov.inputs" }}' "$ref" 2>/dev/null)" = "$inputs" ]; then
     [ "${SAVE:-1}" = 0 ] || [ -f "$file" ] || docker save -o "$file" "$ref"
     return 0
   fi
   local ctx; ctx=$(mktemp -d)
   { echo "FROM $base"; echo 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin'
     for pair in "$@"; do cp "${pair%%:*}" "$ctx/"; echo "COPY $(basename "${pair%%:*}") ${pair#*:}"; done
-    if [ -n "$entry" ]; then echo "ENTRYPOINT [\"$entry\"]"; fi; } > "$ctx/Dockerfile"
+    if [ -n "$entry" ]; then echo "ENTRYPOINT [\"$entry\"]"; fi; echo "LABEL kprov.inputs=$inputs"; } > "$ctx/Dockerfile"
   DOCKER_BUILDKIT=0 docker build -q -t "$ref" "$ctx" >/dev/null 2>&1 || { echo "docker build of $ref failed" >&2; DOCKER_BUILDKIT=0 docker build -t "$ref" "$ctx" >&2; exit 1; }
   rm -rf "$ctx"
   rm -f "$file" "$BUNDLE/images/debian-based.tar"
@@ -115,7 +124,7 @@ R=registry.k8s.io
 image $R/kube-apiserver:$K8S scratch "" "$BIN/kube-apiserver:/usr/local/bin/kube-apiserver"
 image $R/kube-controller-manager:$K8S scratch "" "$BIN/kube-controller-manager:/usr/local/bin/kube-controller-manager"
 image $R/kube-scheduler:$K8S scratch "" "$BIN/kube-scheduler:/usr/local/bin/kube-scheduler"
-image $R/etcd:$ETCD_TAG scratch "" "$ETCD_BIN/etcd:/usr/local/bin/etcd"
+image $R/etcd:$ETCD_TAG scratch "" "$ETCD_BIN/etcd:/usr/local/bin/etcd" "$ETCD_BIN/etcdutl:/usr/local/bin/etcdutl"
 image $R/coredns/coredns:$COREDNS_TAG scratch /coredns "$COREDNS_BIN/coredns:/coredns"
 image $R/pause:$PAUSE_TAG scratch /pause "$BIN/pause:/pause"
 # These run iptables and cp, so they sit on the Debian lab base, as do the test workloads (a web server and a

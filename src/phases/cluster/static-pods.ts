@@ -54,3 +54,19 @@ export async function restartStaticPod(
     });
   });
 }
+
+/** Where each control-plane component answers its health check on the master itself (etcd: its metrics port). */
+const HEALTH_URL: Record<string, string> = {
+  etcd: 'http://127.0.0.1:2381/health',
+  'kube-apiserver': 'https://127.0.0.1:6443/readyz',
+  'kube-controller-manager': 'https://127.0.0.1:10257/healthz',
+  'kube-scheduler': 'https://127.0.0.1:10259/healthz',
+};
+
+/** Whether a control-plane component answers its health check on this master: true, or what it answered. */
+export async function answersHealthCheck(host: Host, component: string): Promise<string | true> {
+  const health = await host.sudo(`curl -sk --max-time 5 ${HEALTH_URL[component]} 2>&1 || true`, {
+    step: `check ${component}`,
+  });
+  return /^ok|"health":"true"/.test(health.stdout.trim()) ? true : `does not answer yet (${health.stdout.trim()})`;
+}

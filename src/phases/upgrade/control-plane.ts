@@ -11,19 +11,11 @@ import { serialQueue } from '../../util/serial.js';
 import { waitUntil } from '../../util/wait.js';
 import { renewedFiles } from '../../kubeadm/renew.js';
 import { filesFor, type ClusterRun } from '../cluster/run.js';
-import { restartStaticPod } from '../cluster/static-pods.js';
+import { answersHealthCheck, restartStaticPod } from '../cluster/static-pods.js';
 import { logProgress, WAIT } from '../cluster/waits.js';
 import type { Phase } from '../phase.js';
 
 const manifestPath = (c: ControlPlaneComponent) => `${MANIFESTS_DIR}/${c}.yaml`;
-
-/** Where each component answers its health check on the master itself (plain HTTP for etcd's metrics port). */
-const HEALTH_URL: Record<ControlPlaneComponent, string> = {
-  etcd: 'http://127.0.0.1:2381/health',
-  'kube-apiserver': 'https://127.0.0.1:6443/readyz',
-  'kube-controller-manager': 'https://127.0.0.1:10257/healthz',
-  'kube-scheduler': 'https://127.0.0.1:10259/healthz',
-};
 
 /** Shell: "<image>" for each running container of a component (containerd's own client; no crictl). */
 export function runningImagesScript(component: string): string {
@@ -41,10 +33,7 @@ async function serving(host: Host, component: ControlPlaneComponent, image: stri
     .split('\n')
     .filter(Boolean);
   if (!images.includes(image)) return `runs ${images.join(', ') || 'nothing'} (want ${image})`;
-  const health = await host.sudo(`curl -sk --max-time 5 ${HEALTH_URL[component]} 2>&1 || true`, {
-    step: `check ${component}`,
-  });
-  return /^ok|"health":"true"/.test(health.stdout.trim()) ? true : `does not answer yet (${health.stdout.trim()})`;
+  return answersHealthCheck(host, component);
 }
 
 async function awaitServing(
