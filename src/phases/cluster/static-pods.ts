@@ -3,7 +3,10 @@ import type { Host } from '../../host/host.js';
 import { kubeletProbe } from '../../host/probes.js';
 import type { RunLog } from '../../log/logger.js';
 import { shq } from '../../ssh/quote.js';
-import { waitUntil } from '../../util/wait.js';
+import { sleep, waitUntil } from '../../util/wait.js';
+
+/** The kubelet's default terminationGracePeriodSeconds, which kubeadm's static pods keep. */
+const STOP_GRACE_MS = 30_000;
 import { logProgress, WAIT } from './waits.js';
 
 /** Shell: the IDs of the component's containers whose task is RUNNING (containerd's own client; no crictl). */
@@ -36,6 +39,21 @@ export async function restartStaticPod(
     const before = await runningContainers(host, component);
     for (const id of before) {
       await host.sudo(`ctr -n k8s.io tasks kill -s SIGTERM ${shq(id)}`, { step: `restart ${component}` });
+    }
+    // As the kubelet stops a container: SIGTERM, then SIGKILL after the grace period. An API server drains its
+    // watches for up to 60 s on SIGTERM (it has already left the load balancer: its /readyz fails at once).
+    const graceEnds = Date.now() + STOP_GRACE_MS;
+    let left = before;
+    while (left.length > 0 && Date.now() < graceEnds) {
+      await sleep(1000);
+      const running = await runningContainers(host, component);
+      left = left.filter((id) => running.includes(id));
+    }
+    for (const id of left) {
+      log.write(host.name, `${component} did not stop within ${STOP_GRACE_MS / 1000}s of SIGTERM: SIGKILL`);
+      await host.sudo(`ctr -n k8s.io tasks kill -s SIGKILL ${shq(id)} 2>/dev/null || true`, {
+        step: `restart ${component}`,
+      });
     }
     const what = `${component} to run again and serve`;
     await waitUntil({
