@@ -5,7 +5,7 @@ import { statePkiDir } from '../config/state-dir.js';
 import { UserError } from '../errors/index.js';
 import { ClusterAccess } from '../kube/cluster-access.js';
 import { KUBERNETES_DIR } from '../kubeadm/constants.js';
-import { renewedFiles } from '../kubeadm/renew.js';
+import { renewalFor, renewedFiles } from '../kubeadm/renew.js';
 import { connectPhase } from '../phases/connect.js';
 import { planCredentials } from '../phases/cluster/run.js';
 import { restartStaticPod } from '../phases/cluster/static-pods.js';
@@ -17,15 +17,18 @@ import { runOnHosts, type RunOptions } from './session.js';
 import { nodeConfigFrom } from '../kubeadm/config.js';
 
 /**
- * kubeadm certs renew all, on every master: leaf certificates and kubeconfig client certificates renewed with
- * their keys and the same CAs (in the saved PKI first), installed one master at a time, whose etcd, API server,
- * controller-manager and scheduler are then restarted one after the other, each waited for before the next, so
- * an HA control plane never loses more than one member. The kubelets' own certificates rotate by themselves.
+ * kubeadm certs renew all or NAME..., on every master: those leaf certificates and kubeconfig client certificates
+ * renewed with their keys and the same CAs (in the saved PKI first), installed one master at a time, whose
+ * components that read them are then restarted one after the other, each waited for before the next, so an HA
+ * control plane never loses more than one member. The kubelets' own certificates rotate by themselves.
  */
-export async function renewCertificates(resolved: Resolved, opts: RunOptions) {
+export async function renewCertificates(resolved: Resolved, opts: RunOptions, names: string[] = ['all']) {
+  const renewal = renewalFor(names);
   const state = clusterStateDir(resolved);
   if (!existsSync(join(state, 'admin.conf'))) throw new UserError(`no cluster state in ${state}: run kprov init first`);
-  const { plan } = await planFromInventory(resolved, statePkiDir(state), undefined, !opts.dryRun);
+  // `all` also installs the CA certificates (unchanged) and renews the saved kubelet.conf, as it always did.
+  const renews = (path: string) => renewal.all || renewal.files.includes(path);
+  const { plan } = await planFromInventory(resolved, statePkiDir(state), undefined, opts.dryRun ? undefined : renews);
   const first = resolved.hosts.find((h) => h.controlPlane)!;
   const access = new ClusterAccess(planCredentials(plan, nodeConfigFrom(first).name));
   const oneAtATime = serialQueue();
@@ -35,15 +38,15 @@ export async function renewCertificates(resolved: Resolved, opts: RunOptions) {
     runHost: (host, ctx) =>
       oneAtATime(async () => {
         const node = nodeConfigFrom(host.spec);
+        const files = renewedFiles(plan.files[node.name] ?? []).filter((f) => renews(f.path));
         if (host.dryRun) {
-          const n = renewedFiles(plan.files[node.name] ?? []).length;
-          host.plan(
-            `renew ${n} certificates and kubeconfigs, restart etcd, the API server, controller-manager, scheduler`,
-          );
+          const renewed = files.filter((f) => renewal.files.includes(f.path));
+          for (const f of renewed) host.plan(`renew ${f.path}`);
+          if (renewed.length > 0) for (const component of renewal.restart) host.plan(`restart ${component}`);
           return;
         }
-        const changed = await host.ensureFiles(renewedFiles(plan.files[node.name] ?? []));
-        if (changed.length === 0) return;
+        const changed = await host.ensureFiles(files);
+        if (changed.length === 0 || renewal.restart.length === 0) return;
         const address = node.advertiseAddress;
         access.useMaster(host, address, ctx.log);
         const etcd = access.etcd(host, 'renew certificates').at(address).withTimeout(5000);
@@ -55,19 +58,20 @@ export async function renewCertificates(resolved: Resolved, opts: RunOptions) {
           'kube-controller-manager': async () => true,
           'kube-scheduler': async () => true,
         };
-        for (const [component, healthy] of Object.entries(serving)) {
-          await restartStaticPod(host, component, () => healthy().catch(() => false), ctx.log);
+        for (const component of renewal.restart) {
+          await restartStaticPod(host, component, () => serving[component]().catch(() => false), ctx.log);
         }
       }),
   };
   const masters = resolved.hosts.filter((h) => h.controlPlane).map((h) => h.name);
+  const adminPath = `${KUBERNETES_DIR}/admin.conf`;
+  const phases = [connectPhase, renew];
   // The sudo user's ~/.kube/config is admin.conf too: it follows.
-  const userKubeconfig = kubeconfigForUser({ plan }, resolved.cluster.sudoUser);
-  const phases = [connectPhase, renew, userKubeconfig];
+  if (renews(adminPath)) phases.push(kubeconfigForUser({ plan }, resolved.cluster.sudoUser));
   const outcome = await runOnHosts(resolved, phases, { ...opts, only: masters }, 'certs renew');
   // The operator's admin kubeconfig follows the renewed one.
-  const admin = plan.files[nodeConfigFrom(first).name]?.find((f) => f.path === `${KUBERNETES_DIR}/admin.conf`);
-  if (admin && !opts.dryRun && !outcome.failed.some((h) => h.name === first.name)) {
+  const admin = plan.files[nodeConfigFrom(first).name]?.find((f) => f.path === adminPath);
+  if (admin && renews(adminPath) && !opts.dryRun && !outcome.failed.some((h) => h.name === first.name)) {
     mkdirSync(state, { recursive: true, mode: 0o700 });
     writeFileSync(join(state, 'admin.conf'), admin.content, { mode: 0o600 });
     chmodSync(join(state, 'admin.conf'), 0o600);

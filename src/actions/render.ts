@@ -26,8 +26,8 @@ export async function planFromInventory(
   resolved: Resolved,
   pkiDir: string,
   configFile?: string,
-  /** Renew every leaf certificate and kubeconfig with its key (kprov certs renew). */
-  renewAll = false,
+  /** Certificates and kubeconfigs to renew with their key whatever their expiry, by path on the master. */
+  renew?: (hostPath: string) => boolean,
 ): Promise<{ plan: ClusterPlan; cfg: ClusterConfig }> {
   const fileConfig = configFile ? loadKubeadmConfig(configFile) : { cluster: {} };
   const cfg = clusterConfigFrom(resolved.cluster, fileConfig.cluster);
@@ -52,7 +52,7 @@ export async function planFromInventory(
     token: fileConfig.token?.token,
     tokenTtlMs: fileConfig.token?.ttlMs,
     tokenDescription: fileConfig.token?.description,
-    renewAll,
+    renew,
   });
   if (plan.problems.length > 0) {
     const problems = plan.problems.join('\n  ');

@@ -87,7 +87,12 @@ export async function upgradeCluster(resolved: Resolved, opts: UpgradeOptions) {
   const atTarget: Resolved = { ...resolved, cluster: { ...resolved.cluster, kubernetesVersion: target } };
   const controlPlaneChanges = rows.some((r) => r.node && r.component !== 'kubelet');
   const renew = opts.certificateRenewal && controlPlaneChanges;
-  const { plan, cfg } = await planFromInventory(atTarget, statePkiDir(state), undefined, renew);
+  const { plan, cfg } = await planFromInventory(
+    atTarget,
+    statePkiDir(state),
+    undefined,
+    renew ? () => true : undefined,
+  );
   const run: ClusterRun = {
     cfg,
     plan,

@@ -6,6 +6,7 @@ import { formatToken, generateToken } from '../kubeadm/token.js';
 import { registerTokenCommands } from './token-commands.js';
 import { certificateExpiry, formatExpiry } from '../actions/certs-expiration.js';
 import { renewCertificates } from '../actions/certs-renew.js';
+import { RENEWABLE_NAMES, renewalFor } from '../kubeadm/renew.js';
 import { renderToDirectory } from '../actions/render.js';
 import { checkCertificates, formatCertReport } from '../actions/certs-check.js';
 import { checkHosts, loadResolved, withRunOptions, runOptions } from './options.js';
@@ -136,17 +137,16 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
     certs
       .command('renew')
       .description(
-        'renew every leaf certificate and kubeconfig on the masters with the same keys and CAs, restarting the ' +
-          'control plane one master and one component at a time',
+        'renew leaf certificates and kubeconfigs on the masters with the same keys and CAs, restarting the ' +
+          'control-plane components that read them one master and one component at a time',
       )
       .argument('<inventory>', 'Ansible inventory (INI or YAML)')
-      .argument('[what]', 'all (the only choice: every certificate is renewed together)', 'all'),
-  ).action(async (file: string, what: string, o: Record<string, unknown>) => {
-    if (what !== 'all')
-      throw new UserError(`certs renew renews all certificates together; "${what}" alone is not supported`);
+      .argument('[names...]', `all (the default), or any of: ${RENEWABLE_NAMES.join(', ')}`),
+  ).action(async (file: string, names: string[], o: Record<string, unknown>) => {
+    renewalFor(names); // a wrong name is refused before the inventory is read
     const resolved = loadResolved(file);
     const started = Date.now();
-    reportRun(await renewCertificates(resolved, runOptions(o, resolved)), 'certs renew', started, setExit);
+    reportRun(await renewCertificates(resolved, runOptions(o, resolved), names), 'certs renew', started, setExit);
   });
   withRunOptions(
     certs

@@ -11,6 +11,7 @@ import {
   GROUP_MASTERS,
   GROUP_NODES,
   KUBELET_CONF,
+  KUBERNETES_DIR,
   RENEW_BEFORE_MS,
   SCHEDULER_CONF,
   SUPER_ADMIN_CONF,
@@ -116,7 +117,8 @@ export async function ensureKubeconfigs(
   pki: Pki,
   controlPlane: NodeConfig[],
   now = new Date(),
-  renewBeforeMs = RENEW_BEFORE_MS,
+  /** Kubeconfigs renewed with their key whatever their expiry (`certs renew`), by path on the master. */
+  renewNow: (hostPath: string) => boolean = () => false,
 ) {
   const events: PkiEvent[] = [];
   const problems: string[] = [];
@@ -156,7 +158,8 @@ export async function ensureKubeconfigs(
           );
         if (!verifiesAgainst(k.clientCertPem, ca.certPem))
           diffs.push('client certificate not signed by the cluster CA');
-        if (diffs.length === 0 && info.notAfter.getTime() - now.getTime() < renewBeforeMs) {
+        const expiring = info.notAfter.getTime() - now.getTime() < RENEW_BEFORE_MS;
+        if (diffs.length === 0 && (expiring || renewNow(`${KUBERNETES_DIR}/${spec.file}`))) {
           jobs.push({ node, spec, path, keyPem: k.clientKeyPem, action: 'renewed' });
           continue;
         }

@@ -11,7 +11,7 @@ import {
 import type { PkiStore } from '../pki/store.js';
 import { CA_SPECS, LEAF_SPECS, type CertSpec } from './certlist.js';
 import type { ClusterConfig, NodeConfig } from './config.js';
-import { CA_VALIDITY_MS, CERT_BACKDATE_MS, LEAF_VALIDITY_MS, RENEW_BEFORE_MS } from './constants.js';
+import { CA_VALIDITY_MS, CERT_BACKDATE_MS, LEAF_VALIDITY_MS, PKI_DIR, RENEW_BEFORE_MS } from './constants.js';
 
 export interface CertKey {
   certPem: string;
@@ -120,8 +120,8 @@ export async function ensurePki(
   cfg: ClusterConfig,
   controlPlane: NodeConfig[],
   now = new Date(),
-  /** Leaves with less than this left are renewed with their key (Infinity: renew every leaf, `certs renew`). */
-  renewBeforeMs = RENEW_BEFORE_MS,
+  /** Leaves renewed with their key whatever their expiry (`certs renew`), by path on the master. */
+  renewNow: (hostPath: string) => boolean = () => false,
 ): Promise<PkiResult> {
   const events: PkiEvent[] = [];
   const problems: string[] = [];
@@ -197,7 +197,10 @@ export async function ensurePki(
           `${path}.crt: ${diffs.join('; ')}. Remove ${path}.crt and .key from the PKI directory to have it reissued.`,
         );
         leaves[node.name][spec.baseName] = { certPem: cert, keyPem: key };
-      } else if (inspectCertificate(cert).notAfter.getTime() - now.getTime() < renewBeforeMs) {
+      } else if (
+        inspectCertificate(cert).notAfter.getTime() - now.getTime() < RENEW_BEFORE_MS ||
+        renewNow(`${PKI_DIR}/${spec.baseName}.crt`)
+      ) {
         toIssue.push({ node, spec, key: keyPairFromPem(key), renew: true });
       } else {
         leaves[node.name][spec.baseName] = { certPem: cert, keyPem: key };

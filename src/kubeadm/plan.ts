@@ -97,7 +97,14 @@ export async function planCluster(
   store: PkiStore,
   cfg: ClusterConfig,
   nodes: NodeConfig[],
-  opts: { token?: string; tokenTtlMs?: number; tokenDescription?: string; now?: Date; renewAll?: boolean } = {},
+  opts: {
+    token?: string;
+    tokenTtlMs?: number;
+    tokenDescription?: string;
+    now?: Date;
+    /** Certificates and kubeconfigs renewed whatever their expiry, by path on the master (certs renew). */
+    renew?: (hostPath: string) => boolean;
+  } = {},
 ): Promise<ClusterPlan> {
   const now = opts.now ?? new Date();
   const controlPlane = nodes.filter((n) => n.controlPlane);
@@ -105,10 +112,9 @@ export async function planCluster(
   const first = controlPlane[0];
   const endpoint = controlPlaneUrl(cfg, first);
 
-  const renewBeforeMs = opts.renewAll ? Number.POSITIVE_INFINITY : undefined;
-  const pkiResult = await ensurePki(store, cfg, controlPlane, now, renewBeforeMs);
+  const pkiResult = await ensurePki(store, cfg, controlPlane, now, opts.renew);
   const { pki } = pkiResult;
-  const kc = await ensureKubeconfigs(store, cfg, pki, controlPlane, now, renewBeforeMs);
+  const kc = await ensureKubeconfigs(store, cfg, pki, controlPlane, now, opts.renew);
   const tokenTtlMs = opts.tokenTtlMs ?? TOKEN_DEFAULT_TTL_MS;
   const token = ensureToken(store, opts.token, tokenTtlMs, now);
   const hash = caCertHash(pki.cas.ca.certPem);
