@@ -3,12 +3,15 @@ import { join } from 'node:path';
 import type { Resolved } from '../config/settings.js';
 import { statePkiDir } from '../config/state-dir.js';
 import { UserError } from '../errors/index.js';
-import { ClusterAccess } from '../kube/cluster-access.js';
 import { KUBERNETES_DIR } from '../kubeadm/constants.js';
 import { renewalFor, renewedFiles } from '../kubeadm/renew.js';
 import { connectPhase } from '../phases/connect.js';
-import { planCredentials } from '../phases/cluster/run.js';
-import { restartStaticPod } from '../phases/cluster/static-pods.js';
+import {
+  markPendingRestarts,
+  pendingRestarts,
+  restartControlPlane,
+  returnHeldManifests,
+} from '../phases/cluster/static-pods.js';
 import type { Phase } from '../phases/phase.js';
 import { serialQueue } from '../util/serial.js';
 import { clusterStateDir, kubeconfigForUser } from './init.js';
@@ -30,7 +33,6 @@ export async function renewCertificates(resolved: Resolved, opts: RunOptions, na
   const renews = (path: string) => renewal.all || renewal.files.includes(path);
   const { plan } = await planFromInventory(resolved, statePkiDir(state), undefined, opts.dryRun ? undefined : renews);
   const first = resolved.hosts.find((h) => h.controlPlane)!;
-  const access = new ClusterAccess(planCredentials(plan, nodeConfigFrom(first).name));
   const oneAtATime = serialQueue();
   const renew: Phase = {
     title: 'Renew certificates',
@@ -45,22 +47,13 @@ export async function renewCertificates(resolved: Resolved, opts: RunOptions, na
           if (renewed.length > 0) for (const component of renewal.restart) host.plan(`restart ${component}`);
           return;
         }
+        await returnHeldManifests(host, ctx.log);
+        // Restarts an interrupted run owed (its certificates were installed, not yet read) are done now.
+        const pending = await pendingRestarts(host);
+        if (renewal.restart.length > 0) await markPendingRestarts(host, renewal.restart);
         const changed = await host.ensureFiles(files);
-        if (changed.length === 0 || renewal.restart.length === 0) return;
-        const address = node.advertiseAddress;
-        access.useMaster(host, address, ctx.log);
-        const etcd = access.etcd(host, 'renew certificates').at(address).withTimeout(5000);
-        const api = access.apiServerOn(host, address);
-        const serving = {
-          etcd: () => etcd.status(0).then(() => true),
-          'kube-apiserver': async () =>
-            (await api.request('GET', '/readyz', undefined, undefined, { retryMs: 0 })).status === 200,
-          'kube-controller-manager': async () => true,
-          'kube-scheduler': async () => true,
-        };
-        for (const component of renewal.restart) {
-          await restartStaticPod(host, component, () => serving[component]().catch(() => false), ctx.log);
-        }
+        const restart = [...new Set([...(changed.length > 0 ? renewal.restart : []), ...pending])];
+        await restartControlPlane(host, restart, ctx.log);
       }),
   };
   const masters = resolved.hosts.filter((h) => h.controlPlane).map((h) => h.name);

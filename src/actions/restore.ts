@@ -75,7 +75,8 @@ export async function restoreCluster(resolved: Resolved, opts: RestoreOptions) {
       .join(',')
   ) {
     notes.push(
-      `the backup was taken with etcd members ${before.join(', ')}; restoring as ${members.map((m) => m.name).join(', ')}`,
+      `the backup was taken with etcd members ${before.join(', ')}; ` +
+        `restoring as ${members.map((m) => m.name).join(', ')}`,
     );
   }
 

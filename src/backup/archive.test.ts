@@ -66,7 +66,7 @@ describe('backup archive', () => {
     expect(() => unpackBackup(flipped, 'correct horse')).toThrow(/does not decrypt/);
   });
 
-  it('refuses what is not a kprov backup, a snapshot that is not the one recorded, and state outside its folder', () => {
+  it('refuses a foreign file, a snapshot other than the one recorded, and state outside its folder', () => {
     expect(() => unpackBackup(Buffer.from('hello'))).toThrow(/not a kprov backup/);
     const c = contents();
     expect(() => unpackBackup(packBackup({ ...c, snapshot: Buffer.from('other') }))).toThrow(/the manifest says/);

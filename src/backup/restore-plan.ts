@@ -61,9 +61,11 @@ export function restoreDataScript(image: string, member: RestoreMember, members:
     `ctr -n k8s.io tasks kill -s SIGKILL ${RESTORE_CONTAINER} >/dev/null 2>&1 || true`,
     `ctr -n k8s.io containers rm ${RESTORE_CONTAINER} >/dev/null 2>&1 || true`,
     `rm -rf ${fresh}`,
-    `ctr -n k8s.io run --rm --mount type=bind,src=${RESTORE_DIR},dst=${RESTORE_DIR},options=rbind:rw ${shq(image)} ${RESTORE_CONTAINER} ${args}`,
+    `ctr -n k8s.io run --rm --mount type=bind,src=${RESTORE_DIR},dst=${RESTORE_DIR},options=rbind:rw ` +
+      `${shq(image)} ${RESTORE_CONTAINER} ${args}`,
     // The data directory is often a mount of its own (a dedicated disk): its contents move, never the directory.
-    `if [ -e ${ETCD_DATA_DIR}/member ]; then rm -rf ${DATA_BEFORE_RESTORE}; mkdir -p ${DATA_BEFORE_RESTORE}; mv ${ETCD_DATA_DIR}/member ${DATA_BEFORE_RESTORE}/; fi`,
+    `if [ -e ${ETCD_DATA_DIR}/member ]; then rm -rf ${DATA_BEFORE_RESTORE}; mkdir -p ${DATA_BEFORE_RESTORE}; ` +
+      `mv ${ETCD_DATA_DIR}/member ${DATA_BEFORE_RESTORE}/; fi`,
     `mkdir -p ${ETCD_DATA_DIR}`,
     `chmod 700 ${ETCD_DATA_DIR}`,
     `mv ${fresh}/member ${ETCD_DATA_DIR}/member`,

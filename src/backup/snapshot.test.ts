@@ -37,7 +37,8 @@ describe('etcd snapshot stream', () => {
   });
 
   it('throws the error etcd put in the stream', () => {
-    const text = `${gatewayStream(snapshotBytes(), 4096).split('\n')[0]}\n{"error":{"grpc_code":14,"message":"etcdserver: no leader"}}\n`;
+    const first = gatewayStream(snapshotBytes(), 4096).split('\n')[0];
+    const text = `${first}\n{"error":{"grpc_code":14,"message":"etcdserver: no leader"}}\n`;
     expect(() => snapshotFromStream(text)).toThrow(/no leader/);
   });
 

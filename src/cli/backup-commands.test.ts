@@ -77,7 +77,7 @@ describe('kprov backup and restore refuse bad input with exit 2, before touching
     expect([taken.code, taken.err]).toEqual([2, expect.stringContaining('already exists')]);
   });
 
-  it('restore from a missing file, a file that is not a backup, or an encrypted one without its passphrase', async () => {
+  it('restore from a missing file, a foreign file, or an encrypted one without its passphrase', async () => {
     const missing = await runCli('restore', inventory, '--from', join(dir, 'nope'));
     expect([missing.code, missing.err]).toEqual([2, expect.stringContaining('no such file')]);
     const junk = await runCli('restore', inventory, '--from', inventory);

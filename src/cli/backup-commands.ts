@@ -35,7 +35,8 @@ export function registerBackupCommands(program: Command, setExit: (code: number)
     process.stdout.write(
       `backup written: ${result.file} (${result.bytes} bytes${passphrase() ? ', encrypted' : ''}) in ` +
         `${((Date.now() - started) / 1000).toFixed(1)}s\n` +
-        `  etcd snapshot from ${m.etcd.takenFrom}: revision ≥ ${m.etcd.minRevision}, database ${m.etcd.dbBytes} bytes, ` +
+        `  etcd snapshot from ${m.etcd.takenFrom}: revision ≥ ${m.etcd.minRevision}, ` +
+        `database ${m.etcd.dbBytes} bytes, ` +
         `sha256 ${m.etcd.snapshotSha256}\n` +
         `  Kubernetes ${m.kubernetesVersion}, members ${m.etcd.members.map((x) => x.name).join(', ')}\n`,
     );
@@ -61,7 +62,8 @@ export function registerBackupCommands(program: Command, setExit: (code: number)
       allowDifferentCa: o.allowDifferentCa === true,
     });
     process.stdout.write(
-      `restoring the etcd snapshot (revision ≥ ${manifest.etcd.minRevision}) taken ${manifest.created} from ${manifest.etcd.takenFrom}\n`,
+      `restoring the etcd snapshot (revision ≥ ${manifest.etcd.minRevision}) taken ${manifest.created} ` +
+        `from ${manifest.etcd.takenFrom}\n`,
     );
     for (const n of notes) process.stdout.write(`note: ${n}\n`);
     reportRun(outcome, 'restore', started, setExit);

@@ -75,7 +75,7 @@ describe('certs renew names', () => {
     expect(refusal(['all', 'apiserver'])).toMatch(/give either all or certificate names/);
   });
 
-  it('names the files kprov installs: all of them is every renewed file but the unchanged CA certificates', async () => {
+  it('names the files kprov installs: `all` is every renewed file but the unchanged CA certificates', async () => {
     const plan = await planCluster(new MemoryStore(), cfg, [m1, m2]);
     const all = renewalFor(['all']).files;
     const renewed = (node: string) =>

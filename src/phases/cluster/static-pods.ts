@@ -3,10 +3,9 @@ import type { Host } from '../../host/host.js';
 import { kubeletProbe } from '../../host/probes.js';
 import type { RunLog } from '../../log/logger.js';
 import { shq } from '../../ssh/quote.js';
-import { sleep, waitUntil } from '../../util/wait.js';
-
-/** The kubelet's default terminationGracePeriodSeconds, which kubeadm's static pods keep. */
-const STOP_GRACE_MS = 30_000;
+import { KUBERNETES_DIR, MANIFESTS_DIR } from '../../kubeadm/constants.js';
+import { CONTROL_PLANE_ORDER } from '../../kubeadm/upgrade.js';
+import { waitUntil } from '../../util/wait.js';
 import { logProgress, WAIT } from './waits.js';
 
 /** Shell: the IDs of the component's containers whose task is RUNNING (containerd's own client; no crictl). */
@@ -24,53 +23,111 @@ async function runningContainers(host: Host, component: string): Promise<string[
   return r.stdout.split('\n').filter(Boolean);
 }
 
+/** Manifests held out of the kubelet's folder while their pod restarts (kubeadm keeps its own under tmp too). */
+export const RESTART_HOLD = `${KUBERNETES_DIR}/tmp/kprov-restart-manifests`;
+/** Components whose new certificates are installed but not read yet: a re-run restarts them even if no file changes. */
+export const PENDING_RESTARTS = '/var/lib/kprov/pending-restarts';
+
+const live = (component: string) => `${MANIFESTS_DIR}/${component}.yaml`;
+const held = (component: string) => `${RESTART_HOLD}/${component}.yaml`;
+
+/** Components an interrupted run left to restart on this host. */
+export async function pendingRestarts(host: Host): Promise<string[]> {
+  const r = await host.sudo(`cat ${PENDING_RESTARTS} 2>/dev/null || true`, { step: 'read pending restarts' });
+  return r.stdout.split('\n').filter((c) => (CONTROL_PLANE_ORDER as readonly string[]).includes(c));
+}
+
+/** Record that these components must restart (before the files they will read are installed). */
+export async function markPendingRestarts(host: Host, components: string[]): Promise<void> {
+  const all = [...new Set([...(await pendingRestarts(host)), ...components])];
+  await host.sudo(`mkdir -p /var/lib/kprov && printf '%s\\n' ${all.map(shq).join(' ')} > ${PENDING_RESTARTS}`, {
+    step: 'record pending restarts',
+  });
+}
+
 /**
- * Restart a static pod's container so it reads new files (certificates, kubeconfigs) and wait until a new
- * container runs and `healthy` says it serves: the kubelet starts a new container when the old one's task ends.
- * A change (reported, skipped in a dry run).
+ * A manifest an interrupted restart left held goes back to the kubelet, so no component stays stopped because
+ * kprov was killed at the wrong moment.
  */
-export async function restartStaticPod(
+export async function returnHeldManifests(host: Host, log: RunLog): Promise<void> {
+  for (const component of CONTROL_PLANE_ORDER) {
+    const r = await host.sudo(`[ -f ${held(component)} ] && echo held || true`, { step: 'inspect manifests' });
+    if (!r.stdout.includes('held')) continue;
+    log.write(host.name, `${component}'s manifest was left held by an interrupted run: putting it back`);
+    await host.sudo(
+      `[ -f ${live(component)} ] && rm -f ${held(component)} || mv ${held(component)} ${live(component)}`,
+      {
+        step: `start ${component}`,
+      },
+    );
+  }
+}
+
+async function awaitContainers(
   host: Host,
   component: string,
-  healthy: () => Promise<boolean>,
   log: RunLog,
-): Promise<void> {
-  await host.change(`restart ${component}`, async () => {
-    const before = await runningContainers(host, component);
-    for (const id of before) {
-      await host.sudo(`ctr -n k8s.io tasks kill -s SIGTERM ${shq(id)}`, { step: `restart ${component}` });
-    }
-    // As the kubelet stops a container: SIGTERM, then SIGKILL after the grace period. An API server drains its
-    // watches for up to 60 s on SIGTERM (it has already left the load balancer: its /readyz fails at once).
-    const graceEnds = Date.now() + STOP_GRACE_MS;
-    let left = before;
-    while (left.length > 0 && Date.now() < graceEnds) {
-      await sleep(1000);
-      const running = await runningContainers(host, component);
-      left = left.filter((id) => running.includes(id));
-    }
-    for (const id of left) {
-      log.write(host.name, `${component} did not stop within ${STOP_GRACE_MS / 1000}s of SIGTERM: SIGKILL`);
-      await host.sudo(`ctr -n k8s.io tasks kill -s SIGKILL ${shq(id)} 2>/dev/null || true`, {
-        step: `restart ${component}`,
-      });
-    }
-    const what = `${component} to run again and serve`;
-    await waitUntil({
-      what,
-      ...WAIT,
-      check: async () => {
-        const now = await runningContainers(host, component);
-        if (!now.some((id) => !before.includes(id))) throw new Error('no new container running yet');
-        if (!(await healthy())) throw new Error('running, not serving yet');
-        return true;
-      },
-      probe: () => kubeletProbe(host),
-      onChange: logProgress(log, host, what),
-    }).catch((err) => {
-      throw new HostError(host.name, (err as Error).message, { step: `restart ${component}` });
-    });
+  what: string,
+  done: (ids: string[]) => Promise<string | true>,
+) {
+  await waitUntil({
+    what,
+    ...WAIT,
+    check: async () => {
+      const answer = await done(await runningContainers(host, component));
+      if (answer !== true) throw new Error(answer);
+      return true;
+    },
+    probe: () => kubeletProbe(host),
+    onChange: logProgress(log, host, what),
+  }).catch((err) => {
+    throw new HostError(host.name, (err as Error).message, { step: `restart ${component}` });
   });
+}
+
+/** Take a static pod's manifest out of the kubelet's folder and wait until its containers have stopped. */
+async function holdStaticPod(host: Host, component: string, log: RunLog): Promise<void> {
+  await host.sudo(`mkdir -p ${RESTART_HOLD} && chmod 700 ${RESTART_HOLD} && mv ${live(component)} ${held(component)}`, {
+    step: `stop ${component}`,
+  });
+  await awaitContainers(host, component, log, `${component} to stop`, async (ids) =>
+    ids.length === 0 ? true : `${ids.length} container(s) still running`,
+  );
+}
+
+/** Put a held manifest back and wait until a container runs and the component answers its health check. */
+async function releaseStaticPod(host: Host, component: string, log: RunLog): Promise<void> {
+  await host.sudo(`mv ${held(component)} ${live(component)}`, { step: `start ${component}` });
+  await awaitContainers(host, component, log, `${component} to run again and serve`, async (ids) =>
+    ids.length === 0 ? 'no container running yet' : answersHealthCheck(host, component),
+  );
+}
+
+/**
+ * Restart control-plane static pods so they read new certificates and kubeconfigs, as kubeadm's upgrade replaces
+ * a pod: the manifest leaves the kubelet's folder (the kubelet stops the pod with its grace period) and comes
+ * back (a new pod, so no crash-loop back-off), each component waited healthy before the next. Before etcd
+ * restarts, the API server on this master stops first: it leaves the load balancer cleanly (it refuses new
+ * connections) instead of answering errors while its etcd is away. Changes, reported; nothing in a dry run.
+ */
+export async function restartControlPlane(host: Host, components: string[], log: RunLog): Promise<void> {
+  const withEtcd = components.includes('etcd');
+  const order = CONTROL_PLANE_ORDER.filter((c) => components.includes(c) || (withEtcd && c === 'kube-apiserver'));
+  for (const component of order) {
+    await host.change(`restart ${component}`, async () => {
+      if (component === 'etcd') {
+        await holdStaticPod(host, 'kube-apiserver', log);
+        await holdStaticPod(host, 'etcd', log);
+        await releaseStaticPod(host, 'etcd', log);
+      } else if (component === 'kube-apiserver' && withEtcd) {
+        await releaseStaticPod(host, component, log);
+      } else {
+        await holdStaticPod(host, component, log);
+        await releaseStaticPod(host, component, log);
+      }
+    });
+  }
+  if (!host.dryRun) await host.sudo(`rm -f ${PENDING_RESTARTS}`, { step: 'record pending restarts' });
 }
 
 /** Where each control-plane component answers its health check on the master itself (etcd: its metrics port). */

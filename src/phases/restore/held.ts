@@ -8,7 +8,8 @@ export const heldPath = (component: string) => `${HELD_MANIFESTS}/${component}.y
 /** Where a component's manifest is now: running (the kubelet's folder), held by a restore, or nowhere. */
 export async function manifestPlace(host: Host, component: string): Promise<'live' | 'held' | 'missing'> {
   const r = await host.sudo(
-    `if [ -f ${livePath(component)} ]; then echo live; elif [ -f ${heldPath(component)} ]; then echo held; else echo missing; fi`,
+    `if [ -f ${livePath(component)} ]; then echo live; ` +
+      `elif [ -f ${heldPath(component)} ]; then echo held; else echo missing; fi`,
     { step: `find ${component} manifest` },
   );
   return r.stdout.trim() as 'live' | 'held' | 'missing';

@@ -25,7 +25,8 @@ export const stopControlPlanePhase: Phase = {
       if (place === 'held') continue;
       await host.change(`stop ${component} (manifest held in ${HELD_MANIFESTS})`, () =>
         host.sudo(
-          `mkdir -p ${HELD_MANIFESTS} && chmod 700 ${HELD_MANIFESTS} && mv ${livePath(component)} ${heldPath(component)}`,
+          `mkdir -p ${HELD_MANIFESTS} && chmod 700 ${HELD_MANIFESTS} && ` +
+            `mv ${livePath(component)} ${heldPath(component)}`,
           { step: `stop ${component}` },
         ),
       );

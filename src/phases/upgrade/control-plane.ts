@@ -11,7 +11,13 @@ import { serialQueue } from '../../util/serial.js';
 import { waitUntil } from '../../util/wait.js';
 import { renewedFiles } from '../../kubeadm/renew.js';
 import { filesFor, type ClusterRun } from '../cluster/run.js';
-import { answersHealthCheck, restartStaticPod } from '../cluster/static-pods.js';
+import {
+  answersHealthCheck,
+  markPendingRestarts,
+  pendingRestarts,
+  restartControlPlane,
+  returnHeldManifests,
+} from '../cluster/static-pods.js';
 import { logProgress, WAIT } from '../cluster/waits.js';
 import type { Phase } from '../phase.js';
 
@@ -113,27 +119,27 @@ export function controlPlaneUpgradePhase(run: ClusterRun, renew: boolean): Phase
       oneAtATime(async () => {
         const node = run.nodes[host.spec.nodeName];
         const planned = filesFor(run, host);
+        if (!host.dryRun) await returnHeldManifests(host, ctx.log);
+        // Restarts an interrupted run owed (its certificates were installed, not yet read) are done now.
+        const pending = host.dryRun ? [] : await pendingRestarts(host);
+        if (renew && !host.dryRun) await markPendingRestarts(host, [...CONTROL_PLANE_ORDER]);
         const certs = renew ? await host.ensureFiles(renewedFiles(planned)) : [];
+        const mustRestart: string[] = certs.length > 0 ? [...CONTROL_PLANE_ORDER] : pending;
         const current = (await host.sudo(`cat ${manifestPath('etcd')}`, { step: 'read etcd manifest' })).stdout;
         // A member that joined keeps the --initial-cluster it joined with (etcd ignores it once it has data).
         const joined = /--initial-cluster-state=existing/.test(current);
         const initialCluster = initialClusterInManifest(current) ?? `${node.name}=${peerUrlOf(node.advertiseAddress)}`;
+        const unchanged: string[] = [];
         for (const component of CONTROL_PLANE_ORDER) {
           const content =
             component === 'etcd'
               ? toYaml(etcdManifest(run.cfg, node, joined ? { initialCluster } : undefined))
               : planned.find((f) => f.path === manifestPath(component))!.content.toString();
           const replaced = await replaceStaticPod(host, component, content, ctx.log);
-          if (!replaced && certs.length > 0 && !host.dryRun) {
-            const image = imageIn(content);
-            await restartStaticPod(
-              host,
-              component,
-              async () => (await serving(host, component, image)) === true,
-              ctx.log,
-            );
-          }
+          if (!replaced && mustRestart.includes(component)) unchanged.push(component);
         }
+        // A component whose manifest stayed but whose certificates changed is restarted to read them.
+        await restartControlPlane(host, unchanged, ctx.log);
       }),
   };
 }
