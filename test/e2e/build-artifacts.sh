@@ -64,7 +64,11 @@ FLANNEL_BIN=$ROOT/components/flannel-$FLANNEL_TAG
 mkdir -p "$FLANNEL_BIN"
 [ -x "$FLANNEL_BIN/flanneld" ] || { OUT=$FLANNEL_BIN CGO_ENABLED=1 timed gobuild "$HERE/components/flannel" github.com/flannel-io/flannel && mv "$FLANNEL_BIN/flannel" "$FLANNEL_BIN/flanneld"; }
 [ -x "$FLANNEL_BIN/flannel-cni" ] || { OUT=$FLANNEL_BIN timed gobuild "$HERE/components/cni-flannel" github.com/containernetworking/plugins/plugins/meta/flannel && mv "$FLANNEL_BIN/flannel" "$FLANNEL_BIN/flannel-cni"; }
-[ -x "$BIN/pause" ] || gcc -Os -static -o "$BIN/pause" "$HERE/images/pause.c"
+# Rebuilt when pause.c changes (its hash is kept beside the binary), which in turn rebuilds the image.
+PAUSE_SRC=$(sha256sum < "$HERE/images/pause.c" | cut -c1-64)
+if [ ! -x "$BIN/pause" ] || [ "$(cat "$BIN/pause.src-sha256" 2>/dev/null)" != "$PAUSE_SRC" ]; then
+  gcc -Os -static -DVERSION="v$PAUSE_TAG" -o "$BIN/pause" "$HERE/images/pause.c" && echo "$PAUSE_SRC" > "$BIN/pause.src-sha256"
+fi
 
 for b in kubelet kubectl; do cmp -s "$BIN/$b" "$BUNDLE/bin/$b" || cp -f "$BIN/$b" "$BUNDLE/bin/"; done
 
