@@ -27,40 +27,9 @@ mkdir -p "$BIN" "$BUNDLE/bin" "$BUNDLE/images"
 log() { echo "e2e-build: $*" >&2; }
 timed() { local t=$SECONDS; "$@"; log "$1 ${2:-} done in $((SECONDS - t))s"; }
 
-# A throwaway Go module that requires one upstream module at one version, generated once per version under
-# $ROOT/modules (the module proxy's content is immutable, so `go mod tidy` resolves the same graph every time).
-# Args: name, module@version, then the packages to pin; prints the module directory.
-gomodule() {
-  local name=$1 modver=$2; shift 2
-  local dir=$ROOT/modules/$name
-  if [ ! -f "$dir/go.sum" ]; then
-    rm -rf "$dir" && mkdir -p "$dir"
-    { echo '//go:build tools'; echo; echo 'package tools'; echo; for p in "$@"; do echo "import _ \"$p\""; done; } > "$dir/tools.go"
-    local upstream; upstream=$(cd "$dir" && go mod download -json "$modver" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-    { echo "module kprov.local/e2e-$name"; echo; grep -m1 '^go ' "$upstream"; echo; echo "require ${modver/@/ }"
-      # k8s.io/kubernetes names its staging modules v0.0.0 with local replaces, which do not apply to a dependent
-      # module: point each at its published version (v1.37.2 -> v0.37.2).
-      if [ "${modver%@*}" = k8s.io/kubernetes ]; then
-        local v=${modver#*@v1.}
-        echo 'replace ('
-        sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\t\1 => \1 v0.'"$v"'#p' "$upstream"
-        echo ')'
-      fi; } > "$dir/go.mod"
-    (cd "$dir" && go mod tidy) >&2
-  fi
-  echo "$dir"
-}
-gobuild() { # module dir, then packages; binaries land in $OUT (default $BIN)
-  local dir=$1; shift
-  (cd "$dir" && go build -trimpath -ldflags="-s -w ${LDFLAGS:-}" -o "${OUT:-$BIN}/" "$@")
-}
-# What hack/lib/version.sh stamps into release builds: components report and check their version.
-KV=k8s.io/component-base/version
-CV=k8s.io/client-go/pkg/version
-K8S_LDFLAGS=""
-for pkg in $KV $CV; do
-  K8S_LDFLAGS="$K8S_LDFLAGS -X $pkg.gitVersion=$K8S -X $pkg.gitMajor=1 -X $pkg.gitMinor=$(echo $K8S | cut -d. -f2) -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-done
+# shellcheck source=gomodule.sh
+. "$HERE/gomodule.sh"  # gomodule, gobuild, k8s_ldflags
+K8S_LDFLAGS=$(k8s_ldflags "$K8S")
 
 K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl)
 need=()
@@ -95,7 +64,11 @@ FLANNEL_BIN=$ROOT/components/flannel-$FLANNEL_TAG
 mkdir -p "$FLANNEL_BIN"
 [ -x "$FLANNEL_BIN/flanneld" ] || { OUT=$FLANNEL_BIN CGO_ENABLED=1 timed gobuild "$HERE/components/flannel" github.com/flannel-io/flannel && mv "$FLANNEL_BIN/flannel" "$FLANNEL_BIN/flanneld"; }
 [ -x "$FLANNEL_BIN/flannel-cni" ] || { OUT=$FLANNEL_BIN timed gobuild "$HERE/components/cni-flannel" github.com/containernetworking/plugins/plugins/meta/flannel && mv "$FLANNEL_BIN/flannel" "$FLANNEL_BIN/flannel-cni"; }
-[ -x "$BIN/pause" ] || gcc -Os -static -o "$BIN/pause" "$HERE/images/pause.c"
+# Rebuilt when pause.c changes (its hash is kept beside the binary), which in turn rebuilds the image.
+PAUSE_SRC=$(sha256sum < "$HERE/images/pause.c" | cut -c1-64)
+if [ ! -x "$BIN/pause" ] || [ "$(cat "$BIN/pause.src-sha256" 2>/dev/null)" != "$PAUSE_SRC" ]; then
+  gcc -Os -static -DVERSION="v$PAUSE_TAG" -o "$BIN/pause" "$HERE/images/pause.c" && echo "$PAUSE_SRC" > "$BIN/pause.src-sha256"
+fi
 
 for b in kubelet kubectl; do cmp -s "$BIN/$b" "$BUNDLE/bin/$b" || cp -f "$BIN/$b" "$BUNDLE/bin/"; done
 

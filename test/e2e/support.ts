@@ -55,6 +55,26 @@ export async function artifactBundle(version = DEFAULT_KUBERNETES_VERSION): Prom
   return bundle;
 }
 
+/**
+ * Upstream's kubeadm and its e2e suite (test/e2e_kubeadm compiled with go test -c) for one Kubernetes version, built
+ * from the same generated module as the bundle's components and cached by version: the directory holding `kubeadm`
+ * and `e2e_kubeadm.test`.
+ */
+export function kubeadmTools(version = DEFAULT_KUBERNETES_VERSION): string {
+  const t = Date.now();
+  const script = fileURLToPath(new URL('./build-kubeadm-tools.sh', import.meta.url));
+  const dir = execFileSync('bash', [script, version], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 20,
+  })
+    .trim()
+    .split('\n')
+    .pop()!;
+  console.log(`upstream kubeadm tools ready in ${Date.now() - t} ms: ${dir}`);
+  return dir;
+}
+
 export interface E2eLab {
   lab: Lab;
   home: string;
