@@ -292,7 +292,7 @@ describe('kprov token', () => {
 });
 
 describe('kprov backup and restore', () => {
-  it('brings back what was deleted after the backup, forgets what came after; a re-run finishes a killed restore', async () => {
+  it('brings back what was deleted after the backup, drops the rest; a re-run ends a killed restore', async () => {
     kubectl('create', 'namespace', 'backed-up');
     kubectl('-n', 'backed-up', 'create', 'configmap', 'precious', '--from-literal=v=1');
     kubectl('-n', 'default', 'create', 'configmap', 'precious', '--from-literal=v=2');

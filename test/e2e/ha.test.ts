@@ -1,5 +1,9 @@
 import type { Node } from '../../src/kube/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { kprov } from '../helpers/cli.js';
 import type { ClusterStatus } from '../../src/status/model.js';
 
@@ -11,6 +15,7 @@ import {
   eventually,
   isReady,
   kubectlWith,
+  sleep,
   startLab,
   statuses,
   type E2eLab,
@@ -20,6 +25,7 @@ import {
 // A highly available control plane: three stacked-etcd masters behind the lab's haproxy, one worker.
 // Everything is checked with tools other than kprov (kubectl through the load balancer, etcd's own API).
 const LAB = 'e2e-ha';
+const execFileAsync = promisify(execFile);
 const MASTERS = ['master1', 'master2', 'master3'];
 let e2e: E2eLab;
 let inventory: string;
@@ -138,6 +144,74 @@ describe('kprov status on the HA cluster', () => {
     for (const m of members) expect(m, m.name).toMatchObject({ learner: false, answered: true });
     for (const lease of status.api?.leases ?? []) expect(MASTERS, lease.name).toContain(lease.holder?.split('_')[0]);
     for (const h of status.hosts.filter((x) => MASTERS.includes(x.name))) expect(h.readyz?.status, h.name).toBe(200);
+  });
+});
+
+/** Read through the load balancer every 200 ms until stopped; counts answers and failures (with the reasons). */
+function pollApi(): { stop: () => Promise<{ ok: number; failed: string[] }> } {
+  let running = true;
+  const failed: string[] = [];
+  let ok = 0;
+  const loop = (async () => {
+    while (running) {
+      try {
+        await execFileAsync('kubectl', [
+          '--kubeconfig',
+          kubeconfig,
+          'get',
+          '--raw',
+          '/api/v1/namespaces/kube-system',
+          '--request-timeout=10s',
+        ]);
+        ok++;
+      } catch (err) {
+        failed.push(
+          `${new Date().toISOString()} ${String((err as { stderr?: string }).stderr ?? err)
+            .trim()
+            .slice(0, 200)}`,
+        );
+      }
+      await sleep(200);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return { ok, failed };
+    },
+  };
+}
+
+describe('day two on the HA cluster', () => {
+  it('certs renew restarts every master one at a time while the API answers through the load balancer', async () => {
+    const poll = pollApi();
+    const r = await kprov(['certs', 'renew', inventory], e2e.env);
+    const { ok, failed } = await poll.stop();
+    console.log(`kprov certs renew (HA): ${r.ms} ms; API through the LB: ${ok} answered, ${failed.length} failed`);
+    for (const f of failed) console.log(`  failed: ${f}`);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    for (const master of MASTERS) expect(r.stdout).toMatch(new RegExp(`${master}: (made|changed) \\d+`));
+    expect(failed).toEqual([]);
+  });
+
+  it('backup and restore bring the three members back with the data of the backup', async () => {
+    kubectl('create', 'namespace', 'backed-up');
+    const file = join(e2e.home, 'ha.backup');
+    const taken = await kprov(['backup', inventory, '--out', file], e2e.env);
+    expect(taken.code, taken.stdout + taken.stderr).toBe(0);
+    console.log(`kprov backup (HA): ${taken.ms} ms, ${statSync(file).size} bytes`);
+    kubectl('delete', 'namespace', 'backed-up', '--wait=true', '--timeout=120s');
+    const r = await kprov(['restore', inventory, '--from', file], e2e.env);
+    console.log(`kprov restore (HA): ${r.ms} ms`);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    await eventually('the namespace back', () => kubectl('get', 'namespace', 'backed-up'));
+    const members = await etcdMembers('master3');
+    expect(members.map((m) => m.name).sort()).toEqual(MASTERS);
+    await eventually('kprov status healthy after the restore', async () => {
+      const s = await kprov(['status', inventory], e2e.env);
+      expect(s.code, s.stdout).toBe(0);
+    });
   });
 });
 

@@ -213,7 +213,8 @@ describe('upstream kubeadm join', () => {
     const extra = cgroupV1 ? ' --patches /root/kubeadm-patches --ignore-preflight-errors=SystemVerification' : '';
     if (cgroupV1) {
       const patch =
-        'mkdir -p /root/kubeadm-patches && echo "failCgroupV1: false" > /root/kubeadm-patches/kubeletconfiguration.yaml';
+        'mkdir -p /root/kubeadm-patches && ' +
+        'echo "failCgroupV1: false" > /root/kubeadm-patches/kubeletconfiguration.yaml';
       expect(onHost('worker2', patch).code).toBe(0);
     }
     const t = Date.now();
@@ -291,18 +292,8 @@ RestartSec=10
 [Install]
 WantedBy=multi-user.target
 `;
-const KUBEADM_DROPIN = `# Note: This dropin only works with kubeadm and kubelet v1.11+
-[Service]
-Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
-Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
-# This is a file that "kubeadm init" and "kubeadm join" generates at runtime, populating the KUBELET_KUBEADM_ARGS variable dynamically
-EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
-# This is a file that the user can use for overrides of the kubelet args as a last resort. Preferably, the user should use
-# the .NodeRegistration.KubeletExtraArgs object in the configuration files instead. KUBELET_EXTRA_ARGS should be sourced from this file.
-EnvironmentFile=-/etc/default/kubelet
-ExecStart=
-ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
-`;
+/** The kubelet drop-in upstream's kubeadm deb package installs, verbatim (kept as a file: its lines are long). */
+const KUBEADM_DROPIN = readFileSync(new URL('./kubeadm-package/10-kubeadm.conf', import.meta.url), 'utf8');
 
 interface Hunk {
   /** 1-based first line of the hunk in the current file. */
