@@ -14,7 +14,9 @@ import {
   docker,
   eventually,
   isReady,
+  kubeadmTools,
   kubectlWith,
+  runE2eKubeadm,
   sleep,
   startLab,
   statuses,
@@ -182,6 +184,18 @@ function pollApi(): { stop: () => Promise<{ ok: number; failed: string[] }> } {
     },
   };
 }
+
+describe("upstream's kubeadm e2e suite (test/e2e_kubeadm) on the HA cluster", () => {
+  it('passes every spec, copy-certs included (kprov uploads the certificates for joining masters)', () => {
+    const { status, cases, count, log } = runE2eKubeadm(kubeadmTools(), kubeconfig, e2e.home);
+    expect(cases.filter((c) => !['passed', 'skipped'].includes(c.status))).toEqual([]);
+    expect(status, `see ${log}`).toBe(0);
+    expect(cases.filter((c) => /copy-certs/.test(c.name) && c.status === 'passed').length).toBeGreaterThan(0);
+    // Only what a single-stack cluster has no use for.
+    for (const c of cases.filter((c) => c.status === 'skipped')) expect(c.name).toMatch(/dual-stack/);
+    expect(count('passed')).toBeGreaterThanOrEqual(33);
+  });
+});
 
 describe('day two on the HA cluster', () => {
   it('certs renew restarts every master one at a time while the API answers through the load balancer', async () => {

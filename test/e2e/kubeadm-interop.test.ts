@@ -13,6 +13,7 @@ import {
   isReady,
   kubeadmTools,
   kubectlWith,
+  runE2eKubeadm,
   startLab,
   type E2eLab,
   type PodJson,
@@ -77,34 +78,12 @@ describe('kprov init on 1 master + 1 worker', () => {
 
 describe("upstream's kubeadm e2e suite (test/e2e_kubeadm)", () => {
   it('passes against the kprov cluster', () => {
-    const reports = join(home, 'e2e_kubeadm');
-    const t = Date.now();
     // kubeadm-certs [copy-certs] checks the Secret `kubeadm init --upload-certs` leaves for joining control planes
     // (and its Role): kprov uploads it only for an inventory with more than one master, as the suite's own jobs
     // skip it (SKIP=copy-certs) for a cluster without.
-    const r = spawnSync(
-      join(tools, 'e2e_kubeadm.test'),
-      [
-        `--kubeconfig=${kubeconfig}`,
-        '--ginkgo.skip=copy-certs',
-        '--ginkgo.no-color',
-        '--ginkgo.v',
-        `--report-dir=${reports}`,
-      ],
-      { encoding: 'utf8', timeout: 900_000, maxBuffer: 64 << 20 },
-    );
-    writeFileSync(join(home, 'e2e_kubeadm.log'), `${r.stdout}${r.stderr}`);
-    const cases = [
-      ...readFileSync(join(reports, 'junit_01.xml'), 'utf8').matchAll(/<testcase name="([^"]*)"[^>]*status="(\w+)"/g),
-    ].map((m) => ({ name: m[1].replace(/&#39;/g, "'"), status: m[2] }));
-    const count = (s: string) => cases.filter((c) => c.status === s).length;
-    console.log(
-      `e2e_kubeadm: ${Date.now() - t} ms, ${count('passed')} passed, ` +
-        `${cases.length - count('passed') - count('skipped')} failed, ${count('skipped')} skipped ` +
-        `(log: ${join(home, 'e2e_kubeadm.log')})`,
-    );
+    const { status, cases, count, log } = runE2eKubeadm(tools, kubeconfig, home, 'copy-certs');
     expect(cases.filter((c) => !['passed', 'skipped'].includes(c.status))).toEqual([]);
-    expect(r.status, r.stdout.slice(-3000)).toBe(0);
+    expect(status, `see ${log}`).toBe(0);
     expect(count('passed')).toBeGreaterThanOrEqual(30);
     // Only what was asked to be skipped, and what a single-stack cluster has no use for.
     for (const c of cases.filter((c) => c.status === 'skipped')) expect(c.name).toMatch(/copy-certs|dual-stack/);

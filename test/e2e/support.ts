@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +73,46 @@ export function kubeadmTools(version = DEFAULT_KUBERNETES_VERSION): string {
     .pop()!;
   console.log(`upstream kubeadm tools ready in ${Date.now() - t} ms: ${dir}`);
   return dir;
+}
+
+export interface SuiteResult {
+  status: number | null;
+  ms: number;
+  cases: { name: string; status: string }[];
+  count: (status: string) => number;
+  log: string;
+}
+
+/**
+ * Run upstream's e2e_kubeadm suite (built by kubeadmTools) against a cluster; its JUnit report says what passed,
+ * failed and was skipped. `skip` is a ginkgo regex of specs to leave out.
+ */
+export function runE2eKubeadm(tools: string, kubeconfig: string, outDir: string, skip?: string): SuiteResult {
+  const reports = join(outDir, 'e2e_kubeadm');
+  const t = Date.now();
+  const r = spawnSync(
+    join(tools, 'e2e_kubeadm.test'),
+    [
+      `--kubeconfig=${kubeconfig}`,
+      ...(skip ? [`--ginkgo.skip=${skip}`] : []),
+      '--ginkgo.no-color',
+      '--ginkgo.v',
+      `--report-dir=${reports}`,
+    ],
+    { encoding: 'utf8', timeout: 900_000, maxBuffer: 64 << 20 },
+  );
+  const log = join(outDir, 'e2e_kubeadm.log');
+  writeFileSync(log, `${r.stdout}${r.stderr}`);
+  const cases = [
+    ...readFileSync(join(reports, 'junit_01.xml'), 'utf8').matchAll(/<testcase name="([^"]*)"[^>]*status="(\w+)"/g),
+  ].map((m) => ({ name: m[1].replace(/&#39;/g, "'"), status: m[2] }));
+  const count = (s: string) => cases.filter((c) => c.status === s).length;
+  const ms = Date.now() - t;
+  console.log(
+    `e2e_kubeadm: ${ms} ms, ${count('passed')} passed, ` +
+      `${cases.length - count('passed') - count('skipped')} failed, ${count('skipped')} skipped (log: ${log})`,
+  );
+  return { status: r.status, ms, cases, count, log };
 }
 
 export interface E2eLab {
