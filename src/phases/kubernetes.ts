@@ -110,9 +110,9 @@ export function imagesPhase(bundle: Bundle | undefined): Phase {
     title: 'Container images',
     async runHost(host) {
       if (!bundle || bundle.images.length === 0) return; // online: the kubelet pulls from image_repository
-      const present = new Set(
-        (await host.sudo('ctr -n k8s.io images ls -q', { step: 'list images' })).stdout.split('\n').filter(Boolean),
-      );
+      // A dry run on a host the runtime phase has not set up yet has no ctr: then no image is there.
+      const listed = await host.sudo('ctr -n k8s.io images ls -q', { step: 'list images', allowFailure: host.dryRun });
+      const present = new Set(listed.code === 0 ? listed.stdout.split('\n').filter(Boolean) : []);
       for (const image of bundle.images) {
         if (!host.spec.controlPlane && image.refs.every((r) => CONTROL_PLANE_IMAGES.test(r))) continue;
         if (image.refs.every((r) => present.has(r))) continue;
