@@ -1,5 +1,7 @@
 import { readInputText } from '../config/read-input.js';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import type { Resolved } from '../config/settings.js';
+import { joinForeignCluster } from '../actions/join-foreign.js';
 import { UserError, EXIT_STEP_FAILED } from '../errors/index.js';
 import { caCertHash } from '../kubeadm/discovery.js';
 import { formatToken, generateToken } from '../kubeadm/token.js';
@@ -14,6 +16,14 @@ import { initCluster } from '../actions/init.js';
 import { resetHosts } from '../actions/reset.js';
 import { reportRun } from './report.js';
 import { positiveInt } from './options.js';
+
+/** join's flags for a cluster kprov did not create (kubeadm join's names). */
+interface ForeignFlags {
+  token?: string;
+  discoveryTokenCaCertHash?: string[];
+  endpoint?: string;
+  discoveryTokenUnsafeSkipCaVerification?: boolean;
+}
 
 /** The flags of init and join, as commander parses them (see clusterCommand). */
 interface ClusterFlags extends Record<string, unknown> {
@@ -47,8 +57,8 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
           '(overrides the artifacts_dir var)',
       )
       .option('--ready-timeout <seconds>', 'how long to wait for nodes to become Ready', positiveInt, 600);
-  const runCluster = async (file: string, o: ClusterFlags, what: string) => {
-    const resolved = loadResolved(file);
+  const runCluster = async (file: string, o: ClusterFlags, what: string, loaded?: Resolved) => {
+    const resolved = loaded ?? loadResolved(file);
     const started = Date.now();
     const outcome = await initCluster(resolved, {
       ...runOptions(o, resolved),
@@ -63,8 +73,48 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
 
   clusterCommand(
     'join',
-    'join inventory hosts that are not in the cluster yet (workers via bootstrap-token discovery and TLS bootstrap)',
-  ).action((file: string, o: ClusterFlags) => runCluster(file, o, 'join'));
+    'join inventory hosts that are not in the cluster yet (workers via bootstrap-token discovery and TLS bootstrap); ' +
+      'with --token, --discovery-token-ca-cert-hash and --endpoint (or the join_token, ' +
+      'discovery_token_ca_cert_hash and join_endpoint vars): join workers to a cluster kprov did not create',
+  )
+    .option('--token <token>', "a bootstrap token of the cluster ([a-z0-9]{6}.[a-z0-9]{16}), as kubeadm join's")
+    .option(
+      '--discovery-token-ca-cert-hash <sha256:hex>',
+      'pin of the cluster CA (sha256:<hex> of its public key); repeat it or separate with commas to allow several',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option('--endpoint <host:port>', "an API server (or load balancer) of the cluster, kubeadm join's endpoint")
+    .addOption(new Option('--discovery-token-unsafe-skip-ca-verification').hideHelp())
+    .action(async (file: string, o: ClusterFlags & ForeignFlags) => {
+      if (o.discoveryTokenUnsafeSkipCaVerification) {
+        throw new UserError(
+          '--discovery-token-unsafe-skip-ca-verification is not supported: kprov joins only after checking the ' +
+            'cluster CA against --discovery-token-ca-cert-hash (kubeadm token create --print-join-command on a ' +
+            'control-plane host prints it)',
+        );
+      }
+      const flags = { token: o.token, discoveryTokenCaCertHash: o.discoveryTokenCaCertHash, endpoint: o.endpoint };
+      const resolved = loadResolved(file, { join: flags });
+      if (!resolved.cluster.foreignJoin) return runCluster(file, o, 'join', resolved);
+      const own = [o.pkiDir && '--pki-dir', o.config && '--config'].filter(Boolean);
+      if (own.length > 0) {
+        throw new UserError(
+          `${own.join(' and ')}: for clusters kprov creates; a cluster kprov did not create keeps its own PKI and ` +
+            'configuration (the join reads them from the cluster)',
+        );
+      }
+      const started = Date.now();
+      const outcome = await joinForeignCluster(resolved, {
+        ...runOptions(o, resolved),
+        artifactsDir: o.artifactsDir,
+        readyTimeoutMs: o.readyTimeout * 1000,
+      });
+      reportRun(outcome, 'join', started, setExit);
+      if (outcome.run.joined.length > 0 && outcome.failed.length === 0) {
+        const at = resolved.cluster.foreignJoin.endpoint;
+        process.stdout.write(`joined ${outcome.run.joined.join(', ')} to the cluster at ${at}\n`);
+      }
+    });
 
   withRunOptions(
     program

@@ -32,7 +32,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'machine-readable output', false)
     .action((file: string, o: { json: boolean }) => {
       // A read-only view: no SSH key or key file needs to exist yet (only commands that change hosts need them).
-      const resolved = loadResolved(file, { offline: true });
+      const resolved = loadResolved(file, { offline: true, foreign: 'allow' });
       process.stdout.write(
         o.json ? JSON.stringify(redactedInventory(resolved), null, 2) + '\n' : formatInventory(resolved),
       );
@@ -50,7 +50,8 @@ function buildProgram(setExit: (code: number) => void): Command {
         '(overrides the artifacts_dir var)',
     )
     .action(async (file: string, o: Record<string, unknown> & { artifactsDir?: string }) => {
-      const resolved = loadResolved(file);
+      // Hosts alone: also for an inventory of workers that will join a cluster kprov did not create.
+      const resolved = loadResolved(file, { foreign: 'allow' });
       const opts = runOptions(o, resolved);
       const started = Date.now();
       const artifacts = o.artifactsDir ?? resolved.cluster.artifactsDir;

@@ -4,6 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { loadInventory } from '../config/inventory.js';
 import { resolveSettings, type Resolved } from '../config/settings.js';
 import { UserError } from '../errors/index.js';
+import { FOREIGN_JOIN_VARS, type ForeignJoinFlags } from '../config/foreign-join.js';
 import type { RunOptions } from '../actions/session.js';
 
 export function positiveInt(value: string): number {
@@ -96,8 +97,27 @@ export function runOptions(o: Record<string, unknown>, resolved: Resolved): RunO
   };
 }
 
-export function loadResolved(file: string, opts: { offline?: boolean } = {}) {
+/**
+ * The inventory, resolved and checked. join: `kprov join`'s discovery flags (the command that joins a cluster kprov
+ * did not create); foreign: 'allow' for commands that work on hosts alone (prepare, inventory). Any other command
+ * needs a cluster kprov created, so an inventory that sets join_token and the like is refused for it.
+ */
+export function loadResolved(
+  file: string,
+  opts: { offline?: boolean; join?: ForeignJoinFlags; foreign?: 'allow' } = {},
+) {
   const resolved = resolveSettings(loadInventory(file), opts);
+  if (resolved.cluster.foreignJoin && !opts.join && opts.foreign !== 'allow') {
+    const keys = Object.values(FOREIGN_JOIN_VARS);
+    const source = resolved.inventory.hosts
+      .flatMap((h) => keys.map((k) => h.varSources[k]))
+      .find((s) => s !== undefined);
+    throw new UserError(
+      `the inventory sets ${keys.join(', ')}: it joins workers to a cluster kprov did not create, which is ` +
+        'kprov join (and kprov prepare); this command works on clusters kprov created',
+      source ?? { file },
+    );
+  }
   for (const w of resolved.warnings) process.stderr.write(`warning: ${w}\n`);
   return resolved;
 }

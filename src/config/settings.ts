@@ -3,7 +3,7 @@ import { sudoUserKey } from './sudo-key.js';
 import { expandPath } from './paths.js';
 import { homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
-import { UserError, UserErrors, type SourceLocation } from '../errors/index.js';
+import { formatLocation, UserError, UserErrors, type SourceLocation } from '../errors/index.js';
 import { isIPv4 } from '../net/ipv4.js';
 import { DEFAULT_KUBERNETES_VERSION } from '../kubeadm/versions.js';
 import {
@@ -22,6 +22,14 @@ import {
   cidrsOverlapProblem,
   type Problem,
 } from './validate.js';
+import {
+  asksForForeignJoin,
+  CLUSTER_OWNED_VARS,
+  FOREIGN_JOIN_VARS,
+  foreignJoinSettings,
+  type ForeignJoin,
+  type ForeignJoinFlags,
+} from './foreign-join.js';
 import {
   isControlPlane,
   isWorker,
@@ -84,6 +92,12 @@ export interface ClusterSettings {
   /** KubeletConfiguration / KubeProxyConfiguration fields merged over kubeadm's defaults. */
   kubeletConfiguration: Record<string, unknown>;
   kubeProxyConfiguration: Record<string, unknown>;
+  /**
+   * Join the hosts to a cluster kprov did not create (kubeadm's bootstrap-token discovery): set by `kprov join`
+   * flags or the join_token, discovery_token_ca_cert_hash and join_endpoint vars. The inventory then lists only the
+   * workers to join, and needs no control-plane group.
+   */
+  foreignJoin?: ForeignJoin;
 }
 
 export interface Resolved {
@@ -123,6 +137,7 @@ const CLUSTER_VARS = [
   'registry_mirrors',
   'kubelet_configuration',
   'kube_proxy_configuration',
+  ...Object.values(FOREIGN_JOIN_VARS),
 ];
 
 type Collect = (message: string, source?: SourceLocation) => void;
@@ -130,9 +145,13 @@ type Collect = (message: string, source?: SourceLocation) => void;
 /** Turn inventory vars into typed, validated host and cluster settings, reporting every problem at once. */
 /**
  * offline: nothing will be connected to (rendering only), so SSH key files and the sudo user's key
- * are not required to exist.
+ * are not required to exist. join: the flags of `kprov join` (token, CA cert hashes, endpoint), merged over the
+ * inventory's vars for a cluster kprov did not create.
  */
-export function resolveSettings(inventory: Inventory, opts: { home?: string; offline?: boolean } = {}): Resolved {
+export function resolveSettings(
+  inventory: Inventory,
+  opts: { home?: string; offline?: boolean; join?: ForeignJoinFlags } = {},
+): Resolved {
   const errors: UserError[] = [];
   const warnings: string[] = [];
   const fail: Collect = (message, source) => errors.push(new UserError(message, source ?? { file: inventory.file }));
@@ -141,15 +160,18 @@ export function resolveSettings(inventory: Inventory, opts: { home?: string; off
 
   const members = inventory.hosts.filter((h) => h.role !== 'none');
   const cpGroups = CONTROL_PLANE_GROUPS.filter((g) => inventory.groups[g]);
-  if (cpGroups.length === 0) {
+  // Joining a cluster kprov did not create: its control plane is not kprov's to list (only workers join that way;
+  // the join refuses a control-plane host it is asked to work on), and an even count of masters is not kprov's.
+  const foreign = asksForForeignJoin(clusterVarsHost(members)?.vars ?? {}, opts.join ?? {});
+  if (!foreign && cpGroups.length === 0) {
     fail(
       `no control-plane group: add a [masters] group (or control_plane / kube_control_plane) with at least one host`,
     );
-  } else if (!members.some(isControlPlane)) {
+  } else if (!foreign && !members.some(isControlPlane)) {
     fail(`control-plane group [${cpGroups.join('], [')}] has no hosts`);
   }
   const cpCount = members.filter(isControlPlane).length;
-  if (cpCount > 1 && cpCount % 2 === 0) {
+  if (!foreign && cpCount > 1 && cpCount % 2 === 0) {
     warnings.push(
       `${cpCount} control-plane hosts: etcd keeps quorum best with an odd number (1, 3 or 5); ` +
         `${cpCount} tolerates no more failures than ${cpCount - 1}`,
@@ -172,8 +194,11 @@ export function resolveSettings(inventory: Inventory, opts: { home?: string; off
     else seenNode.set(h.nodeName, h);
   }
 
-  const cluster = clusterSettings(members, fail, warnings, home, baseDir, Boolean(opts.offline));
-  if (cpCount > 1 && !cluster.controlPlaneEndpoint) {
+  const cluster = clusterSettings(members, fail, warnings, home, baseDir, Boolean(opts.offline), {
+    flags: opts.join ?? {},
+    failFlag: (message) => errors.push(new UserError(message)),
+  });
+  if (!foreign && cpCount > 1 && !cluster.controlPlaneEndpoint) {
     warnings.push(
       `${cpCount} control-plane hosts but no control_plane_endpoint: using the first master's address, ` +
         'which is a single point of failure; set control_plane_endpoint to a load balancer or DNS name',
@@ -315,6 +340,9 @@ function scalarSettings(
   return out;
 }
 
+/** The host whose cluster-wide vars (they agree on every host) are read: the first master, else the first host. */
+const clusterVarsHost = (members: InventoryHost[]) => members.find(isControlPlane) ?? members[0];
+
 function clusterSettings(
   members: InventoryHost[],
   fail: Collect,
@@ -322,8 +350,9 @@ function clusterSettings(
   home: string,
   baseDir: string,
   offline: boolean,
+  join: { flags: ForeignJoinFlags; failFlag: (message: string) => void },
 ): ClusterSettings {
-  const first = members.find(isControlPlane) ?? members[0];
+  const first = clusterVarsHost(members);
   const v = first?.vars ?? {};
   const src = (k: string) => first?.varSources[k];
   // Cluster-wide vars must agree across hosts: a worker with another kubernetes_version is a mistake.
@@ -373,7 +402,16 @@ function clusterSettings(
     if (problem) fail(`${problem} (DNS name, IPv4 or [IPv6], optional port 1-65535)`, src('insecure_registries'));
   }
   const registryMirrors = mirrorsVar(v.registry_mirrors, (m) => fail(m, src('registry_mirrors')));
-  void warnings;
+  const foreignJoin = foreignJoinSettings(v, src, join.flags, fail, join.failFlag);
+  if (foreignJoin) {
+    for (const key of CLUSTER_OWNED_VARS.filter((k) => v[k] !== undefined && v[k] !== null)) {
+      const where = src(key) ? ` (${formatLocation(src(key))})` : '';
+      warnings.push(
+        `${key}${where} is ignored when joining a cluster kprov did not create: the cluster's own configuration ` +
+          'applies (its kubelet-config, kube-proxy and CNI)',
+      );
+    }
+  }
   const mapVar = (k: string): Record<string, unknown> => {
     const value = v[k];
     if (value === undefined || value === null) return {};
@@ -407,6 +445,7 @@ function clusterSettings(
     artifactsDir: artifactsDir ? expandPath(artifactsDir, home, baseDir) : undefined,
     insecureRegistries,
     registryMirrors,
+    ...(foreignJoin ? { foreignJoin } : {}),
   };
 }
 

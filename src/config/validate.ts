@@ -120,6 +120,32 @@ export function bootstrapTokenProblem(v: string, label: string): Problem {
   return undefined;
 }
 
+/**
+ * A discovery-token-ca-cert-hash as kubeadm takes it (util/pubkeypin): "sha256:" and the 64 hex digits of the CA's
+ * public key hash, either letter case (kubeadm lowercases it).
+ */
+export function caCertHashProblem(v: string, label: string): Problem {
+  if (!/^sha256:[0-9a-f]{64}$/i.test(v)) {
+    return (
+      `${label} ${q(v)} is not a CA certificate hash: expected sha256:<64 hex digits> ` +
+      '(kubeadm token create --print-join-command prints it)'
+    );
+  }
+  return undefined;
+}
+
+/** A hash kprov compares: "sha256:" and lowercase hex (call only on a value caCertHashProblem accepted). */
+export const normalizeCaCertHash = (v: string) => `sha256:${v.slice('sha256:'.length).toLowerCase()}`;
+
+/** The API server a joining node discovers the cluster through, as kubeadm join takes it: host:port, port required. */
+export function joinEndpointProblem(v: string, label: string): Problem {
+  const hint = /^https?:\/\//i.test(v) ? ' (without https://)' : '';
+  if (!/:\d{1,5}$/.test(v) || registryHostProblem(v, label)) {
+    return `${label} ${q(v)} must be host:port of the cluster's API server, e.g. 10.0.0.10:6443${hint}`;
+  }
+  return undefined;
+}
+
 /** Registry host[:port]: a DNS name, an IPv4 address or a [bracketed] IPv6 address, port 1-65535. */
 export function registryHostProblem(v: string, label: string): Problem {
   const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(v);

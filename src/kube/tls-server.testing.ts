@@ -28,9 +28,11 @@ export async function scriptedTlsServer() {
   );
   execFileSync('openssl', args, { stdio: 'ignore' });
   const caPem = readFileSync(join(dir, 'cert.pem'), 'utf8');
-  const state = { answers: {} as Record<string, Answer[]>, calls: [] as string[] };
+  // auth: each call's Authorization header, in step with calls (undefined when none was sent).
+  const state = { answers: {} as Record<string, Answer[]>, calls: [] as string[], auth: [] as (string | undefined)[] };
   const server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert: caPem }, (req, res) => {
     state.calls.push(req.url ?? '');
+    state.auth.push(req.headers.authorization);
     const queue = state.answers[req.url ?? ''] ?? [];
     const a = queue.length > 1 ? queue.shift()! : (queue[0] ?? { status: 404, body: { message: 'no such path' } });
     const text = typeof a.body === 'string' ? a.body : JSON.stringify(a.body);
@@ -54,6 +56,7 @@ export function useScriptedTlsServer(): Awaited<ReturnType<typeof scriptedTlsSer
   beforeEach(() => {
     holder.state.answers = {};
     holder.state.calls.length = 0;
+    holder.state.auth.length = 0;
   });
   return holder;
 }

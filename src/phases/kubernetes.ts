@@ -19,9 +19,10 @@ const archOf = (host: Host) => (host.requireFacts().arch === 'aarch64' ? 'arm64'
 /**
  * kubelet (and kubectl on control-plane hosts), the kubelet unit, and (without a bundle's) the distribution's CNI
  * plugins. From the artifact bundle when there is one (sent only when its sha256 differs), otherwise downloaded on
- * the host from the official release layout and checked against the published sha256.
+ * the host from the official release layout and checked against the published sha256. The version may be known
+ * only once the run has started (a join to a cluster kprov did not create takes the cluster's): then a function.
  */
-export function binariesPhase(version: string, bundle: Bundle | undefined): Phase {
+export function binariesPhase(versionOf: string | (() => string), bundle: Bundle | undefined): Phase {
   const cache = new Map<string, Buffer>();
   const bytes = (p: string) => {
     if (!cache.has(p)) cache.set(p, readFileSync(p));
@@ -30,6 +31,7 @@ export function binariesPhase(version: string, bundle: Bundle | undefined): Phas
   return {
     title: 'Kubernetes binaries',
     async runHost(host, ctx) {
+      const version = typeof versionOf === 'string' ? versionOf : versionOf();
       const names = host.spec.controlPlane ? ['kubelet', 'kubectl'] : ['kubelet'];
       const files: DesiredFile[] = [{ path: KUBELET_UNIT, content: kubeletUnit('/usr/bin/kubelet'), mode: 0o644 }];
       if (bundle) {
@@ -110,9 +112,9 @@ export function imagesPhase(bundle: Bundle | undefined): Phase {
     title: 'Container images',
     async runHost(host) {
       if (!bundle || bundle.images.length === 0) return; // online: the kubelet pulls from image_repository
-      const present = new Set(
-        (await host.sudo('ctr -n k8s.io images ls -q', { step: 'list images' })).stdout.split('\n').filter(Boolean),
-      );
+      // A dry run on a host the runtime phase has not set up yet has no ctr: then no image is there.
+      const listed = await host.sudo('ctr -n k8s.io images ls -q', { step: 'list images', allowFailure: host.dryRun });
+      const present = new Set(listed.code === 0 ? listed.stdout.split('\n').filter(Boolean) : []);
       for (const image of bundle.images) {
         if (!host.spec.controlPlane && image.refs.every((r) => CONTROL_PLANE_IMAGES.test(r))) continue;
         if (image.refs.every((r) => present.has(r))) continue;

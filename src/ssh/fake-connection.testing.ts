@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { Endpoint, ExecOptions, ExecResult, SshConnection } from './connection.js';
 
 export interface RecordedExec {
@@ -41,6 +42,17 @@ export class FakeConnection {
     if (result.code !== 0 && !opts.allowFailure)
       throw new Error(`${opts.step ?? 'command'} failed: exit ${result.code}`);
     return result;
+  }
+
+  /** Every forward() target, "host:port", in order. */
+  readonly forwards: string[] = [];
+  /** What forward() connects to (a test's scripted server); without one, forwarding fails as a refused tunnel. */
+  forwarder?: (host: string, port: number) => Promise<Duplex>;
+
+  async forward(host: string, port: number): Promise<Duplex> {
+    this.forwards.push(`${host}:${port}`);
+    if (!this.forwarder) throw new Error(`cannot open tunnel to ${host}:${port}: Connection refused`);
+    return this.forwarder(host, port);
   }
 
   async stage(content: Buffer): Promise<string> {

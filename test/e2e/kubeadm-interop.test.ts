@@ -11,6 +11,8 @@ import {
   docker,
   eventually,
   isReady,
+  KUBEADM_DROPIN,
+  KUBELET_SERVICE,
   kubeadmTools,
   kubectlWith,
   runE2eKubeadm,
@@ -253,26 +255,6 @@ describe('upstream kubeadm join', () => {
     ]);
   });
 });
-
-// The kubelet unit of the upstream kubelet package and the drop-in of the upstream kubeadm deb
-// (kubernetes/release, cmd/krel/templates/latest/kubelet/kubelet.service and kubeadm/10-kubeadm.conf).
-const KUBELET_SERVICE = `[Unit]
-Description=kubelet: The Kubernetes Node Agent
-Documentation=https://kubernetes.io/docs/
-Wants=network-online.target
-After=network-online.target
-
-[Service]
-ExecStart=/usr/bin/kubelet
-Restart=always
-StartLimitInterval=0
-RestartSec=10
-
-[Install]
-WantedBy=multi-user.target
-`;
-/** The kubelet drop-in upstream's kubeadm deb package installs, verbatim (kept as a file: its lines are long). */
-const KUBEADM_DROPIN = readFileSync(new URL('./kubeadm-package/10-kubeadm.conf', import.meta.url), 'utf8');
 
 interface Hunk {
   /** 1-based first line of the hunk in the current file. */

@@ -174,3 +174,24 @@ export interface PodJson {
   spec: { nodeName?: string };
   status: { phase?: string; podIP?: string; containerStatuses?: { ready: boolean }[] };
 }
+
+// The kubelet unit of the upstream kubelet package and the drop-in of the upstream kubeadm deb
+// (kubernetes/release, cmd/krel/templates/latest/kubelet/kubelet.service and kubeadm/10-kubeadm.conf): what a host
+// set up for upstream kubeadm has.
+export const KUBELET_SERVICE = `[Unit]
+Description=kubelet: The Kubernetes Node Agent
+Documentation=https://kubernetes.io/docs/
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+ExecStart=/usr/bin/kubelet
+Restart=always
+StartLimitInterval=0
+RestartSec=10
+
+[Install]
+WantedBy=multi-user.target
+`;
+/** The kubelet drop-in upstream's kubeadm deb package installs, verbatim (kept as a file: its lines are long). */
+export const KUBEADM_DROPIN = readFileSync(new URL('./kubeadm-package/10-kubeadm.conf', import.meta.url), 'utf8');
