@@ -2,14 +2,20 @@ import { mkdirSync, writeFileSync, chmodSync, rmSync, existsSync } from 'node:fs
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { stringify } from 'yaml';
 import type { Resolved } from '../config/settings.js';
-import { UserError } from '../errors/index.js';
-import { clusterConfigFrom, nodeConfigFrom, type ClusterConfig, type NodeConfig } from '../kubeadm/config.js';
+import { UserError, UserErrors } from '../errors/index.js';
+import {
+  clusterConfigFrom,
+  isDualStackCluster,
+  nodeConfigFrom,
+  type ClusterConfig,
+  type NodeConfig,
+} from '../kubeadm/config.js';
 import { loadKubeadmConfig } from '../config/kubeadm-config-file.js';
 import { planCluster, objectsToYaml, type ClusterPlan } from '../kubeadm/plan.js';
 import { DirStore } from '../pki/store.js';
 import { clusterStateDirFor, labOfInventory, statePkiDir } from '../config/state-dir.js';
 import { shq } from '../ssh/quote.js';
-import { cidrsOverlapProblem } from '../config/validate.js';
+import { cidrsOverlapProblem, dualStackMismatchProblem } from '../config/validate.js';
 import { isIPv4 } from '../net/ipv4.js';
 
 export interface RenderOptions {
@@ -36,6 +42,7 @@ export async function planFromInventory(
   if (overlap) {
     throw new UserError(`${overlap} (inventory and --config together)`, configFile ? { file: configFile } : undefined);
   }
+  dualStackNodes(resolved, cfg, configFile);
   const nodes: NodeConfig[] = resolved.hosts.map((h) => ({
     ...nodeConfigFrom(h),
     ...(h.controlPlane && fileConfig.taints ? { taints: fileConfig.taints } : {}),
@@ -62,6 +69,33 @@ export async function planFromInventory(
   return { plan, cfg };
 }
 
+/**
+ * The networks as they finally are (inventory and --config together) and the hosts' node_ip6 must agree: a
+ * dual-stack cluster needs every node's IPv6 address, and an IPv6 address is no use to an IPv4 cluster.
+ */
+function dualStackNodes(resolved: Resolved, cfg: ClusterConfig, configFile?: string): void {
+  const where = configFile ? { file: configFile } : undefined;
+  const mismatch = dualStackMismatchProblem(cfg.podSubnet, cfg.serviceSubnet, 'pod network', 'service network');
+  if (mismatch) throw new UserError(`${mismatch} (inventory and --config together)`, where);
+  const dual = isDualStackCluster(cfg);
+  const wrong = resolved.hosts.filter((h) => (h.nodeIp6 !== undefined) !== dual);
+  if (wrong.length === 0) return;
+  const errors = wrong.map((h) =>
+    dual
+      ? new UserError(
+          `host "${h.name}": node_ip6 is required: the pod and service networks are dual-stack ` +
+            `(${cfg.podSubnet}; ${cfg.serviceSubnet}), so every node needs its IPv6 address`,
+          h.source,
+        )
+      : new UserError(
+          `host "${h.name}": node_ip6 ${h.nodeIp6} is set but the pod and service networks are IPv4 only: ` +
+            'give pod_network_cidr and service_cidr as "IPv4,IPv6" for dual-stack, or remove node_ip6',
+          resolved.inventory.hosts.find((x) => x.name === h.name)?.varSources.node_ip6 ?? h.source,
+        ),
+  );
+  throw errors.length === 1 ? errors[0] : new UserErrors(errors);
+}
+
 /** The one command that discards PKI made for a cluster that is gone (the files above fix a cluster that is not). */
 function startOver(resolved: Resolved, pkiDir: string): string {
   const state = clusterStateDirFor(resolved.inventory.file, resolved.cluster.clusterName);
@@ -72,7 +106,8 @@ function startOver(resolved: Resolved, pkiDir: string): string {
     const workers = resolved.hosts.filter((h) => !h.controlPlane).length;
     return (
       `This is lab "${lab}"'s inventory; to start the lab over (lab down also removes its saved cluster state):\n` +
-      `  kprov lab down --name ${lab} && kprov lab up --name ${lab} --masters ${masters} --workers ${workers}`
+      `  kprov lab down --name ${lab} && kprov lab up --name ${lab} --masters ${masters} --workers ${workers}` +
+      (resolved.hosts.some((h) => h.nodeIp6 !== undefined) ? ' --ipv6' : '')
     );
   }
   return (

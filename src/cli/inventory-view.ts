@@ -61,6 +61,7 @@ export function redactedInventory(r: Resolved) {
           jump: spec.jump,
           nodeName: spec.nodeName,
           nodeIp: spec.nodeIp,
+          ...(spec.nodeIp6 !== undefined ? { nodeIp6: spec.nodeIp6 } : {}),
         }),
         vars: hostvars[h.name],
       };

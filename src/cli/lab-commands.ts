@@ -13,13 +13,28 @@ export function registerLabCommands(program: Command): void {
     .option('--workers <n>', 'worker hosts', nonNegativeInt, 2)
     .option('--name <name>', 'lab name', 'lab')
     .option('--fix-host-limits', 'raise fs.inotify limits (sysctl, needs root) if the lab would exhaust them', false)
-    .action(async (o: { masters: number; workers: number; name: string; fixHostLimits: boolean }) => {
-      const started = Date.now();
-      const l = await labUp(o, (m) => process.stderr.write(`lab: ${m}\n`));
-      for (const n of l.nodes) process.stderr.write(`  ${n.name.padEnd(10)} ${n.role.padEnd(7)} ${n.ip}\n`);
-      process.stderr.write(`lab "${l.name}" up in ${((Date.now() - started) / 1000).toFixed(1)}s; inventory:\n`);
-      process.stdout.write(l.inventory + '\n');
-    });
+    .option(
+      '--ipv6 [subnet]',
+      'dual-stack lab: an IPv6 subnet on the Docker network (default: one /64 per lab name in fd6b:7072:6f76::/48), ' +
+        'node_ip6 on every host and IPv4,IPv6 pod and service networks',
+    )
+    .action(
+      async (o: {
+        masters: number;
+        workers: number;
+        name: string;
+        fixHostLimits: boolean;
+        ipv6?: boolean | string;
+      }) => {
+        const started = Date.now();
+        const l = await labUp(o, (m) => process.stderr.write(`lab: ${m}\n`));
+        for (const n of l.nodes) {
+          process.stderr.write(`  ${n.name.padEnd(10)} ${n.role.padEnd(7)} ${n.ip}${n.ip6 ? ` ${n.ip6}` : ''}\n`);
+        }
+        process.stderr.write(`lab "${l.name}" up in ${((Date.now() - started) / 1000).toFixed(1)}s; inventory:\n`);
+        process.stdout.write(l.inventory + '\n');
+      },
+    );
   lab
     .command('down')
     .description('remove the lab: containers, volumes, network and its state')

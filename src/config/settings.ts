@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { formatLocation, UserError, UserErrors, type SourceLocation } from '../errors/index.js';
 import { isIPv4 } from '../net/ipv4.js';
+import { canonicalIPv6 } from '../net/ipv6.js';
 import { DEFAULT_KUBERNETES_VERSION } from '../kubeadm/versions.js';
 import {
   clusterNameProblem,
@@ -20,6 +21,9 @@ import {
   registryHostProblem,
   serviceCidrProblem,
   cidrsOverlapProblem,
+  dualStackMismatchProblem,
+  isDualStack,
+  nodeIPv6Problem,
   type Problem,
 } from './validate.js';
 import {
@@ -64,6 +68,8 @@ export interface HostSpec {
   hostKeyChecking: 'strict' | 'accept-new';
   nodeName: string;
   nodeIp?: string;
+  /** node_ip6: the node's IPv6 address in a dual-stack cluster (RFC 5952 form); the kubelet gets --node-ip=v4,v6. */
+  nodeIp6?: string;
   vars: Record<string, unknown>;
   source: SourceLocation;
 }
@@ -198,6 +204,7 @@ export function resolveSettings(
     flags: opts.join ?? {},
     failFlag: (message) => errors.push(new UserError(message)),
   });
+  dualStackHosts(hosts, cluster, fail);
   if (!foreign && cpCount > 1 && !cluster.controlPlaneEndpoint) {
     warnings.push(
       `${cpCount} control-plane hosts but no control_plane_endpoint: using the first master's address, ` +
@@ -207,6 +214,29 @@ export function resolveSettings(
   const unique = errors.filter((e, i) => errors.findIndex((o) => o.toString() === e.toString()) === i);
   if (unique.length > 0) throw unique.length === 1 ? unique[0] : new UserErrors(unique);
   return { inventory, hosts, cluster, warnings };
+}
+
+/**
+ * Dual-stack needs every node's IPv6 address (node_ip6), each on one node only. Hosts with node_ip6 in an IPv4
+ * inventory are left to the render, which sees a --config file's networking too.
+ */
+function dualStackHosts(hosts: HostSpec[], cluster: ClusterSettings, fail: Collect): void {
+  if (isDualStack(cluster.podNetworkCidr) && isDualStack(cluster.serviceCidr)) {
+    for (const h of hosts.filter((x) => x.nodeIp6 === undefined)) {
+      fail(
+        `host "${h.name}": node_ip6 is required: pod_network_cidr and service_cidr are dual-stack, so every node ` +
+          'needs its IPv6 address (the kubelet registers both with --node-ip)',
+        h.source,
+      );
+    }
+  }
+  const seen = new Map<string, HostSpec>();
+  for (const h of hosts) {
+    if (h.nodeIp6 === undefined) continue;
+    const other = seen.get(h.nodeIp6);
+    if (other) fail(`hosts "${other.name}" and "${h.name}" have the same node_ip6 ${h.nodeIp6}`, h.source);
+    else seen.set(h.nodeIp6, h);
+  }
 }
 
 function hostSpec(h: InventoryHost, fail: Collect, home: string, baseDir: string, offline: boolean): HostSpec {
@@ -257,6 +287,9 @@ function hostSpec(h: InventoryHost, fail: Collect, home: string, baseDir: string
   const nodeIp = str('node_ip') ?? (isIPv4(address) ? address : undefined);
   const check = (problem: Problem, key: string) => problem && fail(problem, src(key));
   if (nodeIp !== undefined) check(ipv4Problem(nodeIp, `host "${h.name}": node_ip`), 'node_ip');
+  const nodeIp6Text = str('node_ip6');
+  if (nodeIp6Text !== undefined) check(nodeIPv6Problem(nodeIp6Text, `host "${h.name}": node_ip6`), 'node_ip6');
+  const nodeIp6 = nodeIp6Text === undefined ? undefined : canonicalIPv6(nodeIp6Text);
   const nodeName = (str('node_name') ?? h.name).toLowerCase();
   check(nodeNameProblem(nodeName, `host "${h.name}": node name`), 'node_name');
 
@@ -277,6 +310,7 @@ function hostSpec(h: InventoryHost, fail: Collect, home: string, baseDir: string
     hostKeyChecking: checking === 'accept-new' ? 'accept-new' : 'strict',
     nodeName,
     nodeIp,
+    ...(nodeIp6 !== undefined ? { nodeIp6 } : {}),
     vars: v,
     source: h.source,
   };
@@ -377,6 +411,8 @@ function clusterSettings(
   if (podNetworkCidr !== undefined && serviceCidr !== undefined) {
     const overlap = cidrsOverlapProblem(podNetworkCidr, serviceCidr, 'pod_network_cidr', 'service_cidr');
     if (overlap) fail(overlap, src('pod_network_cidr') ?? src('service_cidr'));
+    const mismatch = dualStackMismatchProblem(podNetworkCidr, serviceCidr, 'pod_network_cidr', 'service_cidr');
+    if (mismatch) fail(mismatch, src('pod_network_cidr') ?? src('service_cidr'));
   }
 
   const { publicKey, privateKeyFile } = sudoUserKey(

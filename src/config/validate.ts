@@ -6,6 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { cidrsOverlap, parseCidr, isIPv4 } from '../net/ipv4.js';
+import { cidrs6Overlap, ipv6NodeAddressProblem, parseCidr6, parseIPv6 } from '../net/ipv6.js';
 import { DEFAULT_KUBERNETES_VERSION, SUPPORTED_MINORS, supportedList } from '../kubeadm/versions.js';
 
 export type Problem = string | undefined;
@@ -32,17 +33,110 @@ export function kubernetesVersionProblem(v: string, label: string): Problem {
 export const normalizeKubernetesVersion = (v: string) => (v.startsWith('v') ? v : `v${v}`);
 
 export function podCidrProblem(v: string, label: string): Problem {
+  if (v.includes(',') && !CONTROL_OR_SPACE.test(v)) return dualStackProblem(v, label, ipv4PodProblem, ipv6PodProblem);
+  return ipv4PodProblem(v, label);
+}
+
+function ipv4PodProblem(v: string, label: string): Problem {
   const c = CONTROL_OR_SPACE.test(v) ? `${q(v)} is not a CIDR (expected a.b.c.d/n)` : parseCidr(v);
-  if (typeof c === 'string') return `${label}: ${c}`;
+  if (typeof c === 'string') return `${label}: ${singleIPv6Hint(v) ?? c}`;
   if (c.prefix > 24) return `${label} ${v} is too small: each node gets a /24 from it`;
   return undefined;
 }
 
 export function serviceCidrProblem(v: string, label: string): Problem {
+  if (v.includes(',') && !CONTROL_OR_SPACE.test(v)) {
+    return dualStackProblem(v, label, ipv4ServiceProblem, ipv6ServiceProblem);
+  }
+  return ipv4ServiceProblem(v, label);
+}
+
+function ipv4ServiceProblem(v: string, label: string): Problem {
   const c = CONTROL_OR_SPACE.test(v) ? `${q(v)} is not a CIDR (expected a.b.c.d/n)` : parseCidr(v);
-  if (typeof c === 'string') return `${label}: ${c}`;
+  if (typeof c === 'string') return `${label}: ${singleIPv6Hint(v) ?? c}`;
   if (c.prefix < 12) return `${label} ${v} is too large: the API server allows at most a /12`;
   return undefined;
+}
+
+/** A lone IPv6 CIDR: kprov's nodes advertise IPv4 addresses, so IPv6 comes only as the second family. */
+function singleIPv6Hint(v: string): string | undefined {
+  if (typeof parseCidr6(v) === 'string') return undefined;
+  return `${q(v)} is IPv6: kprov builds IPv4 or dual-stack clusters, so give "<IPv4 CIDR>,${v}" for dual-stack`;
+}
+
+/**
+ * The IPv6 half of a dual-stack pod network: the controller-manager gives each node a /64 from it (its default
+ * --node-cidr-mask-size-ipv6, which kubeadm leaves alone), and kubeadm allows the node mask at most 16 bits longer
+ * than the network's (PodSubnetNodeMaskMaxDiff): a /48 to a /64.
+ */
+function ipv6PodProblem(v: string, label: string): Problem {
+  const c = parseCidr6(v);
+  if (typeof c === 'string') return `${label}: ${c}`;
+  if (c.prefix > 64) return `${label} ${v} is too small: each node gets a /64 from it`;
+  if (c.prefix < 48) {
+    return `${label} ${v} is too large: the nodes' /64 may be at most 16 bits longer than it (kubeadm), use /48 to /64`;
+  }
+  return undefined;
+}
+
+/**
+ * The IPv6 half of a dual-stack service network, as kubeadm and the API server check it: at most 20 host bits (a
+ * /108 or longer), and at least 10 addresses.
+ */
+function ipv6ServiceProblem(v: string, label: string): Problem {
+  const c = parseCidr6(v);
+  if (typeof c === 'string') return `${label}: ${c}`;
+  if (c.prefix < 108) return `${label} ${v} is too large: for IPv6 the API server allows at most a /108`;
+  if (c.prefix > 124) return `${label} ${v} is too small: a service network needs at least 10 addresses`;
+  return undefined;
+}
+
+/**
+ * "IPv4,IPv6": both valid, one of each family, at most two (kubeadm's ValidateIPNetFromString). kubeadm takes either
+ * order, the first being the primary family; kprov's nodes advertise IPv4 addresses, and the API server refuses a
+ * first service CIDR of another family than its advertise address, so kprov wants IPv4 first.
+ */
+function dualStackProblem(
+  v: string,
+  label: string,
+  v4: (v: string, label: string) => Problem,
+  v6: (v: string, label: string) => Problem,
+): Problem {
+  const parts = v.split(',');
+  const family = (cidr: string) => (cidr.includes(':') ? 6 : 4);
+  if (parts.length !== 2 || family(parts[0]) === family(parts[1])) {
+    return (
+      `${label} ${q(v)}: expected one IPv4 CIDR, or an IPv4 and an IPv6 CIDR for dual-stack ` +
+      '(like "10.244.0.0/16,fd00:10:244::/56")'
+    );
+  }
+  if (family(parts[0]) === 6) {
+    return (
+      `${label} ${q(v)}: list the IPv4 CIDR first: kprov's nodes advertise IPv4 addresses, so IPv4 is the ` +
+      "cluster's primary family (the API server wants its first service CIDR in its advertise address's family)"
+    );
+  }
+  return v4(parts[0], label) ?? v6(parts[1], label);
+}
+
+/** "a,b" is a dual-stack network (the validators above accept no other list). */
+export const isDualStack = (cidrs: string) => cidrs.includes(',');
+
+/** Both networks dual-stack, or neither: pods without IPv6 addresses make IPv6 Services pointless, and vice versa. */
+export function dualStackMismatchProblem(pod: string, svc: string, podLabel: string, svcLabel: string): Problem {
+  if (isDualStack(pod) === isDualStack(svc)) return undefined;
+  return (
+    `${podLabel} ${pod} and ${svcLabel} ${svc} must both be dual-stack (IPv4,IPv6) or both IPv4: ` +
+    'a dual-stack cluster has IPv4 and IPv6 pod addresses and Services'
+  );
+}
+
+/** A node's own IPv6 address (node_ip6): global or unique-local, one address. */
+export function nodeIPv6Problem(v: string, label: string): Problem {
+  const ip = parseIPv6(v);
+  if (ip === null) return `${label} ${q(v)} is not an IPv6 address`;
+  const why = ipv6NodeAddressProblem(ip);
+  return why ? `${label} ${v} ${why}` : undefined;
 }
 
 /** host or host:port, host a DNS name or IPv4 address. */
@@ -160,12 +254,19 @@ export function registryHostProblem(v: string, label: string): Problem {
   return undefined;
 }
 
-/** Pod and service networks may not overlap (call only with two valid CIDRs). */
+/** Pod and service networks may not overlap, family by family (call only with valid networks). */
 export function cidrsOverlapProblem(pod: string, svc: string, podLabel: string, svcLabel: string): Problem {
-  const a = parseCidr(pod);
-  const b = parseCidr(svc);
+  const [pod4, pod6] = pod.split(',');
+  const [svc4, svc6] = svc.split(',');
+  const a = parseCidr(pod4);
+  const b = parseCidr(svc4);
   if (typeof a !== 'string' && typeof b !== 'string' && cidrsOverlap(a, b)) {
-    return `${podLabel} ${pod} overlaps ${svcLabel} ${svc}`;
+    return `${podLabel} ${pod4} overlaps ${svcLabel} ${svc4}`;
+  }
+  const a6 = pod6 === undefined ? undefined : parseCidr6(pod6);
+  const b6 = svc6 === undefined ? undefined : parseCidr6(svc6);
+  if (typeof a6 === 'object' && typeof b6 === 'object' && cidrs6Overlap(a6, b6)) {
+    return `${podLabel} ${pod6} overlaps ${svcLabel} ${svc6}`;
   }
   return undefined;
 }

@@ -1,3 +1,4 @@
+import { canonicalIPv6 } from '../net/ipv6.js';
 /** What kprov learns about a host before it changes anything. */
 export interface Facts {
   osId: string;
@@ -108,6 +109,40 @@ export function duplicateIdentities(hosts: { name: string; facts: Facts }[]): Ma
       if (other) problems.set(h.name, `${label} "${value}" is the same as on ${other} (cloned machine?)`);
       else seen.set(value, h.name);
     }
+  }
+  return problems;
+}
+
+/** Read-only: a dual-stack node's global IPv6 addresses and its IPv4 and IPv6 default routes, in three sections. */
+export const IPV6_NETWORK_SCRIPT =
+  'ip -o -6 addr show scope global 2>&1; echo ---; ip -o -4 route show default 2>&1; echo ---; ' +
+  'ip -o -6 route show default 2>&1';
+
+/**
+ * What keeps a host from being a dual-stack node with this IPv6 address: the address must be on one of its
+ * interfaces (the kubelet registers it), and with flannel there must be an IPv6 default route on the interface of the
+ * IPv4 one (flanneld picks its interface from the default routes and refuses two different ones).
+ */
+export function ipv6NodeProblems(nodeIp6: string, output: string, flannel: boolean): string[] {
+  const [addrs = '', v4Routes = '', v6Routes = ''] = output.split(/^---$/m);
+  const problems: string[] = [];
+  const mine = [...addrs.matchAll(/\binet6 ([0-9a-fA-F:.]+)\/\d+/g)].map((m) => canonicalIPv6(m[1]));
+  if (!mine.includes(nodeIp6)) {
+    const found = mine.filter(Boolean).join(', ') || 'none';
+    problems.push(`node_ip6 ${nodeIp6} is not an address of this host (global IPv6 addresses: ${found})`);
+  }
+  if (!flannel) return problems;
+  const dev = (routes: string) => /^default\b.*\bdev (\S+)/m.exec(routes)?.[1];
+  const v4Dev = dev(v4Routes);
+  const v6Dev = dev(v6Routes);
+  if (v6Dev === undefined) {
+    problems.push(
+      'no IPv6 default route: flannel needs one for dual-stack (on the interface of the IPv4 default route)',
+    );
+  } else if (v4Dev !== undefined && v4Dev !== v6Dev) {
+    problems.push(
+      `the IPv6 default route is on ${v6Dev} but the IPv4 one on ${v4Dev}: flannel needs both on the same interface`,
+    );
   }
   return problems;
 }

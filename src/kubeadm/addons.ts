@@ -1,7 +1,7 @@
 import { signConfigMap } from './component-config.js';
 import { stringify } from 'yaml';
 import { corednsImage, componentImage, flannelCniPluginImage, flannelImage } from './images.js';
-import { clusterDnsIp, type ClusterConfig } from './config.js';
+import { cidrFamilies, clusterDnsIp, type ClusterConfig } from './config.js';
 import { LABEL_CONTROL_PLANE, GROUP_DEFAULT_NODE_TOKEN } from './constants.js';
 import { minorOf } from './versions.js';
 
@@ -286,7 +286,25 @@ export function kubeProxyObjects(cfg: ClusterConfig, server: string) {
   ];
 }
 
-/** flannel (kube-flannel.yml v0.28.9), vxlan backend, Network = the pod CIDR. */
+/**
+ * flannel's net-conf.json: Network = the pod CIDR, as kube-flannel.yml v0.28.9 writes it. A dual-stack cluster adds
+ * flannel's dual-stack keys (Documentation/configuration.md): EnableIPv4 and EnableIPv6 true and IPv6Network = the
+ * IPv6 pod CIDR; flanneld then takes each node's IPv4 and IPv6 podCIDRs and builds a vxlan tunnel per family.
+ */
+export function flannelNetConf(cfg: ClusterConfig): Record<string, unknown> {
+  const { v4, v6 } = cidrFamilies(cfg.podSubnet);
+  if (v6 === undefined) return { Network: cfg.podSubnet, EnableNFTables: false, Backend: { Type: 'vxlan' } };
+  return {
+    Network: v4,
+    IPv6Network: v6,
+    EnableIPv4: true,
+    EnableIPv6: true,
+    EnableNFTables: false,
+    Backend: { Type: 'vxlan' },
+  };
+}
+
+/** flannel (kube-flannel.yml v0.28.9), vxlan backend, net-conf.json from flannelNetConf. */
 export function flannelObjects(cfg: ClusterConfig) {
   const ns = 'kube-flannel';
   const labels = { app: 'flannel', 'k8s-app': 'flannel', tier: 'node' };
@@ -298,7 +316,7 @@ export function flannelObjects(cfg: ClusterConfig) {
       { type: 'portmap', capabilities: { portMappings: true } },
     ],
   };
-  const netConf = { Network: cfg.podSubnet, EnableNFTables: false, Backend: { Type: 'vxlan' } };
+  const netConf = flannelNetConf(cfg);
   return [
     {
       apiVersion: 'v1',

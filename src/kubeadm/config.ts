@@ -9,7 +9,9 @@ export interface ClusterConfig {
   clusterName: string;
   kubernetesVersion: string;
   imageRepository: string;
+  /** One IPv4 CIDR, or "IPv4,IPv6" for dual-stack, as kubeadm's networking.podSubnet. */
   podSubnet: string;
+  /** One IPv4 CIDR, or "IPv4,IPv6" for dual-stack; the first is the primary (kubernetes and kube-dns Services). */
   serviceSubnet: string;
   dnsDomain: string;
   /** host[:port]; empty means the first control-plane node's address. */
@@ -32,6 +34,8 @@ export interface ClusterConfig {
 export interface NodeConfig {
   name: string;
   advertiseAddress: string;
+  /** The node's IPv6 address in a dual-stack cluster. */
+  address6?: string;
   controlPlane: boolean;
   worker: boolean;
   /** Taints for a control-plane node; undefined means kubeadm's default (NoSchedule unless it is also a worker). */
@@ -69,11 +73,31 @@ export function clusterConfigFrom(settings: ClusterSettings, extra: Partial<Clus
 }
 
 export function nodeConfigFrom(h: HostSpec): NodeConfig {
-  return { name: h.nodeName, advertiseAddress: h.nodeIp ?? h.address, controlPlane: h.controlPlane, worker: h.worker };
+  return {
+    name: h.nodeName,
+    advertiseAddress: h.nodeIp ?? h.address,
+    ...(h.nodeIp6 !== undefined ? { address6: h.nodeIp6 } : {}),
+    controlPlane: h.controlPlane,
+    worker: h.worker,
+  };
 }
 
+/** Pod and service networks both "IPv4,IPv6" (kprov's validation allows no other list). */
+export const isDualStackCluster = (cfg: ClusterConfig) =>
+  cfg.podSubnet.includes(',') && cfg.serviceSubnet.includes(',');
+
+/** The IPv4 and (dual-stack) IPv6 halves of a network list "v4[,v6]". */
+export function cidrFamilies(cidrs: string): { v4: string; v6?: string } {
+  const [v4, v6] = cidrs.split(',');
+  return v6 === undefined ? { v4 } : { v4, v6 };
+}
+
+/**
+ * The primary service CIDR: the first of the list, as kubeadm's GetKubernetesServiceCIDR takes it. The kubernetes
+ * Service (and its SAN in the API server certificate) and kube-dns get addresses from it only.
+ */
 export function serviceCidr(cfg: ClusterConfig): Cidr {
-  const c = parseCidr(cfg.serviceSubnet);
+  const c = parseCidr(cidrFamilies(cfg.serviceSubnet).v4);
   if (typeof c === 'string') throw new Error(c);
   return c;
 }

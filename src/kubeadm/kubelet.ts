@@ -67,9 +67,12 @@ export function kubeletConfigMap(cfg: ClusterConfig) {
  * KUBELET_KUBEADM_ARGS: the node IP (kprov's addition: lab and cloud hosts have several addresses) and a hostname
  * override when the node name is not the host name. Since v1.35 kubeadm passes neither the runtime endpoint (it is
  * in instance-config.yaml) nor the sandbox image (the kubelet lost --pod-infra-container-image; containerd pins it).
+ * A dual-stack node gets both its addresses, IPv4 first (--node-ip=v4,v6): kubeadm writes no --node-ip at all and
+ * leaves a dual-stack node's to nodeRegistration.kubeletExtraArgs; kprov knows both and sets them.
  */
 export function kubeletFlags(_cfg: ClusterConfig, node: NodeConfig, hostname?: string): string {
-  const flags = [`--node-ip=${node.advertiseAddress}`];
+  const ips = node.address6 === undefined ? node.advertiseAddress : `${node.advertiseAddress},${node.address6}`;
+  const flags = [`--node-ip=${ips}`];
   if (hostname !== undefined && hostname.toLowerCase() !== node.name) flags.push(`--hostname-override=${node.name}`);
   return flags.join(' ');
 }

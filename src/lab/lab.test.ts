@@ -5,7 +5,14 @@ import { basename, join } from 'node:path';
 import { loadInventory } from '../config/inventory.js';
 import { resolveSettings } from '../config/settings.js';
 import { clusterStateDir } from '../actions/init.js';
-import { labInventory, labInventoryPath, removeLabClusterState, type Lab } from './lab.js';
+import {
+  labInventory,
+  labInventoryPath,
+  labIPv6Option,
+  labIPv6Subnet,
+  removeLabClusterState,
+  type Lab,
+} from './lab.js';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9rZXkgZm9yIHRlc3RzIG9ubHkgMDEyMzQ1Njc4OQ test';
 
@@ -63,5 +70,59 @@ describe('lab down: the cluster state kprov init saved for the lab inventory goe
 
   it('is a no-op without any saved state', () => {
     expect(removeLabClusterState('lab')).toEqual([]);
+  });
+});
+
+describe('kprov lab up --ipv6: a dual-stack lab', () => {
+  it('each lab has its own IPv6 /64 (Docker refuses overlapping subnets), the same on every run', () => {
+    expect(labIPv6Subnet('lab')).toBe(labIPv6Subnet('lab'));
+    expect(labIPv6Subnet('lab')).toMatch(/^fd6b:7072:6f76:[0-9a-f]{1,4}::\/64$/);
+    expect(labIPv6Subnet('lab')).not.toBe(labIPv6Subnet('e2e'));
+    expect(labIPv6Option('lab', true)).toBe(labIPv6Subnet('lab'));
+    expect(labIPv6Option('lab', undefined)).toBeUndefined();
+    expect(labIPv6Option('lab', 'fd00:beef::/64')).toBe('fd00:beef::/64');
+  });
+
+  it('refuses an --ipv6 subnet that is no IPv6 network, too small, or inside the cluster networks', () => {
+    expect(() => labIPv6Option('lab', '172.30.0.0/16')).toThrow('--ipv6: "172.30.0.0" is not an IPv6 address');
+    expect(() => labIPv6Option('lab', 'fd00:beef::/124')).toThrow(/too small for a lab network/);
+    expect(() => labIPv6Option('lab', 'fd00:10:244:1::/64')).toThrow(
+      "--ipv6 fd00:10:244:1::/64 overlaps the lab cluster's IPv6 network fd00:10:244::/56",
+    );
+  });
+
+  it("writes node_ip6 per host and both families' networks, which resolve as a dual-stack cluster", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kprov-lab6-'));
+    const node = (name: string, role: 'master' | 'worker', n: number) => ({
+      name,
+      role,
+      container: `kprov-lab-${name}`,
+      ip: `172.30.0.${n}`,
+      ip6: `fd6b:7072:6f76:1::${n}`,
+    });
+    const lab: Lab = {
+      name: 'lab',
+      dir,
+      inventory: join(dir, 'inventory.yaml'),
+      privateKey: join(dir, 'id_ed25519'),
+      knownHosts: join(dir, 'known_hosts'),
+      network: 'kprov-lab',
+      ipv6Subnet: 'fd6b:7072:6f76:1::/64',
+      nodes: [node('master1', 'master', 2), node('worker1', 'worker', 3)],
+    };
+    writeFileSync(`${lab.privateKey}.pub`, `${KEY}\n`);
+    const text = labInventory(lab);
+    expect(text).toContain('    pod_network_cidr: 10.244.0.0/16,fd00:10:244::/56\n');
+    expect(text).toContain('    service_cidr: 10.96.0.0/12,fd00:10:96::/112\n');
+    expect(text).toContain(
+      '        worker1:\n          ansible_host: 172.30.0.3\n          node_ip6: fd6b:7072:6f76:1::3\n',
+    );
+    writeFileSync(lab.inventory, text);
+    const r = resolveSettings(loadInventory(lab.inventory), { offline: true });
+    expect(r.cluster.podNetworkCidr).toBe('10.244.0.0/16,fd00:10:244::/56');
+    expect(r.hosts.map((h) => [h.name, h.address, h.nodeIp6])).toEqual([
+      ['master1', '172.30.0.2', 'fd6b:7072:6f76:1::2'],
+      ['worker1', '172.30.0.3', 'fd6b:7072:6f76:1::3'],
+    ]);
   });
 });

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { $ } from 'zx';
 import { stringify } from 'yaml';
 import { UserError } from '../errors/index.js';
@@ -8,6 +8,8 @@ import { ensureLabImage } from './image.js';
 import { ensureInotifyLimits } from './host-limits.js';
 import { render } from '../templates/render.js';
 import { clusterStateDirsOf, labInventoryPath, labsRoot } from '../config/state-dir.js';
+import { DEFAULTS } from '../config/settings.js';
+import { cidrs6Overlap, parseCidr6, type Cidr6 } from '../net/ipv6.js';
 
 const q = $({ quiet: true });
 
@@ -17,6 +19,8 @@ export interface LabNode {
   role: 'master' | 'worker' | 'lb';
   container: string;
   ip: string;
+  /** Its IPv6 address on the lab network, in a dual-stack lab (kprov lab up --ipv6). */
+  ip6?: string;
 }
 
 export interface Lab {
@@ -26,6 +30,8 @@ export interface Lab {
   privateKey: string;
   knownHosts: string;
   network: string;
+  /** The lab network's IPv6 subnet, in a dual-stack lab. */
+  ipv6Subnet?: string;
   nodes: LabNode[];
 }
 
@@ -113,11 +119,41 @@ export interface LabUpOptions {
   workers: number;
   /** Raise the machine's inotify limits when the lab would exhaust them (instead of stopping with the command). */
   fixHostLimits?: boolean;
+  /** Dual-stack: true for the lab's own IPv6 subnet (labIPv6Subnet), or an IPv6 subnet for the Docker network. */
+  ipv6?: boolean | string;
+}
+
+/** A dual-stack lab's pod and service networks (kind's dual-stack defaults beside kprov's IPv4 ones). */
+export const LAB_POD_CIDR_6 = 'fd00:10:244::/56';
+export const LAB_SERVICE_CIDR_6 = 'fd00:10:96::/112';
+
+/**
+ * The IPv6 subnet of a lab's Docker network, one /64 per lab name in fd6b:7072:6f76::/48: Docker refuses a network
+ * whose subnet overlaps another's, and (Docker 20.10) allocates no IPv6 subnet by itself.
+ */
+export function labIPv6Subnet(name: string): string {
+  const hash = createHash('sha256').update(name).digest().readUInt16BE(0);
+  return `fd6b:7072:6f76:${hash.toString(16)}::/64`;
+}
+
+/** The IPv6 subnet for --ipv6 [subnet]: the lab's own, or one given, checked before anything is started. */
+export function labIPv6Option(name: string, ipv6: boolean | string | undefined): string | undefined {
+  if (ipv6 === undefined || ipv6 === false) return undefined;
+  if (ipv6 === true) return labIPv6Subnet(name);
+  const c = parseCidr6(ipv6);
+  if (typeof c === 'string') throw new UserError(`--ipv6: ${c}`);
+  if (c.prefix > 120) throw new UserError(`--ipv6 ${ipv6} is too small for a lab network: use a /64 (at most /120)`);
+  for (const other of [LAB_POD_CIDR_6, LAB_SERVICE_CIDR_6]) {
+    if (cidrs6Overlap(c, parseCidr6(other) as Cidr6))
+      throw new UserError(`--ipv6 ${ipv6} overlaps the lab cluster's IPv6 network ${other}`);
+  }
+  return c.text;
 }
 
 export async function labUp(opts: LabUpOptions, progress: (m: string) => void = () => {}): Promise<Lab> {
   validateLabName(opts.name);
   if (opts.masters < 1) throw new UserError('--masters must be at least 1');
+  labIPv6Option(opts.name, opts.ipv6);
   await requireDocker();
   const dir = join(labsRoot(), opts.name);
   if (existsSync(join(dir, 'lab.json')))
@@ -160,7 +196,10 @@ async function createLab(opts: LabUpOptions, dir: string, image: string, progres
   const publicKey = readFileSync(`${privateKey}.pub`, 'utf8').trim();
 
   const network = `kprov-${opts.name}`;
-  await q`docker network create --label ${`${LABEL}=${opts.name}`} ${network}`;
+  // Dual-stack: Docker still picks the IPv4 subnet itself; the IPv6 one must be given.
+  const ipv6Subnet = labIPv6Option(opts.name, opts.ipv6);
+  const ipv6Flags = ipv6Subnet ? ['--ipv6', '--subnet', ipv6Subnet] : [];
+  await q`docker network create --label ${`${LABEL}=${opts.name}`} ${ipv6Flags} ${network}`;
   const wanted: { name: string; role: LabNode['role'] }[] = [
     ...Array.from({ length: opts.masters }, (_, i) => ({ name: `master${i + 1}`, role: 'master' as const })),
     ...Array.from({ length: opts.workers }, (_, i) => ({ name: `worker${i + 1}`, role: 'worker' as const })),
@@ -168,7 +207,9 @@ async function createLab(opts: LabUpOptions, dir: string, image: string, progres
     ...(opts.masters > 1 ? [{ name: 'lb', role: 'lb' as const }] : []),
   ];
   progress(`starting ${wanted.length} containers`);
-  const nodes = await Promise.all(wanted.map((n) => startNode(opts.name, network, image, n, publicKey, dir)));
+  const nodes = await Promise.all(
+    wanted.map((n) => startNode(opts.name, network, image, n, publicKey, dir, ipv6Subnet !== undefined)),
+  );
   const lb = nodes.find((n) => n.role === 'lb');
   if (lb)
     await startLoadBalancer(
@@ -185,6 +226,7 @@ async function createLab(opts: LabUpOptions, dir: string, image: string, progres
     privateKey,
     knownHosts,
     network,
+    ...(ipv6Subnet ? { ipv6Subnet } : {}),
     nodes: nodes.map(({ hostKey: _k, ...n }) => n),
   };
   writeFileSync(lab.inventory, labInventory(lab), { mode: 0o600 });
@@ -212,6 +254,7 @@ async function startNode(
   n: { name: string; role: LabNode['role'] },
   publicKey: string,
   dir: string,
+  ipv6: boolean,
 ) {
   const container = `kprov-${lab}-${n.name}`;
   // Each node gets its own product_uuid, as separate VMs would (kind does the same).
@@ -224,7 +267,13 @@ async function startNode(
   }
   // zx passes each array element as one argument, quoted as it would quote a single ${value}.
   const names = ['--name', container, '--hostname', n.name, '--network', network, '--label', `${LABEL}=${lab}`];
-  await q`docker run -d ${names} ${vmLikeFlags(lab, n.name)} ${uuidMount} ${image}`;
+  // Docker leaves IPv6 disabled in a container's all/default settings even on an IPv6 network (only eth0 gets it),
+  // so the interfaces the cluster creates later (flannel's vxlan device, the cni0 bridge) could not take an IPv6
+  // address: "IPv6 is disabled on this device".
+  const ipv6Sysctls = ipv6
+    ? ['--sysctl', 'net.ipv6.conf.all.disable_ipv6=0', '--sysctl', 'net.ipv6.conf.default.disable_ipv6=0']
+    : [];
+  await q`docker run -d ${names} ${vmLikeFlags(lab, n.name)} ${ipv6Sysctls} ${uuidMount} ${image}`;
   const authorize = `umask 077; mkdir -p /root/.ssh; printf '%s\\n' '${publicKey}' > /root/.ssh/authorized_keys`;
   await q`docker exec ${container} sh -c ${authorize}`;
   // Wait for systemd and sshd; read the host key lab-init generated so SSH checks it strictly.
@@ -242,18 +291,32 @@ async function startNode(
   const ip = (
     await q`docker inspect -f ${'{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}'} ${container}`
   ).stdout.trim();
-  return { name: n.name, role: n.role, container, ip, hostKey };
+  if (!ipv6) return { name: n.name, role: n.role, container, ip, hostKey };
+  const ip6 = (
+    await q`docker inspect -f ${'{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}{{end}}'} ${container}`
+  ).stdout.trim();
+  if (!ip6) throw new UserError(`lab node ${container} got no IPv6 address on ${network}`);
+  return { name: n.name, role: n.role, container, ip, ip6, hostKey };
 }
 
 /** An Ansible YAML inventory for the lab: the same format users write for real machines. */
 export function labInventory(lab: Lab): string {
+  const host = (n: LabNode) => ({ ansible_host: n.ip, ...(n.ip6 ? { node_ip6: n.ip6 } : {}) });
   const hostsOf = (role: LabNode['role']) =>
-    Object.fromEntries(lab.nodes.filter((n) => n.role === role).map((n) => [n.name, { ansible_host: n.ip }]));
+    Object.fromEntries(lab.nodes.filter((n) => n.role === role).map((n) => [n.name, host(n)]));
   const lb = lab.nodes.find((n) => n.role === 'lb');
+  // Dual-stack: kprov's IPv4 defaults first, then the lab's IPv6 networks; each host has its node_ip6.
+  const dualStack = lab.ipv6Subnet
+    ? {
+        pod_network_cidr: `${DEFAULTS.podNetworkCidr},${LAB_POD_CIDR_6}`,
+        service_cidr: `${DEFAULTS.serviceCidr},${LAB_SERVICE_CIDR_6}`,
+      }
+    : {};
   const doc = {
     all: {
       vars: {
         ...(lb ? { control_plane_endpoint: `${lb.ip}:${LAB_API_PORT}` } : {}),
+        ...dualStack,
         ansible_user: 'root',
         ansible_ssh_private_key_file: lab.privateKey,
         kprov_known_hosts_file: lab.knownHosts,

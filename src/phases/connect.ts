@@ -1,7 +1,14 @@
 import { HostError } from '../errors/index.js';
 import { SshConnection, type Endpoint } from '../ssh/connection.js';
 import type { Host } from '../host/host.js';
-import { parseFacts, FACTS_SCRIPT, hostProblems, duplicateIdentities } from '../host/facts.js';
+import {
+  parseFacts,
+  FACTS_SCRIPT,
+  hostProblems,
+  duplicateIdentities,
+  IPV6_NETWORK_SCRIPT,
+  ipv6NodeProblems,
+} from '../host/facts.js';
 import type { Phase, RunContext } from './phase.js';
 
 /** Jump-host connections are shared by the hosts behind the same bastion that trust it the same way. */
@@ -90,6 +97,21 @@ export const validateHostsPhase: Phase = {
       if (f.criSockets.filter((s) => !s.includes('containerd')).length > 0) {
         ctx.warn(`${h.name}: other container runtimes found (${f.criSockets.join(', ')}); kprov configures containerd`);
       }
+    }
+    // Dual-stack nodes: their IPv6 address and default routes, read on every such host at once.
+    const dualStack = hosts.filter((h) => h.spec.nodeIp6 !== undefined);
+    const flannel = ctx.resolved.cluster.cni === 'flannel';
+    const ipv6 = await Promise.all(
+      dualStack.map(async (h) => {
+        const { stdout } = await h.sudo(IPV6_NETWORK_SCRIPT, {
+          step: 'inspect IPv6 addresses and routes',
+          allowFailure: true,
+        });
+        return [h.name, ipv6NodeProblems(h.spec.nodeIp6!, stdout, flannel)] as const;
+      }),
+    );
+    for (const [name, issues] of ipv6) {
+      if (issues.length > 0) problems.set(name, [problems.get(name), ...issues].filter(Boolean).join('; '));
     }
     const withFacts = hosts.map((h) => ({ name: h.name, facts: h.requireFacts() }));
     for (const [name, problem] of duplicateIdentities(withFacts)) {

@@ -48,14 +48,17 @@ export const hostPrepPhase: Phase = {
       }
     }
 
+    // A dual-stack node (node_ip6) also forwards IPv6; an IPv4 node's file and checks are what they always were.
+    const ipv6 = host.spec.nodeIp6 !== undefined;
     const sysctlChanged = await host.ensureFiles([
-      { path: SYSCTL_FILE, content: render('host/sysctl-k8s.conf', {}), mode: 0o644 },
+      { path: SYSCTL_FILE, content: render('host/sysctl-k8s.conf', { ipv6 }), mode: 0o644 },
     ]);
-    const current = await host.sudo(
-      `sysctl -n net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables 2>/dev/null | tr '\\n' ' '`,
-      { step: 'inspect sysctl', allowFailure: true },
-    );
-    if (sysctlChanged.length > 0 || current.stdout.trim() !== '1 1') {
+    const keys = `net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables${ipv6 ? ' net.ipv6.conf.all.forwarding' : ''}`;
+    const current = await host.sudo(`sysctl -n ${keys} 2>/dev/null | tr '\\n' ' '`, {
+      step: 'inspect sysctl',
+      allowFailure: true,
+    });
+    if (sysctlChanged.length > 0 || current.stdout.trim() !== (ipv6 ? '1 1 1' : '1 1')) {
       await host.change(`apply ${SYSCTL_FILE}`, () =>
         host.sudo(`sysctl -e -p ${SYSCTL_FILE} >/dev/null`, { step: 'apply sysctl' }),
       );
