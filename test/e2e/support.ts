@@ -127,12 +127,18 @@ export interface E2eLab {
   down(): Promise<void>;
 }
 
-export async function startLab(name: string, masters: number, workers: number, bundle: string): Promise<E2eLab> {
+export async function startLab(
+  name: string,
+  masters: number,
+  workers: number,
+  bundle: string,
+  extraArgs: string[] = [],
+): Promise<E2eLab> {
   const home = mkdtempSync(join(tmpdir(), `kprov-${name}-`));
   const env = { KPROV_HOME: home };
   const t = Date.now();
   const up = await kprov(
-    ['lab', 'up', '--name', name, '--masters', String(masters), '--workers', String(workers)],
+    ['lab', 'up', '--name', name, '--masters', String(masters), '--workers', String(workers), ...extraArgs],
     env,
   );
   expect(up.code, up.stderr).toBe(0);
