@@ -15,6 +15,7 @@ import { versionGuardPhase } from '../phases/cluster/version-guard.js';
 import { controlPlanePhase } from '../phases/cluster/init.js';
 import { apiThroughAnotherMasterPhase } from '../phases/cluster/api-access.js';
 import { clusterObjectsPhase } from '../phases/cluster/objects.js';
+import { uploadCertsPhase } from '../phases/cluster/upload-certs.js';
 import { controlPlaneJoinPhase } from '../phases/cluster/join-masters.js';
 import { joinPhase } from '../phases/cluster/join-workers.js';
 import { nodesReadyPhase } from '../phases/cluster/nodes-ready.js';
@@ -104,6 +105,7 @@ export async function initCluster(
     controlPlanePhase(run),
     apiThroughAnotherMasterPhase(run),
     clusterObjectsPhase(run),
+    uploadCertsPhase(run),
     controlPlaneJoinPhase(run),
     joinPhase(run),
     kubeconfigForUser(run, resolved.cluster.sudoUser),

@@ -345,8 +345,10 @@ describe('kprov init --dry-run: 3 masters + 2 workers', () => {
   });
 
   it('uploads encrypted certs for joining masters and prints a control-plane join command', () => {
-    const secret = yamlDocs(read(out, 'cluster/08-kubeadm-certs.yaml'))[0];
+    const [token, secret] = yamlDocs(read(out, 'cluster/08-kubeadm-certs.yaml'));
+    expect(token.stringData.description).toBe('Proxy for managing TTL for the kubeadm-certs secret');
     expect(secret.metadata.name).toBe('kubeadm-certs');
+    expect(secret.metadata.ownerReferences[0].name).toBe(token.metadata.name);
     expect(Object.keys(secret.data)).toHaveLength(8);
     expect(read(out, 'join-command.txt')).toMatch(/--control-plane --certificate-key [0-9a-f]{64}/);
   });

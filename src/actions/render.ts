@@ -185,6 +185,13 @@ export async function renderToDirectory(
     writeWithMode(join(clusterDir, `${name}.yaml`), objectsToYaml(objs), /token|certs/.test(name) ? 0o600 : 0o644);
     fileCount++;
   }
+  if (plan.uploadCerts) {
+    // The owner's uid is the API server's to give: shown empty here, filled in when uploaded.
+    const { tokenSecret, secret } = plan.uploadCerts;
+    const objs = [tokenSecret, secret({ name: tokenSecret.metadata.name, uid: '' })];
+    writeWithMode(join(clusterDir, '08-kubeadm-certs.yaml'), objectsToYaml(objs), 0o600);
+    fileCount++;
+  }
   writeWithMode(join(clusterDir, 'control-plane-node-patches.yaml'), stringify(plan.nodePatches), 0o644);
   const cpJoin = plan.certificateKey
     ? `\n# control-plane nodes:\n${plan.joinCommand} --control-plane --certificate-key ${plan.certificateKey}\n`

@@ -3,6 +3,7 @@
 export interface ObjectMeta {
   name: string;
   namespace?: string;
+  uid?: string;
   resourceVersion?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;

@@ -23,7 +23,7 @@ import { bootstrapRbac, uploadCertsRbac } from './rbac.js';
 import { kubeadmConfigMap, controlPlaneNodePatch } from './cluster-objects.js';
 import { corednsObjects, flannelObjects, kubeProxyObjects } from './addons.js';
 import { formatToken, generateToken, parseToken, tokenSecret, type BootstrapToken } from './token.js';
-import { generateCertificateKey, kubeadmCertsSecret } from './upload-certs.js';
+import { certsProxyTokenSecret, generateCertificateKey, kubeadmCertsSecret, type SecretOwner } from './upload-certs.js';
 import {
   BOOTSTRAP_KUBELET_CONF,
   KUBELET_CONFIG,
@@ -54,6 +54,15 @@ export interface ClusterPlan {
    * and re-encrypt the uploaded certificates (a fresh nonce each time) on every run.
    */
   createOnce: string[];
+  /**
+   * kubeadm init --upload-certs (HA only): the 2 h proxy token Secret and the encrypted certificates it will own,
+   * uploaded by their own phase once the token's uid is known.
+   */
+  uploadCerts?: {
+    tokenSecret: ReturnType<typeof certsProxyTokenSecret>;
+    certificateKey: string;
+    secret: (owner: SecretOwner) => ReturnType<typeof kubeadmCertsSecret>;
+  };
   /** Node patches for mark-control-plane. */
   nodePatches: Record<string, unknown>;
   token: BootstrapToken;
@@ -203,7 +212,14 @@ export async function planCluster(
     '06-kube-proxy': kubeProxyObjects(cfg, endpoint),
   };
   if (cfg.cni === 'flannel') objects['07-flannel'] = flannelObjects(cfg);
-  if (certificateKey) objects['08-kubeadm-certs'] = [kubeadmCertsSecret(pki, certificateKey)];
+  const proxyToken = generateToken();
+  const uploadCerts = certificateKey
+    ? {
+        tokenSecret: certsProxyTokenSecret(proxyToken, now),
+        certificateKey,
+        secret: (owner: SecretOwner) => kubeadmCertsSecret(pki, certificateKey, owner),
+      }
+    : undefined;
 
   const [host, port] = splitHostPort(new URL(endpoint).host);
   const joinCommand =
@@ -211,7 +227,8 @@ export async function planCluster(
   return {
     files,
     objects,
-    createOnce: ['01-bootstrap-token', '08-kubeadm-certs'].filter((name) => name in objects),
+    createOnce: ['01-bootstrap-token'],
+    uploadCerts,
     nodePatches,
     token,
     tokenTtlMs,

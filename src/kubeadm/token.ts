@@ -53,7 +53,8 @@ export function tokenSecret(t: BootstrapToken, o: TokenOptions = {}) {
   if (ttl > 0)
     data.expiration = new Date((o.now ?? new Date()).getTime() + ttl).toISOString().replace(/\.\d{3}Z$/, 'Z');
   for (const u of o.usages ?? ['signing', 'authentication']) data[`usage-bootstrap-${u}`] = 'true';
-  data['auth-extra-groups'] = groups.join(',');
+  // kubeadm writes no groups key for a token without groups (the kubeadm-certs proxy token).
+  if (groups.length > 0) data['auth-extra-groups'] = groups.join(',');
   return {
     apiVersion: 'v1',
     kind: 'Secret',

@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../pki/store.js';
 import { ensurePki } from './pki.js';
-import { decrypt, encrypt, generateCertificateKey, kubeadmCertsSecret, decryptKubeadmCerts } from './upload-certs.js';
+import {
+  CERTS_TOKEN_DESCRIPTION,
+  certsProxyTokenSecret,
+  decrypt,
+  decryptKubeadmCerts,
+  encrypt,
+  generateCertificateKey,
+  kubeadmCertsSecret,
+  uploadReason,
+} from './upload-certs.js';
+import { generateToken } from './token.js';
 import { testConfig } from './fixtures.testing.js';
 
 describe('upload-certs', async () => {
@@ -36,5 +46,43 @@ describe('upload-certs', async () => {
     const plain = decryptKubeadmCerts(secret.data, key);
     expect(plain['ca.key']).toBe(pki.cas.ca.keyPem);
     expect(plain['etcd-ca.crt']).toBe(pki.cas['etcd/ca'].certPem);
+  });
+
+  it('makes the proxy token as kubeadm does: 2 h, its description, no usages and no groups', () => {
+    const now = new Date('2026-12-01T08:00:00Z');
+    const token = generateToken();
+    const secret = certsProxyTokenSecret(token, now);
+    expect(secret.metadata.name).toBe(`bootstrap-token-${token.id}`);
+    expect(secret.type).toBe('bootstrap.kubernetes.io/token');
+    expect(secret.stringData).toEqual({
+      'token-id': token.id,
+      'token-secret': token.secret,
+      description: CERTS_TOKEN_DESCRIPTION,
+      expiration: '2026-12-01T10:00:00Z',
+    });
+  });
+
+  it('has the uploaded Secret owned by its token, as the controller that blocks its deletion', () => {
+    const secret = kubeadmCertsSecret(pki, generateCertificateKey(), { name: 'bootstrap-token-abcdef', uid: 'u-1' });
+    expect(secret.metadata.ownerReferences).toEqual([
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        name: 'bootstrap-token-abcdef',
+        uid: 'u-1',
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ]);
+  });
+
+  it('uploads for a new cluster and re-owns a Secret that never expires, but never re-creates an expired one', () => {
+    const owned = { metadata: { ownerReferences: [{ kind: 'Secret', name: 'bootstrap-token-abcdef' }] } };
+    expect(uploadReason(true, undefined)).toBe('new cluster');
+    expect(uploadReason(false, undefined)).toBeUndefined();
+    expect(uploadReason(false, owned)).toBeUndefined();
+    expect(uploadReason(true, owned)).toBeUndefined();
+    expect(uploadReason(false, { metadata: {} })).toMatch(/no owner/);
+    expect(uploadReason(false, { metadata: { ownerReferences: [] } })).toMatch(/no owner/);
   });
 });

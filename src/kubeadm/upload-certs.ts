@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Pki } from './pki.js';
+import { tokenSecret, type BootstrapToken } from './token.js';
 
 /** A certificate key: 32 random bytes, hex (kubeadm init --upload-certs). */
 export function generateCertificateKey(): string {
@@ -39,35 +40,73 @@ export function sharedSecrets(pki: Pki): Record<string, string> {
   };
 }
 
-/** The kube-system/kubeadm-certs Secret; it is owned by a short-lived token Secret so it is deleted with it. */
-export function kubeadmCertsSecret(pki: Pki, certificateKey: string, owner?: { name: string; uid: string }) {
+/** kubeadm's DefaultCertTokenDuration: the uploaded certificates are deleted with their proxy token after 2 h. */
+export const CERTS_TOKEN_TTL_MS = 2 * 3600_000;
+export const CERTS_TOKEN_DESCRIPTION = 'Proxy for managing TTL for the kubeadm-certs secret';
+
+/** The token Secret that owns kubeadm-certs: no usages and no groups, so it authenticates nobody. */
+export function certsProxyTokenSecret(token: BootstrapToken, now: Date) {
+  return tokenSecret(token, {
+    ttlMs: CERTS_TOKEN_TTL_MS,
+    description: CERTS_TOKEN_DESCRIPTION,
+    usages: [],
+    groups: [],
+    now,
+  });
+}
+
+export const KUBEADM_CERTS = {
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name: 'kubeadm-certs', namespace: 'kube-system' },
+};
+
+export interface SecretOwner {
+  name: string;
+  uid: string;
+}
+
+/**
+ * The kube-system/kubeadm-certs Secret. Uploaded, it is owned by its proxy token Secret (as a controller, blocking
+ * the owner's deletion), so the garbage collector deletes it when the token cleaner deletes the expired token.
+ */
+export function kubeadmCertsSecret(pki: Pki, certificateKey: string, owner?: SecretOwner) {
   const data = Object.fromEntries(
     Object.entries(sharedSecrets(pki)).map(([k, v]) => [k, encrypt(Buffer.from(v), certificateKey).toString('base64')]),
   );
+  const ownerReferences = owner
+    ? [
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          name: owner.name,
+          uid: owner.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ]
+    : undefined;
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: {
-      name: 'kubeadm-certs',
-      namespace: 'kube-system',
-      ...(owner
-        ? {
-            ownerReferences: [
-              {
-                apiVersion: 'v1',
-                kind: 'Secret',
-                name: owner.name,
-                uid: owner.uid,
-                controller: true,
-                blockOwnerDeletion: true,
-              },
-            ],
-          }
-        : {}),
-    },
+    metadata: { ...KUBEADM_CERTS.metadata, ...(ownerReferences ? { ownerReferences } : {}) },
     type: 'Opaque',
     data,
   };
+}
+
+/**
+ * Whether a run uploads the certificates: when it creates the cluster (kubeadm init --upload-certs), and when the
+ * Secret has no owner (earlier kprov versions made it so), so that it expires as kubeadm's does instead of keeping
+ * the encrypted CA keys in the cluster for good. Once the token has expired and taken the Secret with it,
+ * nothing is uploaded again until asked: later runs do not need it, kprov copies certificates over SSH.
+ */
+export function uploadReason(
+  newCluster: boolean,
+  existing: { metadata?: { ownerReferences?: unknown[] } } | undefined,
+): string | undefined {
+  if (existing) return existing.metadata?.ownerReferences?.length ? undefined : 'it had no owner and never expired';
+  return newCluster ? 'new cluster' : undefined;
 }
 
 export function decryptKubeadmCerts(

@@ -185,23 +185,15 @@ function pollApi(): { stop: () => Promise<{ ok: number; failed: string[] }> } {
   };
 }
 
-/**
- * The one spec kprov does not pass yet: kubeadm ties its kubeadm-certs Secret to a 2-hour bootstrap token through an
- * owner reference (so the uploaded certificates expire with it); kprov's Secret has none. Skipped by name, reported.
- */
-const KNOWN_GAP = 'kubeadm-certs \\[copy-certs\\] should exist and be properly configured';
-
 describe("upstream's kubeadm e2e suite (test/e2e_kubeadm) on the HA cluster", () => {
-  it('passes every spec but the known gap, copy-certs included (kprov uploads certificates for masters)', async () => {
-    const { status, cases, count, log } = runE2eKubeadm(kubeadmTools(), kubeconfig, e2e.home, KNOWN_GAP);
+  it('passes every spec, copy-certs included (kprov uploads certificates for masters, owned by a 2 h token)', async () => {
+    const { status, cases, count, log } = runE2eKubeadm(kubeadmTools(), kubeconfig, e2e.home);
     expect(cases.filter((c) => !['passed', 'skipped'].includes(c.status))).toEqual([]);
     expect(status, `see ${log}`).toBe(0);
-    expect(cases.filter((c) => /copy-certs/.test(c.name) && c.status === 'passed').length).toBe(2);
-    // Only the known gap, and what a single-stack cluster has no use for.
-    for (const c of cases.filter((c) => c.status === 'skipped')) {
-      expect(c.name).toMatch(/dual-stack|copy-certs\] should exist and be properly configured/);
-    }
-    expect(count('passed')).toBeGreaterThanOrEqual(37);
+    expect(cases.filter((c) => /copy-certs/.test(c.name) && c.status === 'passed').length).toBe(3);
+    // Only what a single-stack cluster has no use for.
+    for (const c of cases.filter((c) => c.status === 'skipped')) expect(c.name).toMatch(/dual-stack/);
+    expect(count('passed')).toBeGreaterThanOrEqual(38);
     // The suite's bootstrap-signer spec rewrites cluster-info and puts it back in its own layout: kprov's next run
     // writes kprov's again (the only change), so the tests after this one start from a converged cluster.
     const r = await kprov(['init', inventory], e2e.env);

@@ -11,12 +11,12 @@ import { awaitReadyz, ensureKubelet } from './waits.js';
  * The first master of the inventory is where kprov runs init. If it has no etcd yet but another master does
  * (say the first one was reset, or the inventory was reordered), init would start a second, separate cluster.
  */
+const hasEtcd = async (h: Host) =>
+  (await h.sudo(`[ -f ${ETCD_MANIFEST} ] && echo yes || true`, { step: 'inspect control plane' })).stdout.includes(
+    'yes',
+  );
+
 async function refuseSecondCluster(host: Host, ctx: RunContext): Promise<void> {
-  const hasEtcd = async (h: Host) =>
-    (await h.sudo(`[ -f ${ETCD_MANIFEST} ] && echo yes || true`, { step: 'inspect control plane' })).stdout.includes(
-      'yes',
-    );
-  if (await hasEtcd(host)) return;
   // Hosts that failed an earlier step but are connected count too (one with another cluster's CA, say).
   const others = ctx.hosts.filter((h) => h.facts && h.spec.controlPlane && h !== host);
   const running = (
@@ -46,7 +46,8 @@ export function controlPlanePhase(run: ClusterRun): Phase {
     title: 'Control plane (init)',
     select: firstMaster(run),
     async runHost(host, ctx) {
-      await refuseSecondCluster(host, ctx);
+      run.newCluster = !(await hasEtcd(host));
+      if (run.newCluster) await refuseSecondCluster(host, ctx);
       // After kubelet-finalize kubelet.conf refers to the kubelet's own rotating pair: never put the embedded one back.
       const finalized = await host.sudo(
         `[ -f ${KUBELET_CONF_PATH} ] && ! grep -q client-certificate-data ${KUBELET_CONF_PATH} && echo yes || true`,

@@ -16,6 +16,8 @@ export interface ClusterRun {
   access: ClusterAccess;
   /** Hosts joined in this run (for the summary and waiting). */
   joined: string[];
+  /** Whether this run starts the cluster: the first master had no etcd (set by the init phase). */
+  newCluster?: boolean;
 }
 
 /**
