@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['src/**/*.test.ts'], testTimeout: 30_000 } },
+      // Renders in hooks make RSA keys: with the cores busy they take far longer than vitest's 10 s hook default.
+      { test: { name: 'unit', include: ['src/**/*.test.ts'], testTimeout: 30_000, hookTimeout: 60_000 } },
       {
         // Real containerized hosts, with room for package installs. One file at a time: a project cannot set
         // fileParallelism (Vitest ignores it there), so the npm scripts pass --no-file-parallelism.

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { duplicateIdentities, hostProblems, parseFacts, type Facts } from './facts.js';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { CA_TRUST_EXTRA_DIRS } from '../kubeadm/constants.js';
+import { duplicateIdentities, hostProblems, parseFacts, type Facts, FACTS_SCRIPT } from './facts.js';
 
 const debian = [
   'os_id=debian',
@@ -18,6 +21,8 @@ const debian = [
   'pkg=apt',
   'containerd_version=1.6.20',
   'oom_lower=no',
+  'ca_dir=/etc/ca-certificates',
+  'ca_dir=/usr/share/ca-certificates',
 ].join('\n');
 
 describe('host facts', () => {
@@ -40,6 +45,7 @@ describe('host facts', () => {
       containerdVersion: '1.6.20',
       canLowerOomScore: false,
       cgroupVersion: 1,
+      caTrustDirs: ['/etc/ca-certificates', '/usr/share/ca-certificates'],
     });
   });
 
@@ -50,6 +56,15 @@ describe('host facts', () => {
     expect(f.canLowerOomScore).toBe(true);
     expect(f.cgroupVersion).toBe(1);
     expect(parseFacts('cgroup_fs=cgroup2fs\n').cgroupVersion).toBe(2);
+    expect(f.caTrustDirs).toEqual([]);
+  });
+
+  it('lists the CA-trust directories the script finds, as it finds them on this machine', () => {
+    expect(parseFacts(debian).caTrustDirs).toEqual(['/etc/ca-certificates', '/usr/share/ca-certificates']);
+    const line = FACTS_SCRIPT.split('\n').find((l) => l.includes('ca_dir='))!;
+    const found = execFileSync('bash', ['-c', line], { encoding: 'utf8' });
+    const expected = CA_TRUST_EXTRA_DIRS.filter((d) => existsSync(d));
+    expect(parseFacts(found).caTrustDirs).toEqual(expected);
   });
 
   it('names every problem that makes a host unusable', () => {

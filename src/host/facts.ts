@@ -1,3 +1,4 @@
+import { CA_TRUST_EXTRA_DIRS } from '../kubeadm/constants.js';
 import { canonicalIPv6 } from '../net/ipv6.js';
 /** What kprov learns about a host before it changes anything. */
 export interface Facts {
@@ -23,6 +24,8 @@ export interface Facts {
   canLowerOomScore: boolean;
   /** 2 on the unified hierarchy (cgroup2fs at /sys/fs/cgroup), otherwise 1. */
   cgroupVersion: 1 | 2;
+  /** Which of the CA-trust directories kubeadm mounts into the control plane exist here. */
+  caTrustDirs?: string[];
 }
 
 /** One remote script prints key=value lines; parseFacts turns them into Facts. Read-only. */
@@ -43,6 +46,7 @@ export const FACTS_SCRIPT = [
   `command -v containerd >/dev/null && echo "containerd_version=$(containerd --version | awk '{print $3}')"`,
   `(echo -1 > /proc/self/oom_score_adj) 2>/dev/null && echo oom_lower=yes || echo oom_lower=no`,
   `echo "cgroup_fs=$(stat -fc %T /sys/fs/cgroup 2>/dev/null)"`,
+  `for d in ${CA_TRUST_EXTRA_DIRS.join(' ')}; do [ -e "$d" ] && echo "ca_dir=$d"; done`,
   `true`,
 ].join('\n');
 
@@ -74,6 +78,7 @@ export function parseFacts(output: string): Facts {
     containerdVersion: one('containerd_version') || undefined,
     canLowerOomScore: one('oom_lower') !== 'no',
     cgroupVersion: one('cgroup_fs') === 'cgroup2fs' ? 2 : 1,
+    caTrustDirs: values.get('ca_dir') ?? [],
   };
 }
 

@@ -40,6 +40,8 @@ export interface NodeConfig {
   worker: boolean;
   /** Taints for a control-plane node; undefined means kubeadm's default (NoSchedule unless it is also a worker). */
   taints?: { key: string; value?: string; effect: string }[];
+  /** Which CA_TRUST_EXTRA_DIRS the master has, once its facts are known (see manifests.ts). */
+  caTrustDirs?: string[];
 }
 
 export function clusterConfigFrom(settings: ClusterSettings, extra: Partial<ClusterConfig> = {}): ClusterConfig {

@@ -3,6 +3,20 @@ export const KUBERNETES_DIR = '/etc/kubernetes';
 export const PKI_DIR = '/etc/kubernetes/pki';
 export const MANIFESTS_DIR = '/etc/kubernetes/manifests';
 export const ETCD_MANIFEST = `${MANIFESTS_DIR}/etcd.yaml`;
+export const API_SERVER_MANIFEST = `${MANIFESTS_DIR}/kube-apiserver.yaml`;
+export const CONTROLLER_MANAGER_MANIFEST = `${MANIFESTS_DIR}/kube-controller-manager.yaml`;
+
+/**
+ * Directories /etc/ssl/certs may be, or link into, depending on the distribution: kubeadm mounts each one that
+ * exists on the master into the API server and the controller-manager (RHEL's bundle lives in /etc/pki/ca-trust).
+ */
+export const CA_TRUST_EXTRA_DIRS = [
+  '/etc/pki/ca-trust',
+  '/etc/pki/tls/certs',
+  '/etc/ca-certificates',
+  '/usr/share/ca-certificates',
+  '/usr/local/share/ca-certificates',
+];
 export const KUBELET_DIR = '/var/lib/kubelet';
 export const KUBELET_CONFIG = '/var/lib/kubelet/config.yaml';
 export const KUBELET_FLAGS_ENV = '/var/lib/kubelet/kubeadm-flags.env';

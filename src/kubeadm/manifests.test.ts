@@ -186,6 +186,32 @@ describe('volumes', () => {
     ]);
   });
 
+  it('mounts the CA-trust directories the master has, as kubeadm does (RHEL keeps its bundle in /etc/pki)', () => {
+    const rhel = ['/etc/pki/ca-trust', '/etc/pki/tls/certs'];
+    const hostPaths = (pod: Pod) => pod.spec.volumes.map((v) => v.hostPath.path);
+    const api = kubeApiServerManifest(testConfig(), { ...master, caTrustDirs: rhel }) as unknown as Pod;
+    const kcm = kubeControllerManagerManifest(testConfig(), rhel) as unknown as Pod;
+    for (const pod of [api, kcm]) {
+      expect(pod.spec.volumes.map((v) => v.name)).toEqual(
+        expect.arrayContaining(['ca-certs', 'etc-pki-ca-trust', 'etc-pki-tls-certs']),
+      );
+      expect(hostPaths(pod)).not.toContain('/etc/ca-certificates');
+      expect(pod.spec.containers[0].volumeMounts).toContainEqual({
+        name: 'etc-pki-ca-trust',
+        mountPath: '/etc/pki/ca-trust',
+        readOnly: true,
+      });
+    }
+    // Without the host's facts: a Debian master's three.
+    expect(hostPaths(kubeApiServerManifest(testConfig(), master) as unknown as Pod)).toEqual(
+      expect.arrayContaining([
+        '/etc/ca-certificates',
+        '/usr/share/ca-certificates',
+        '/usr/local/share/ca-certificates',
+      ]),
+    );
+  });
+
   it("lists etcd's mounts data first, as kubeadm does, and its volumes by name", () => {
     const pod = etcdManifest(testConfig(), master) as unknown as Pod;
     expect(pod.spec.containers[0].volumeMounts.map((m) => m.name)).toEqual(['etcd-data', 'etcd-certs']);

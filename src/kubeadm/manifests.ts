@@ -2,6 +2,7 @@ import { stringify } from 'yaml';
 import { componentImage, etcdImage } from './images.js';
 import type { ClusterConfig, NodeConfig } from './config.js';
 import {
+  CA_TRUST_EXTRA_DIRS,
   API_PORT,
   CONTROLLER_MANAGER_PORT,
   ETCD_CLIENT_PORT,
@@ -86,22 +87,25 @@ interface Mount {
   type: 'DirectoryOrCreate' | 'FileOrCreate';
 }
 
-const caTrustMounts: Mount[] = [
-  { name: 'ca-certs', hostPath: '/etc/ssl/certs', readOnly: true, type: 'DirectoryOrCreate' },
-  { name: 'etc-ca-certificates', hostPath: '/etc/ca-certificates', readOnly: true, type: 'DirectoryOrCreate' },
-  {
-    name: 'usr-local-share-ca-certificates',
-    hostPath: '/usr/local/share/ca-certificates',
-    readOnly: true,
-    type: 'DirectoryOrCreate',
-  },
-  {
-    name: 'usr-share-ca-certificates',
-    hostPath: '/usr/share/ca-certificates',
-    readOnly: true,
-    type: 'DirectoryOrCreate',
-  },
+/** What a Debian or Ubuntu master has: assumed when the host's own are not known (a render without hosts). */
+export const DEBIAN_CA_TRUST_DIRS = [
+  '/etc/ca-certificates',
+  '/usr/share/ca-certificates',
+  '/usr/local/share/ca-certificates',
 ];
+
+function caTrustMounts(present: string[] = DEBIAN_CA_TRUST_DIRS): Mount[] {
+  const dir = (hostPath: string, name = hostPath.slice(1).replaceAll('/', '-')): Mount => ({
+    name,
+    hostPath,
+    readOnly: true,
+    type: 'DirectoryOrCreate',
+  });
+  return [
+    dir('/etc/ssl/certs', 'ca-certs'),
+    ...CA_TRUST_EXTRA_DIRS.filter((d) => present.includes(d)).map((d) => dir(d)),
+  ];
+}
 
 function staticPod(o: {
   name: string;
@@ -207,7 +211,10 @@ export function kubeApiServerManifest(cfg: ClusterConfig, node: NodeConfig) {
     name: 'kube-apiserver',
     image: componentImage(cfg, 'kube-apiserver'),
     command: command('kube-apiserver', apiServerArgs(cfg, node), cfg.apiServerExtraArgs),
-    mounts: [...caTrustMounts, { name: 'k8s-certs', hostPath: PKI_DIR, readOnly: true, type: 'DirectoryOrCreate' }],
+    mounts: [
+      ...caTrustMounts(node.caTrustDirs),
+      { name: 'k8s-certs', hostPath: PKI_DIR, readOnly: true, type: 'DirectoryOrCreate' },
+    ],
     probePort: API_PORT,
     probes: {
       liveness: probe(target, '/livez', 'liveness'),
@@ -259,7 +266,8 @@ function flexvolumeMounts(cfg: ClusterConfig): Mount[] {
   return [{ name: 'flexvolume-dir', hostPath: dir, readOnly: false, type: 'DirectoryOrCreate' }];
 }
 
-export function kubeControllerManagerManifest(cfg: ClusterConfig) {
+/** `caTrustDirs`: which of CA_TRUST_EXTRA_DIRS the master has (default: a Debian master's). */
+export function kubeControllerManagerManifest(cfg: ClusterConfig, caTrustDirs?: string[]) {
   const target: ProbeTarget = {
     host: localProbeHost(cfg.controllerManagerExtraArgs),
     port: CONTROLLER_MANAGER_PORT,
@@ -270,7 +278,7 @@ export function kubeControllerManagerManifest(cfg: ClusterConfig) {
     image: componentImage(cfg, 'kube-controller-manager'),
     command: command('kube-controller-manager', controllerManagerArgs(cfg), cfg.controllerManagerExtraArgs),
     mounts: [
-      ...caTrustMounts,
+      ...caTrustMounts(caTrustDirs),
       { name: 'k8s-certs', hostPath: PKI_DIR, readOnly: true, type: 'DirectoryOrCreate' },
       {
         name: 'kubeconfig',

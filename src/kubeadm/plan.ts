@@ -75,6 +75,14 @@ export interface ClusterPlan {
   problems: string[];
 }
 
+/** A static pod manifest, as the kubelet reads it from its manifest folder. */
+export const manifest = (name: string, obj: unknown): FileSpec => ({
+  path: `${MANIFESTS_DIR}/${name}.yaml`,
+  content: toYaml(obj),
+  mode: 0o600,
+  dirMode: 0o700,
+});
+
 const pkiFile = (name: string, content: string, mode: number): FileSpec => ({
   path: `${PKI_DIR}/${name}`,
   content,
@@ -162,12 +170,6 @@ export async function planCluster(
     }
     for (const [file, text] of Object.entries(kc.files[node.name]))
       list.push({ path: `${KUBERNETES_DIR}/${file}`, content: text, mode: 0o600 });
-    const manifest = (name: string, obj: unknown): FileSpec => ({
-      path: `${MANIFESTS_DIR}/${name}.yaml`,
-      content: toYaml(obj),
-      mode: 0o600,
-      dirMode: 0o700,
-    });
     list.push(
       // Joining members: what MemberAdd would answer if they joined in inventory order. At run time kprov
       // renders this from the real member list instead (see control-plane-join.ts).
@@ -187,7 +189,7 @@ export async function planCluster(
         ),
       ),
       manifest('kube-apiserver', kubeApiServerManifest(cfg, node)),
-      manifest('kube-controller-manager', kubeControllerManagerManifest(cfg)),
+      manifest('kube-controller-manager', kubeControllerManagerManifest(cfg, node.caTrustDirs)),
       manifest('kube-scheduler', kubeSchedulerManifest(cfg)),
     );
     // The first node's kubelet uses kubelet.conf made here; later control-plane kubelets bootstrap with the token.

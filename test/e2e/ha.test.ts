@@ -186,7 +186,7 @@ function pollApi(): { stop: () => Promise<{ ok: number; failed: string[] }> } {
 }
 
 describe("upstream's kubeadm e2e suite (test/e2e_kubeadm) on the HA cluster", () => {
-  it('passes every spec, copy-certs included (kprov uploads certificates for masters, owned by a 2 h token)', async () => {
+  it('passes every spec, copy-certs included (the uploaded certificates are owned by a 2 h token)', async () => {
     const { status, cases, count, log } = runE2eKubeadm(kubeadmTools(), kubeconfig, e2e.home);
     expect(cases.filter((c) => !['passed', 'skipped'].includes(c.status))).toEqual([]);
     expect(status, `see ${log}`).toBe(0);

@@ -1,8 +1,15 @@
 import type { AccessCredentials, ClusterAccess } from '../../kube/cluster-access.js';
 import { parseKubeconfig } from '../../kubeadm/kubeconfig.js';
-import { KUBELET_CONFIG, KUBELET_FLAGS_ENV, PKI_DIR } from '../../kubeadm/constants.js';
+import {
+  API_SERVER_MANIFEST,
+  CONTROLLER_MANAGER_MANIFEST,
+  KUBELET_CONFIG,
+  KUBELET_FLAGS_ENV,
+  PKI_DIR,
+} from '../../kubeadm/constants.js';
 import type { ClusterConfig, NodeConfig } from '../../kubeadm/config.js';
-import type { ClusterPlan, FileSpec } from '../../kubeadm/plan.js';
+import { manifest, type ClusterPlan, type FileSpec } from '../../kubeadm/plan.js';
+import { kubeApiServerManifest, kubeControllerManagerManifest } from '../../kubeadm/manifests.js';
 import { kubeletFlagsEnv, kubeletNodeConfigYaml } from '../../kubeadm/kubelet.js';
 import type { Host } from '../../host/host.js';
 import type { RunContext } from '../phase.js';
@@ -26,9 +33,15 @@ export interface ClusterRun {
  */
 export function filesFor(run: ClusterRun, host: Host): FileSpec[] {
   const node = run.nodes[host.spec.nodeName];
+  // The control plane mounts the CA-trust directories this master has (RHEL's differ from Debian's).
+  const caTrustDirs = host.facts?.caTrustDirs;
   return run.plan.files[node.name].map((f) => {
     if (f.path === KUBELET_FLAGS_ENV) return { ...f, content: kubeletFlagsEnv(run.cfg, node, host.facts?.hostname) };
     if (f.path === KUBELET_CONFIG) return { ...f, content: kubeletNodeConfigYaml(run.cfg, host.facts) };
+    if (caTrustDirs && f.path === API_SERVER_MANIFEST)
+      return manifest('kube-apiserver', kubeApiServerManifest(run.cfg, { ...node, caTrustDirs }));
+    if (caTrustDirs && f.path === CONTROLLER_MANAGER_MANIFEST)
+      return manifest('kube-controller-manager', kubeControllerManagerManifest(run.cfg, caTrustDirs));
     return f;
   });
 }
