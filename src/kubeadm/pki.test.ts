@@ -3,7 +3,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import forge from 'node-forge';
 import { MemoryStore } from '../pki/store.js';
+import { subjectDerOfCert } from '../pki/x509.js';
 import { inspectCertificate, verifiesAgainst } from '../pki/inspect.js';
 import { ensurePki, type PkiResult } from './pki.js';
 import { ALL_CERT_SPECS, CA_SPECS, LEAF_SPECS } from './certlist.js';
@@ -11,6 +14,13 @@ import { caCertHash } from './discovery.js';
 import type { NodeConfig } from './config.js';
 import { testConfig } from './fixtures.testing.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
+
+/** A certificate's issuer as the DER bytes it carries (tbsCertificate's fourth field after the version). */
+function issuerDer(pem: string): Buffer {
+  const cert = forge.asn1.fromDer(forge.util.createBuffer(forge.pem.decode(pem)[0].body));
+  const tbs = (cert.value as forge.asn1.Asn1[])[0].value as forge.asn1.Asn1[];
+  return Buffer.from(forge.asn1.toDer(tbs[3]).getBytes(), 'binary');
+}
 
 const master: NodeConfig = { name: 'master1', advertiseAddress: '10.0.0.10', controlPlane: true, worker: false };
 
@@ -254,6 +264,53 @@ describe('PKI reuse rules', () => {
     const leaf = file('old-ca-leaf.crt', pki.leaves.master1.apiserver.certPem);
     expect(openssl('x509', '-noout', '-ext', 'authorityKeyIdentifier', '-in', leaf)).toContain(oldSki);
     expect(openssl('verify', '-CAfile', file('old-ca.crt', ca), leaf).trim()).toBe(`${leaf}: OK`);
+  });
+
+  // Regression (issue 12.5): names were UTF8String where Go (kubeadm) writes PrintableString.
+  it('writes subject names as PrintableString, as Go does for printable strings', async () => {
+    const { pki } = await ensurePki(new MemoryStore(), testConfig(), [master]);
+    const types = (pem: string, which: string) =>
+      openssl('x509', '-noout', `-${which}`, '-nameopt', 'multiline,show_type', '-in', file(`nt-${which}.crt`, pem));
+    const client = pki.leaves.master1['apiserver-etcd-client'].certPem;
+    expect(types(client, 'subject')).toContain(
+      'commonName                = PRINTABLESTRING:kube-apiserver-etcd-client',
+    );
+    expect(types(pki.cas.ca.certPem, 'subject')).toContain('PRINTABLESTRING:kubernetes');
+    expect(types(pki.cas.ca.certPem, 'subject')).not.toContain('UTF8STRING');
+  });
+
+  // Go finds a leaf's parent by comparing RawIssuer with the CA's RawSubject byte for byte.
+  it("gives a leaf its CA's subject bytes as issuer, for a CA made with UTF8String names too", async () => {
+    const key = file('utf8-ca.key', openssl('genrsa', '2048'));
+    const ca = openssl(
+      'req',
+      '-new',
+      '-x509',
+      '-utf8',
+      '-key',
+      key,
+      '-subj',
+      '/CN=kubernetes',
+      '-days',
+      '3650',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign',
+    );
+    expect(openssl('x509', '-noout', '-subject', '-nameopt', 'show_type', '-in', file('utf8-ca.crt', ca))).toContain(
+      'UTF8STRING:kubernetes',
+    );
+    const store = new MemoryStore();
+    store.write('ca.crt', ca, 0o644);
+    store.write('ca.key', readFileSync(key, 'utf8'), 0o600);
+    const { pki } = await ensurePki(store, testConfig(), [master]);
+    const leaf = pki.leaves.master1.apiserver.certPem;
+    const x = (pem: string) => new X509Certificate(pem);
+    expect(issuerDer(leaf).equals(subjectDerOfCert(ca))).toBe(true);
+    expect(x(leaf).checkIssued(x(ca))).toBe(true);
+    const leafFile = file('utf8-ca-leaf.crt', leaf);
+    expect(openssl('verify', '-CAfile', file('utf8-ca.crt', ca), leafFile).trim()).toBe(`${leafFile}: OK`);
   });
 
   it('reports a certificate that no longer matches the configuration instead of replacing it', async () => {

@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { generateKey, keyPairFromPem, publicKeyPem, type KeyAlgorithm, type KeyPair } from '../pki/keys.js';
-import { createCertificate, randomSerial, subjectKeyIdOfCert, type KeyUsage } from '../pki/x509.js';
+import { createCertificate, randomSerial, subjectKeyIdOfCert, subjectDerOfCert, type KeyUsage } from '../pki/x509.js';
 import {
   inspectCertificate,
   keyMatchesCert,
@@ -79,6 +79,7 @@ function signer(ca: CertKey) {
     privateKeyPem: ca.keyPem,
     publicKeyDer: publicKeyDerOfCert(ca.certPem),
     subjectKeyId: subjectKeyIdOfCert(ca.certPem),
+    subjectDer: subjectDerOfCert(ca.certPem),
   };
 }
 

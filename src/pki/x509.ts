@@ -51,6 +51,11 @@ export interface Signer {
    * their authority key identifier (as Go does), even for a CA made before kprov derived it from the key.
    */
   subjectKeyId?: Buffer;
+  /**
+   * The signer certificate's subject exactly as encoded: a leaf's issuer must equal it byte for byte (Go finds a
+   * parent by comparing RawIssuer with RawSubject), whatever string types the CA was made with.
+   */
+  subjectDer?: Buffer;
 }
 
 /** A random serial in [1, 2^63-1), as kubeadm's pkiutil does. */
@@ -93,12 +98,20 @@ function integer(n: bigint): forge.asn1.Asn1 {
   return asn1.create(C.UNIVERSAL, T.INTEGER, false, forge.util.hexToBytes(hex));
 }
 
+/** The characters ASN.1 PrintableString allows (what Go's encoding/asn1 checks before choosing it). */
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+
+/** A name attribute as Go's encoding/asn1 writes a string: PrintableString when it can, UTF8String otherwise. */
+export function nameValue(value: string): forge.asn1.Asn1 {
+  return PRINTABLE.test(value)
+    ? asn1.create(C.UNIVERSAL, T.PRINTABLESTRING, false, value)
+    : asn1.create(C.UNIVERSAL, T.UTF8, false, forge.util.encodeUtf8(value));
+}
+
 function name(s: Subject): forge.asn1.Asn1 {
   // Go orders O before CN; each attribute is its own RDN.
   const rdn = (type: string, value: string) =>
-    asn1.create(C.UNIVERSAL, T.SET, true, [
-      seq([oid(type), asn1.create(C.UNIVERSAL, T.UTF8, false, forge.util.encodeUtf8(value))]),
-    ]);
+    asn1.create(C.UNIVERSAL, T.SET, true, [seq([oid(type), nameValue(value)])]);
   return seq([...(s.organizations ?? []).map((o) => rdn(OID.organizationName, o)), rdn(OID.commonName, s.commonName)]);
 }
 
@@ -190,7 +203,7 @@ export function createCertificate(
     asn1.create(C.CONTEXT_SPECIFIC, 0, true, [integer(2n)]),
     integer(req.serial),
     sigAlg.der,
-    name(issuer),
+    signer?.subjectDer ? asn1.fromDer(forge.util.createBuffer(bin(signer.subjectDer))) : name(issuer),
     seq([time(req.notBefore), time(req.notAfter)]),
     name(req.subject),
     asn1.fromDer(forge.util.createBuffer(bin(req.publicKeyDer))),
@@ -209,6 +222,17 @@ export function toPem(label: string, der: Buffer): string {
     .replace(/(.{64})/g, '$1\n')
     .replace(/\n$/, '');
   return `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
+}
+
+/** A certificate's subject, as the DER bytes it carries. */
+export function subjectDerOfCert(certPem: string): Buffer {
+  const der = forge.pem.decode(certPem)[0]?.body;
+  if (!der) throw new Error('not a PEM certificate');
+  const tbs = ((fromDerKeepingBits(forge.util.createBuffer(der)).value as forge.asn1.Asn1[])[0].value ??
+    []) as forge.asn1.Asn1[];
+  // tbsCertificate: [0] version, serial, signature algorithm, issuer, validity, subject, ...
+  const fields = tbs[0]?.tagClass === C.CONTEXT_SPECIFIC ? tbs.slice(1) : tbs;
+  return Buffer.from(asn1.toDer(fields[4]).getBytes(), 'binary');
 }
 
 /** The subject key identifier extension of a certificate, if present. */
