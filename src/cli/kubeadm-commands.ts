@@ -8,6 +8,8 @@ import { formatToken, generateToken } from '../kubeadm/token.js';
 import { registerTokenCommands } from './token-commands.js';
 import { certificateExpiry, formatExpiry } from '../actions/certs-expiration.js';
 import { renewCertificates } from '../actions/certs-renew.js';
+import { uploadCerts } from '../actions/certs-upload.js';
+import { CERTS_TOKEN_HOURS } from '../phases/cluster/upload-certs.js';
 import { RENEWABLE_NAMES, renewalFor } from '../kubeadm/renew.js';
 import { renderToDirectory } from '../actions/render.js';
 import { checkCertificates, formatCertReport } from '../actions/certs-check.js';
@@ -197,6 +199,26 @@ export function registerKubeadmCommands(program: Command, setExit: (code: number
     const resolved = loadResolved(file);
     const started = Date.now();
     reportRun(await renewCertificates(resolved, runOptions(o, resolved), names), 'certs renew', started, setExit);
+  });
+  withRunOptions(
+    certs
+      .command('upload')
+      .description(
+        'upload the CAs and service-account key, encrypted with a new certificate key, to kube-system/kubeadm-certs ' +
+          'for 2 h, for upstream kubeadm join --control-plane --certificate-key (kubeadm init phase upload-certs)',
+      )
+      .argument('<inventory>', 'Ansible inventory (INI or YAML)'),
+  ).action(async (file: string, o: Record<string, unknown>) => {
+    const resolved = loadResolved(file);
+    const { result, outcome } = await uploadCerts(resolved, runOptions(o, resolved));
+    if (!result) {
+      for (const h of outcome.failed) process.stderr.write(`${h.name}: ${h.failed?.message}\n`);
+      return setExit(EXIT_STEP_FAILED);
+    }
+    process.stderr.write(
+      `kube-system/kubeadm-certs uploaded; it is deleted after ${CERTS_TOKEN_HOURS} h. Certificate key:\n`,
+    );
+    process.stdout.write(`${result}\n`);
   });
   withRunOptions(
     certs

@@ -23,7 +23,13 @@ import { bootstrapRbac, uploadCertsRbac } from './rbac.js';
 import { kubeadmConfigMap, controlPlaneNodePatch } from './cluster-objects.js';
 import { corednsObjects, flannelObjects, kubeProxyObjects } from './addons.js';
 import { formatToken, generateToken, parseToken, tokenSecret, type BootstrapToken } from './token.js';
-import { certsProxyTokenSecret, generateCertificateKey, kubeadmCertsSecret, type SecretOwner } from './upload-certs.js';
+import {
+  certsProxyTokenSecret,
+  generateCertificateKey,
+  kubeadmCertsSecret,
+  sharedSecrets,
+  type SecretOwner,
+} from './upload-certs.js';
 import {
   BOOTSTRAP_KUBELET_CONF,
   KUBELET_CONFIG,
@@ -219,7 +225,7 @@ export async function planCluster(
     ? {
         tokenSecret: certsProxyTokenSecret(proxyToken, now),
         certificateKey,
-        secret: (owner: SecretOwner) => kubeadmCertsSecret(pki, certificateKey, owner),
+        secret: (owner: SecretOwner) => kubeadmCertsSecret(sharedSecrets(pki), certificateKey, owner),
       }
     : undefined;
 

@@ -9,6 +9,8 @@ import {
   encrypt,
   generateCertificateKey,
   kubeadmCertsSecret,
+  sharedSecrets,
+  storedSharedSecrets,
   uploadReason,
 } from './upload-certs.js';
 import { generateToken } from './token.js';
@@ -32,7 +34,7 @@ describe('upload-certs', async () => {
 
   it('builds the kubeadm-certs Secret a joining master can decrypt', () => {
     const key = generateCertificateKey();
-    const secret = kubeadmCertsSecret(pki, key);
+    const secret = kubeadmCertsSecret(sharedSecrets(pki), key);
     expect(Object.keys(secret.data).sort()).toEqual([
       'ca.crt',
       'ca.key',
@@ -63,7 +65,10 @@ describe('upload-certs', async () => {
   });
 
   it('has the uploaded Secret owned by its token, as the controller that blocks its deletion', () => {
-    const secret = kubeadmCertsSecret(pki, generateCertificateKey(), { name: 'bootstrap-token-abcdef', uid: 'u-1' });
+    const secret = kubeadmCertsSecret(sharedSecrets(pki), generateCertificateKey(), {
+      name: 'bootstrap-token-abcdef',
+      uid: 'u-1',
+    });
     expect(secret.metadata.ownerReferences).toEqual([
       {
         apiVersion: 'v1',
@@ -84,5 +89,22 @@ describe('upload-certs', async () => {
     expect(uploadReason(true, owned)).toBeUndefined();
     expect(uploadReason(false, { metadata: {} })).toMatch(/no owner/);
     expect(uploadReason(false, { metadata: { ownerReferences: [] } })).toMatch(/no owner/);
+  });
+
+  it('reads the same eight from a saved PKI directory, and names a missing file', () => {
+    const store = new MemoryStore();
+    const files: Record<string, string> = {
+      'ca.crt': pki.cas.ca.certPem,
+      'ca.key': pki.cas.ca.keyPem,
+      'front-proxy-ca.crt': pki.cas['front-proxy-ca'].certPem,
+      'front-proxy-ca.key': pki.cas['front-proxy-ca'].keyPem,
+      'sa.pub': pki.sa.pubPem,
+      'sa.key': pki.sa.keyPem,
+      'etcd/ca.crt': pki.cas['etcd/ca'].certPem,
+    };
+    for (const [file, content] of Object.entries(files)) store.write(file, content, 0o600);
+    expect(() => storedSharedSecrets(store)).toThrow('etcd/ca.key is missing');
+    store.write('etcd/ca.key', pki.cas['etcd/ca'].keyPem, 0o600);
+    expect(storedSharedSecrets(store)).toEqual(sharedSecrets(pki));
   });
 });

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import type { PkiStore } from '../pki/store.js';
 import type { Pki } from './pki.js';
 import { tokenSecret, type BootstrapToken } from './token.js';
 
@@ -24,6 +25,29 @@ export function decrypt(blob: Buffer, certificateKey: string): Buffer {
   const decipher = createDecipheriv('aes-256-gcm', keyBytes(certificateKey), blob.subarray(0, 12));
   decipher.setAuthTag(blob.subarray(blob.length - 16));
   return Buffer.concat([decipher.update(blob.subarray(12, blob.length - 16)), decipher.final()]);
+}
+
+/** The Secret's keys and the files they come from in a PKI directory (kubeadm's certsToTransfer). */
+const SHARED_FILES: Record<string, string> = {
+  'ca.crt': 'ca.crt',
+  'ca.key': 'ca.key',
+  'front-proxy-ca.crt': 'front-proxy-ca.crt',
+  'front-proxy-ca.key': 'front-proxy-ca.key',
+  'sa.pub': 'sa.pub',
+  'sa.key': 'sa.key',
+  'etcd-ca.crt': 'etcd/ca.crt',
+  'etcd-ca.key': 'etcd/ca.key',
+};
+
+/** The same from a saved PKI directory; throws naming the first file that is missing. */
+export function storedSharedSecrets(store: PkiStore): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(SHARED_FILES).map(([key, file]) => {
+      const content = store.read(file);
+      if (content === undefined) throw new Error(`${file} is missing`);
+      return [key, content];
+    }),
+  );
 }
 
 /** What a joining control-plane node needs from the first: the CAs and the service-account key pair. */
@@ -70,9 +94,9 @@ export interface SecretOwner {
  * The kube-system/kubeadm-certs Secret. Uploaded, it is owned by its proxy token Secret (as a controller, blocking
  * the owner's deletion), so the garbage collector deletes it when the token cleaner deletes the expired token.
  */
-export function kubeadmCertsSecret(pki: Pki, certificateKey: string, owner?: SecretOwner) {
+export function kubeadmCertsSecret(shared: Record<string, string>, certificateKey: string, owner?: SecretOwner) {
   const data = Object.fromEntries(
-    Object.entries(sharedSecrets(pki)).map(([k, v]) => [k, encrypt(Buffer.from(v), certificateKey).toString('base64')]),
+    Object.entries(shared).map(([k, v]) => [k, encrypt(Buffer.from(v), certificateKey).toString('base64')]),
   );
   const ownerReferences = owner
     ? [

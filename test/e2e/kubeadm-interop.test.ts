@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { kprov } from '../helpers/cli.js';
 import type { Node } from '../../src/kube/types.js';
 import { DEFAULT_KUBERNETES_VERSION } from '../../src/kubeadm/versions.js';
+import { decryptKubeadmCerts } from '../../src/kubeadm/upload-certs.js';
 import {
   artifactBundle,
   docker,
@@ -89,6 +90,28 @@ describe("upstream's kubeadm e2e suite (test/e2e_kubeadm)", () => {
     expect(count('passed')).toBeGreaterThanOrEqual(30);
     // Only what was asked to be skipped, and what a single-stack cluster has no use for.
     for (const c of cases.filter((c) => c.status === 'skipped')) expect(c.name).toMatch(/copy-certs|dual-stack/);
+  });
+});
+
+describe('kprov certs upload (kubeadm init phase upload-certs --upload-certs)', () => {
+  it("uploads what e2e_kubeadm's copy-certs specs ask for, decryptable with the key it prints", async () => {
+    const r = await kprov(['certs', 'upload', inventory], env);
+    console.log(`kprov certs upload: ${r.ms} ms`);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const key = r.stdout.trim();
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    const secret = kjson('-n', 'kube-system', 'get', 'secret', 'kubeadm-certs');
+    const plain = decryptKubeadmCerts(secret.data, key);
+    expect(plain['ca.crt']).toBe(onHost('master1', 'cat /etc/kubernetes/pki/ca.crt').out);
+    expect(plain['etcd-ca.key']).toBe(onHost('master1', 'cat /etc/kubernetes/pki/etcd/ca.key').out);
+    const owner = kjson('-n', 'kube-system', 'get', 'secret', secret.metadata.ownerReferences[0].name);
+    const expires = Date.parse(Buffer.from(owner.data.expiration, 'base64').toString());
+    expect(expires - Date.now()).toBeGreaterThan(3600_000);
+    expect(expires - Date.now()).toBeLessThanOrEqual(2 * 3600_000);
+    const { status, cases, count, log } = runE2eKubeadm(tools, kubeconfig, join(home, 'copy-certs'), '', 'copy-certs');
+    expect(cases.filter((c) => c.status === 'failed')).toEqual([]);
+    expect(status, `see ${log}`).toBe(0);
+    expect(count('passed')).toBe(3);
   });
 });
 

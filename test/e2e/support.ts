@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,16 +85,24 @@ export interface SuiteResult {
 
 /**
  * Run upstream's e2e_kubeadm suite (built by kubeadmTools) against a cluster; its JUnit report says what passed,
- * failed and was skipped. `skip` is a ginkgo regex of specs to leave out.
+ * failed and was skipped. `skip` is a ginkgo regex of specs to leave out, `focus` one of the only specs to run.
  */
-export function runE2eKubeadm(tools: string, kubeconfig: string, outDir: string, skip?: string): SuiteResult {
+export function runE2eKubeadm(
+  tools: string,
+  kubeconfig: string,
+  outDir: string,
+  skip?: string,
+  focus?: string,
+): SuiteResult {
   const reports = join(outDir, 'e2e_kubeadm');
+  mkdirSync(reports, { recursive: true });
   const t = Date.now();
   const r = spawnSync(
     join(tools, 'e2e_kubeadm.test'),
     [
       `--kubeconfig=${kubeconfig}`,
       ...(skip ? [`--ginkgo.skip=${skip}`] : []),
+      ...(focus ? [`--ginkgo.focus=${focus}`] : []),
       '--ginkgo.no-color',
       '--ginkgo.v',
       `--report-dir=${reports}`,
