@@ -1,34 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { messages, settings } from './settings.testing.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseIniInventory } from './inventory-ini.js';
-import { resolveInventory } from './inventory.js';
-import { resolveSettings } from './settings.js';
 import { podCidrProblem, serviceCidrProblem } from './validate.js';
 import { parseKubeadmConfig } from '../kubeadm/kubeadm-config.js';
-import { UserError, UserErrors } from '../errors/index.js';
 import { runCli } from '../cli/run.testing.js';
-
-const home = mkdtempSync(join(tmpdir(), 'kprov-home-'));
-mkdirSync(join(home, '.ssh'));
-writeFileSync(
-  join(home, '.ssh', 'id_ed25519.pub'),
-  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9v op@laptop\n',
-);
-
-const settings = (text: string) => resolveSettings(resolveInventory(parseIniInventory(text, 'hosts')), { home });
-
-function messages(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof UserErrors) return err.errors.map((e) => e.toString());
-    if (err instanceof UserError) return [err.toString()];
-    throw err;
-  }
-  throw new Error('expected validation errors');
-}
 
 /** A dual-stack inventory (lines 1-6), with cluster vars given after line 6. */
 const dual = (

@@ -1,38 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseIniInventory } from './inventory-ini.js';
-import { parseYamlInventory } from './inventory-yaml.js';
-import { resolveInventory } from './inventory.js';
-import { resolveSettings } from './settings.js';
-import type { ForeignJoinFlags } from './foreign-join.js';
-import { UserError, UserErrors } from '../errors/index.js';
-
-const home = mkdtempSync(join(tmpdir(), 'kprov-home-'));
-mkdirSync(join(home, '.ssh'));
-writeFileSync(
-  join(home, '.ssh', 'id_ed25519.pub'),
-  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9v op@laptop\n',
-);
+import { messages, settings as ini, yamlSettings as yaml } from './settings.testing.js';
 
 const TOKEN = 'abcdef.0123456789abcdef';
 const HASH = `sha256:${'a1'.repeat(32)}`;
-const ini = (text: string, join?: ForeignJoinFlags) =>
-  resolveSettings(resolveInventory(parseIniInventory(text, 'hosts')), { home, join });
-const yaml = (text: string, join?: ForeignJoinFlags) =>
-  resolveSettings(resolveInventory(parseYamlInventory(text, 'inv.yaml')), { home, join });
-
-function messages(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof UserErrors) return err.errors.map((e) => e.toString());
-    if (err instanceof UserError) return [err.toString()];
-    throw err;
-  }
-  throw new Error('expected validation errors');
-}
 
 const workersOnly = (vars = '') => `[workers]\nw1 ansible_host=10.0.0.11\n[all:vars]\n${vars}`;
 const varsFor = (token = TOKEN, hash = HASH, endpoint = '10.0.0.10:6443') =>

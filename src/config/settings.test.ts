@@ -1,32 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseIniInventory } from './inventory-ini.js';
-import { resolveInventory } from './inventory.js';
-import { resolveSettings, parseJump, proxyJumpFrom } from './settings.js';
-import { UserError, UserErrors } from '../errors/index.js';
-
-// A home with an operator key, so the default sudo_user_public_key resolves.
-const home = mkdtempSync(join(tmpdir(), 'kprov-home-'));
-mkdirSync(join(home, '.ssh'));
-writeFileSync(
-  join(home, '.ssh', 'id_ed25519.pub'),
-  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9v op@laptop\n',
-);
-
-const settings = (text: string) => resolveSettings(resolveInventory(parseIniInventory(text, 'hosts')), { home });
-
-function messages(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof UserErrors) return err.errors.map((e) => e.toString());
-    if (err instanceof UserError) return [err.toString()];
-    throw err;
-  }
-  throw new Error('expected validation errors');
-}
+import { messages, settings } from './settings.testing.js';
+import { parseJump, proxyJumpFrom } from './settings.js';
 
 describe('cluster settings', () => {
   it('applies defaults', () => {
