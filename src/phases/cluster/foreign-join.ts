@@ -4,7 +4,6 @@ import type { Duplex } from 'node:stream';
 import type { ForeignJoin } from '../../config/foreign-join.js';
 import { HostError } from '../../errors/index.js';
 import type { Host } from '../../host/host.js';
-import { kubeletProbe } from '../../host/probes.js';
 import {
   bootstrapClient,
   discoverForeignCluster,
@@ -28,9 +27,8 @@ import {
   workerVersionFor,
 } from '../../kubeadm/foreign.js';
 import type { BootstrapToken } from '../../kubeadm/token.js';
-import { waitUntil } from '../../util/wait.js';
 import type { Phase, RunContext } from '../phase.js';
-import { awaitTlsBootstrap, ensureKubelet, logProgress, WAIT } from './waits.js';
+import { awaitOnHost, awaitTlsBootstrap, ensureKubelet } from './waits.js';
 
 /**
  * A join to a cluster kprov did not create. Nothing of kprov's own cluster state takes part: no PKI, no admin
@@ -272,17 +270,11 @@ export function foreignJoinPhase(run: ForeignRun): Phase {
       }
       await awaitTlsBootstrap(host, ctx.log);
       if (port > 0) {
-        const waitingFor = `the kubelet's health endpoint (127.0.0.1:${port}/healthz)`;
-        await waitUntil({
-          what: waitingFor,
-          ...WAIT,
+        await awaitOnHost(host, ctx.log, {
+          what: `the kubelet's health endpoint (127.0.0.1:${port}/healthz)`,
+          step: 'kubelet health',
+          hint: 'Check: journalctl -u kubelet',
           check: async () => ((await kubeletHealthy(host, port)) ? true : undefined),
-          probe: () => kubeletProbe(host),
-          onChange: logProgress(ctx.log, host, waitingFor),
-        }).catch((err) => {
-          throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet`, {
-            step: 'kubelet health',
-          });
         });
       }
       run.joined.push(host.name);
@@ -305,24 +297,17 @@ export function foreignReadyPhase(run: ForeignRun, timeoutMs: number): Phase {
       const api = bootstrapClient(through(host), found, run.token, {
         onRetry: (what) => ctx.log.write(host.name, `API busy, retrying: ${what}`),
       });
-      const waitingFor = `node ${name} to be Ready`;
-      await waitUntil({
-        what: waitingFor,
-        stallMs: timeoutMs,
-        deadlineMs: timeoutMs,
-        everyMs: 3000,
+      await awaitOnHost(host, ctx.log, {
+        what: `node ${name} to be Ready`,
+        step: 'node Ready',
+        hint: 'Check: journalctl -u kubelet',
+        timing: { stallMs: timeoutMs, deadlineMs: timeoutMs, everyMs: 3000 },
         check: async () => {
           const node = await nodeState(api, name);
           if (node.state === 'ready') return true;
           if (node.state === 'unknown') return readyFromHost(host, run.healthzPorts.get(host.name) ?? 0, ctx);
           throw new Error(node.state === 'absent' ? 'not registered yet' : `not Ready yet: ${node.message}`);
         },
-        probe: () => kubeletProbe(host),
-        onChange: logProgress(ctx.log, host, waitingFor),
-      }).catch((err) => {
-        throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet`, {
-          step: 'node Ready',
-        });
       });
     },
   };

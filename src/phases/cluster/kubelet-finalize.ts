@@ -1,11 +1,8 @@
 import { KUBELET_CLIENT_CURRENT, KUBELET_CONF, KUBERNETES_DIR } from '../../kubeadm/constants.js';
 import { finalizedKubeletConf } from '../../kubeadm/kubelet-finalize.js';
-import { HostError } from '../../errors/index.js';
-import { kubeletProbe } from '../../host/probes.js';
-import { waitUntil } from '../../util/wait.js';
 import type { Phase } from '../phase.js';
 import type { ClusterRun } from './run.js';
-import { ensureKubelet, logProgress, WAIT } from './waits.js';
+import { awaitOnHost, ensureKubelet } from './waits.js';
 
 const KUBELET_CONF_PATH = `${KUBERNETES_DIR}/${KUBELET_CONF}`;
 
@@ -26,16 +23,11 @@ export function kubeletFinalizePhase(run: ClusterRun): Phase {
         host.plan(`point ${KUBELET_CONF_PATH} at the kubelet's rotating certificate ${KUBELET_CLIENT_CURRENT}`);
         return;
       }
-      const what = `the kubelet's rotating client certificate (${KUBELET_CLIENT_CURRENT})`;
-      await waitUntil({
-        what,
-        ...WAIT,
+      await awaitOnHost(host, ctx.log, {
+        what: `the kubelet's rotating client certificate (${KUBELET_CLIENT_CURRENT})`,
+        step: 'kubelet finalize',
         check: async () =>
           (await host.sudo(`[ -s ${KUBELET_CLIENT_CURRENT} ] && echo yes || true`)).stdout.includes('yes') || undefined,
-        probe: () => kubeletProbe(host),
-        onChange: logProgress(ctx.log, host, what),
-      }).catch((err) => {
-        throw new HostError(host.name, (err as Error).message, { step: 'kubelet finalize' });
       });
       const changed = await host.ensureFiles([{ path: KUBELET_CONF_PATH, content: finalized, mode: 0o600 }]);
       await ensureKubelet(host, changed);

@@ -1,12 +1,9 @@
-import { HostError } from '../../errors/index.js';
 import type { Host } from '../../host/host.js';
-import { kubeletProbe } from '../../host/probes.js';
 import type { RunLog } from '../../log/logger.js';
 import { shq } from '../../ssh/quote.js';
 import { KUBERNETES_DIR, MANIFESTS_DIR } from '../../kubeadm/constants.js';
 import { CONTROL_PLANE_ORDER } from '../../kubeadm/upgrade.js';
-import { waitUntil } from '../../util/wait.js';
-import { logProgress, WAIT } from './waits.js';
+import { awaitOnHost, untilTrue } from './waits.js';
 
 /** Shell: the IDs of the component's containers whose task is RUNNING (containerd's own client; no crictl). */
 export function runningContainersScript(component: string): string {
@@ -70,18 +67,10 @@ async function awaitContainers(
   what: string,
   done: (ids: string[]) => Promise<string | true>,
 ) {
-  await waitUntil({
+  await awaitOnHost(host, log, {
     what,
-    ...WAIT,
-    check: async () => {
-      const answer = await done(await runningContainers(host, component));
-      if (answer !== true) throw new Error(answer);
-      return true;
-    },
-    probe: () => kubeletProbe(host),
-    onChange: logProgress(log, host, what),
-  }).catch((err) => {
-    throw new HostError(host.name, (err as Error).message, { step: `restart ${component}` });
+    step: `restart ${component}`,
+    check: untilTrue(async () => done(await runningContainers(host, component))),
   });
 }
 

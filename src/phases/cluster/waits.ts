@@ -25,41 +25,63 @@ export const logProgress = (log: RunLog, host: Host, what: string) => (observati
   log.write(host.name, `waiting for ${what} (${Math.round(elapsedMs / 1000)}s): ${observation}`);
 
 /**
+ * Wait on a host while it or its kubelet makes progress (see waitUntil): `check` returns the result, or undefined
+ * or throws saying what it sees meanwhile. Progress goes to the run log; a timeout is the host's error at `step`,
+ * followed by `hint` (where to look).
+ */
+export async function awaitOnHost<T>(
+  host: Host,
+  log: RunLog,
+  o: {
+    what: string;
+    step: string;
+    hint?: string;
+    check: () => Promise<T | undefined>;
+    timing?: { stallMs: number; deadlineMs: number; everyMs?: number };
+  },
+): Promise<T> {
+  return waitUntil({
+    what: o.what,
+    ...(o.timing ?? WAIT),
+    check: o.check,
+    probe: () => kubeletProbe(host),
+    onChange: logProgress(log, host, o.what),
+  }).catch((err) => {
+    throw new HostError(host.name, `${(err as Error).message}${o.hint ? `. ${o.hint}` : ''}`, { step: o.step });
+  });
+}
+
+/** A check for awaitOnHost from one that answers true, or what it saw instead. */
+export const untilTrue = (answer: () => Promise<string | true>) => async () => {
+  const a = await answer();
+  if (a !== true) throw new Error(a);
+  return true;
+};
+
+/**
  * Wait until an API server answers /readyz with 200, while it or its kubelet makes progress; a timeout is host's
  * error.
  */
 export async function awaitReadyz(api: KubeClient, host: Host, what: string, log: RunLog): Promise<void> {
-  const waitingFor = `${what} to be ready (/readyz)`;
-  await waitUntil({
-    what: waitingFor,
-    ...WAIT,
+  await awaitOnHost(host, log, {
+    what: `${what} to be ready (/readyz)`,
+    step: 'wait for API server',
+    hint: 'Check: journalctl -u kubelet, crictl ps -a',
     check: async () => {
       const r = await api.request('GET', '/readyz', undefined, undefined, { retryMs: 0 });
       if (r.status === 200) return true;
       throw new Error(`/readyz answered ${r.status}: ${r.text.slice(0, 300)}`);
     },
-    probe: () => kubeletProbe(host),
-    onChange: logProgress(log, host, waitingFor),
-  }).catch((err) => {
-    throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet, crictl ps -a`, {
-      step: 'wait for API server',
-    });
   });
 }
 
 /** Wait for the kubelet on host to register node nodeName (through api). */
 export async function awaitNodeRegistered(api: KubeClient, host: Host, nodeName: string, log: RunLog): Promise<Node> {
-  const waitingFor = `node ${nodeName} to register`;
-  return waitUntil({
-    what: waitingFor,
-    ...WAIT,
+  return awaitOnHost(host, log, {
+    what: `node ${nodeName} to register`,
+    step: 'node registration',
+    hint: `Check: journalctl -u kubelet on ${host.name}`,
     check: () => api.get<Node>(`/api/v1/nodes/${nodeName}`),
-    probe: () => kubeletProbe(host),
-    onChange: logProgress(log, host, waitingFor),
-  }).catch((err) => {
-    throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet on ${host.name}`, {
-      step: 'node registration',
-    });
   });
 }
 
@@ -98,20 +120,14 @@ export async function markControlPlane(run: ClusterRun, host: Host, nodeName: st
 
 /** Wait for the kubelet's TLS bootstrap to write kubelet.conf, then drop the bootstrap kubeconfig and its token. */
 export async function awaitTlsBootstrap(host: Host, log: RunLog): Promise<void> {
-  const waitingFor = 'the kubelet TLS bootstrap (kubelet.conf)';
-  await waitUntil({
-    what: waitingFor,
-    ...WAIT,
+  await awaitOnHost(host, log, {
+    what: 'the kubelet TLS bootstrap (kubelet.conf)',
+    step: 'TLS bootstrap',
+    hint: 'Check: journalctl -u kubelet',
     check: async () =>
       (await host.sudo(`[ -f ${KUBERNETES_DIR}/kubelet.conf ] && echo yes || true`)).stdout.includes('yes')
         ? true
         : undefined,
-    probe: () => kubeletProbe(host),
-    onChange: logProgress(log, host, waitingFor),
-  }).catch((err) => {
-    throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet`, {
-      step: 'TLS bootstrap',
-    });
   });
   await host.sudo(`rm -f ${KUBERNETES_DIR}/bootstrap-kubelet.conf`, { step: 'remove bootstrap kubeconfig' });
 }

@@ -1,9 +1,6 @@
 import { START_AFTER_ETCD } from '../../backup/restore-plan.js';
-import { HostError } from '../../errors/index.js';
-import { kubeletProbe } from '../../host/probes.js';
-import { waitUntil } from '../../util/wait.js';
 import { answersHealthCheck } from '../cluster/static-pods.js';
-import { logProgress, WAIT } from '../cluster/waits.js';
+import { awaitOnHost, untilTrue } from '../cluster/waits.js';
 import type { Phase } from '../phase.js';
 import { heldPath, livePath, manifestPlace } from './held.js';
 
@@ -27,19 +24,10 @@ function startPhase(title: string, components: readonly string[]): Phase {
       }
       if (host.dryRun) return;
       for (const component of components) {
-        const what = `${component} to answer its health check`;
-        await waitUntil({
-          what,
-          ...WAIT,
-          check: async () => {
-            const answer = await answersHealthCheck(host, component);
-            if (answer !== true) throw new Error(answer);
-            return true;
-          },
-          probe: () => kubeletProbe(host),
-          onChange: logProgress(ctx.log, host, what),
-        }).catch((err) => {
-          throw new HostError(host.name, (err as Error).message, { step: `start ${component}` });
+        await awaitOnHost(host, ctx.log, {
+          what: `${component} to answer its health check`,
+          step: `start ${component}`,
+          check: untilTrue(() => answersHealthCheck(host, component)),
         });
       }
     },

@@ -1,9 +1,7 @@
 import { HELD_MANIFESTS, STOP_ORDER } from '../../backup/restore-plan.js';
 import { HostError } from '../../errors/index.js';
-import { kubeletProbe } from '../../host/probes.js';
-import { waitUntil } from '../../util/wait.js';
 import { runningContainersScript } from '../cluster/static-pods.js';
-import { logProgress, WAIT } from '../cluster/waits.js';
+import { awaitOnHost } from '../cluster/waits.js';
 import type { Phase } from '../phase.js';
 import { heldPath, livePath, manifestPlace } from './held.js';
 
@@ -32,10 +30,9 @@ export const stopControlPlanePhase: Phase = {
       );
     }
     if (host.dryRun) return;
-    const what = 'the control-plane containers to stop';
-    await waitUntil({
-      what,
-      ...WAIT,
+    await awaitOnHost(host, ctx.log, {
+      what: 'the control-plane containers to stop',
+      step: 'stop the control plane',
       check: async () => {
         const script = STOP_ORDER.map((c) => `for id in $(${runningContainersScript(c)}); do echo ${c}; done`).join(
           '; ',
@@ -44,10 +41,6 @@ export const stopControlPlanePhase: Phase = {
         if (running.length > 0) throw new Error(`still running: ${[...new Set(running)].join(', ')}`);
         return true;
       },
-      probe: () => kubeletProbe(host),
-      onChange: logProgress(ctx.log, host, what),
-    }).catch((err) => {
-      throw new HostError(host.name, (err as Error).message, { step: 'stop the control plane' });
     });
   },
 };

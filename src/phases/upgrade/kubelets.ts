@@ -1,7 +1,5 @@
 import type { Bundle } from '../../artifacts/bundle.js';
-import { HostError } from '../../errors/index.js';
 import type { Host } from '../../host/host.js';
-import { kubeletProbe } from '../../host/probes.js';
 import { cordon, drain, uncordon } from '../../kube/drain.js';
 import type { KubeClient } from '../../kube/client.js';
 import { readyCondition, type Node } from '../../kube/types.js';
@@ -12,8 +10,7 @@ import {
   KUBELET_FLAGS_ENV,
   KUBELET_INSTANCE_CONFIG,
 } from '../../kubeadm/constants.js';
-import { waitUntil } from '../../util/wait.js';
-import { ensureKubelet, logProgress, WAIT } from '../cluster/waits.js';
+import { awaitOnHost, ensureKubelet } from '../cluster/waits.js';
 import { filesFor, type ClusterRun } from '../cluster/run.js';
 import { binariesPhase } from '../kubernetes.js';
 import type { Phase, RunContext } from '../phase.js';
@@ -34,10 +31,10 @@ const nodePath = (name: string) => `/api/v1/nodes/${name}`;
 
 /** Node Ready with its kubelet reporting the target version. */
 async function awaitKubelet(api: KubeClient, host: Host, name: string, target: string, ctx: RunContext) {
-  const what = `node ${name} Ready with kubelet ${target}`;
-  await waitUntil({
-    what,
-    ...WAIT,
+  await awaitOnHost(host, ctx.log, {
+    what: `node ${name} Ready with kubelet ${target}`,
+    step: 'upgrade kubelet',
+    hint: 'Check: journalctl -u kubelet',
     check: async () => {
       const node = await api.get<Node>(nodePath(name));
       const version = node?.status?.nodeInfo?.kubeletVersion;
@@ -45,12 +42,6 @@ async function awaitKubelet(api: KubeClient, host: Host, name: string, target: s
       if (readyCondition(node!)?.status !== 'True') throw new Error('not Ready');
       return true;
     },
-    probe: () => kubeletProbe(host),
-    onChange: logProgress(ctx.log, host, what),
-  }).catch((err) => {
-    throw new HostError(host.name, `${(err as Error).message}. Check: journalctl -u kubelet`, {
-      step: 'upgrade kubelet',
-    });
   });
 }
 
