@@ -36,7 +36,10 @@ export function verifyDetached(content: string, jws: string, token: BootstrapTok
   return expected.length === actual.length && timingSafeEqual(expected, actual);
 }
 
-/** The kube-public/cluster-info ConfigMap: a kubeconfig with one unnamed cluster and no users. */
+/**
+ * The kube-public/cluster-info ConfigMap: a kubeconfig with one unnamed cluster and no users, as kubeadm's clientcmd
+ * marshals it (null contexts and users; no empty preferences since client-go v0.34).
+ */
 export function clusterInfoKubeconfig(server: string, caPem: string): string {
   return stringify({
     apiVersion: 'v1',
@@ -44,7 +47,6 @@ export function clusterInfoKubeconfig(server: string, caPem: string): string {
     contexts: null,
     'current-context': '',
     kind: 'Config',
-    preferences: {},
     users: null,
   });
 }

@@ -29,7 +29,11 @@ export interface KubeconfigInput {
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
-/** A kubeconfig as kubeadm writes it: one cluster, one user, context "<user>@<cluster>". */
+/**
+ * A kubeconfig as kubeadm writes it: one cluster, one user, context "<user>@<cluster>". No `preferences: {}`: since
+ * client-go v0.34 (Kubernetes v1.34) clientcmd omits the empty preferences (`json:"preferences,omitzero"`), so kubeadm
+ * of every minor kprov supports writes none.
+ */
 export function buildKubeconfig(k: KubeconfigInput): string {
   const user: Record<string, string> = {};
   if (k.clientCertPem) user['client-certificate-data'] = b64(k.clientCertPem);
@@ -42,7 +46,6 @@ export function buildKubeconfig(k: KubeconfigInput): string {
     contexts: [{ context: { cluster: k.clusterName, user: k.userName }, name: context }],
     'current-context': context,
     kind: 'Config',
-    preferences: {},
     users: [{ name: k.userName, user }],
   });
 }
