@@ -75,13 +75,18 @@ const fromDerKeepingBits = (bytes: forge.util.ByteStringBuffer) =>
     },
   );
 
-/** Subject key identifier: SHA-1 of the subjectPublicKey bits (RFC 5280 method 1), as Go computes it. */
+/**
+ * Subject key identifier as Go's x509.CreateCertificate makes it for a CA: since Go 1.25 the SHA-256 of the
+ * subjectPublicKey bits truncated to 160 bits (RFC 7093 section 2 method 1; before, SHA-1 as in RFC 5280). kubeadm
+ * v1.35 and later are built with Go 1.25+ and `godebug default=go1.25` or newer in their go.mod, so their CAs carry
+ * this one (checked against kubeadm v1.37.2 by test/e2e/kubeadm-dryrun.test.ts).
+ */
 export function subjectKeyId(publicKeyDer: Buffer): Buffer {
   // Keep the BIT STRING as bytes: by default forge decodes an RSA key's bits as nested ASN.1 (the modulus and
-  // exponent), which left nothing to hash and gave every RSA CA the SHA-1 of empty input.
+  // exponent), which left nothing to hash and gave every RSA CA the hash of empty input.
   const spki = fromDerKeepingBits(forge.util.createBuffer(publicKeyDer.toString('binary')));
   const bitString = (spki.value as forge.asn1.Asn1[])[1].value as string;
-  return createHash('sha1').update(Buffer.from(bitString, 'binary').subarray(1)).digest();
+  return createHash('sha256').update(Buffer.from(bitString, 'binary').subarray(1)).digest().subarray(0, 20);
 }
 
 const bin = (b: Buffer) => b.toString('binary');
