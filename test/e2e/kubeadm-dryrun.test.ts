@@ -585,147 +585,176 @@ function kubeadmObjects(stdout: string): Record<string, Tree>[] {
   return objects;
 }
 
-describe(`kprov init --dry-run next to upstream kubeadm ${VERSION} init --dry-run`, () => {
+/** One cluster both ways: kprov's inventory vars and the same settings in kubeadm's ClusterConfiguration. */
+interface Case {
+  name: string;
+  vars: Record<string, string>;
+  cluster: Record<string, unknown>;
+  /** Differences of this case only, besides KNOWN. */
+  known?: Record<string, string>;
+}
+
+const CASES: Case[] = [
+  { name: 'one master, defaults', vars: {}, cluster: {} },
+  {
+    // A stable endpoint (DNS name): API server SANs, kubeconfig servers, cluster-info and kubeadm-config change.
+    name: 'one master behind a control-plane endpoint',
+    vars: { control_plane_endpoint: 'k8s-api.example.test:6443' },
+    cluster: { controlPlaneEndpoint: 'k8s-api.example.test:6443' },
+    known: {
+      [`file /etc/kubernetes/kubelet.conf .content.clusters[0].cluster.server: ` +
+        `kprov "https://k8s-api.example.test:6443", kubeadm "https://10.0.0.10:6443"`]:
+        // OPEN. kubeadm v1.35+ (ControlPlaneKubeletLocalMode, GA and locked on): init's kubeconfig phase unsets
+        // controlPlaneEndpoint for kubelet.conf, so the first master's kubelet talks to its own API server. kprov
+        // keeps the endpoint; changing it also changes what kprov accepts in an existing PKI directory (a saved
+        // kubelet.conf with the endpoint would be reported as a mismatch), so it needs a migration, not a one-liner.
+        "open: the first master's kubelet.conf names the control-plane endpoint, kubeadm's its local API server",
+    },
+  },
+];
+
+/** Render with kprov, dry-run kubeadm, and describe both: the differences and what kubeadm's side holds. */
+async function compareWithKubeadm(kubeadm: string, tmp: string, c: Case) {
+  // kprov: one master, everything else default but the case's vars.
+  const inventory = join(tmp, 'hosts');
+  const vars = Object.entries({ kubernetes_version: VERSION, ...c.vars }).map(([k, v]) => `${k}=${v}\n`);
+  writeFileSync(inventory, `[masters]\n${NODE} ansible_host=${IP} ansible_user=root\n[all:vars]\n${vars.join('')}`);
+  const out = join(tmp, 'kprov');
+  await renderToDirectory(resolveSettings(loadInventory(inventory), { offline: true }), { out });
+  const kprovPki = join(out, '.kprov-pki');
+  const host = join(out, NODE);
+
+  // kubeadm: the same cluster, certificatesDir holding kprov's CAs and service-account key.
+  const seeded = join(tmp, 'pki');
+  const dry = join(tmp, 'kubeadm');
+  for (const f of ['ca', 'front-proxy-ca', 'etcd/ca', 'sa']) {
+    for (const ext of f === 'sa' ? ['key', 'pub'] : ['crt', 'key']) {
+      for (const d of [seeded, dry]) {
+        if (d === dry && f !== 'sa') continue;
+        mkdirSync(dirname(join(d, `${f}.${ext}`)), { recursive: true });
+        copyFileSync(join(kprovPki, `${f}.${ext}`), join(d, `${f}.${ext}`));
+      }
+    }
+  }
+  const config = [
+    {
+      apiVersion: 'kubeadm.k8s.io/v1beta4',
+      kind: 'InitConfiguration',
+      localAPIEndpoint: { advertiseAddress: IP, bindPort: 6443 },
+      nodeRegistration: {
+        name: NODE,
+        criSocket: 'unix:///run/containerd/containerd.sock',
+        kubeletExtraArgs: [{ name: 'node-ip', value: IP }],
+      },
+    },
+    {
+      apiVersion: 'kubeadm.k8s.io/v1beta4',
+      kind: 'ClusterConfiguration',
+      kubernetesVersion: VERSION,
+      clusterName: 'kubernetes',
+      certificatesDir: seeded,
+      networking: { podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/12', dnsDomain: 'cluster.local' },
+      ...c.cluster,
+    },
+  ];
+  writeFileSync(join(tmp, 'kubeadm.yaml'), config.map((d) => stringify(d)).join('---\n'));
+  const r = spawnSync(
+    kubeadm,
+    ['init', '--dry-run', '--config', join(tmp, 'kubeadm.yaml'), '--ignore-preflight-errors=all'],
+    { encoding: 'utf8', env: { ...process.env, KUBEADM_INIT_DRYRUN_DIR: dry }, maxBuffer: 64 << 20 },
+  );
+  expect(r.status, r.stderr).toBe(0);
+  // kubeadm writes the configured certificatesDir into flags, mounts and kubeadm-config: the seeded directory
+  // stands for /etc/kubernetes/pki.
+  const unseed = (s: string) => s.replaceAll(seeded, PKI);
+  for (const f of walk(dry)) writeFileSync(join(dry, f), unseed(readFileSync(join(dry, f), 'utf8')));
+  // kubeadm compares the node name with the machine it runs on (this one) and adds --hostname-override when they
+  // differ; kprov runs on the node itself, whose hostname the inventory's node name is.
+  if (hostname() !== NODE) {
+    const env = join(dry, 'kubeadm-flags.env');
+    writeFileSync(env, readFileSync(env, 'utf8').replace(`--hostname-override=${NODE} `, ''));
+  }
+  const stdout = unseed(r.stdout);
+  writeFileSync(join(tmp, 'kubeadm.stdout'), stdout);
+
+  const caPem = readFileSync(join(kprovPki, 'ca.crt'), 'utf8');
+  // kprov's files on the master, by absolute path.
+  const kprovFiles = Object.fromEntries(walk(host).map((f) => [`/${f}`, join(host, f)]));
+  const kp = describeFiles(join(host, PKI), kprovFiles, caPem);
+  // kubeadm's dry-run directory is flat: put each file where kubeadm init would write it.
+  const where = (f: string) => {
+    if (/\.(crt|key|pub)$/.test(f)) return `${PKI}/${f}`;
+    if (f.endsWith('.conf')) return `/etc/kubernetes/${f}`;
+    if (/^(etcd|kube-[a-z-]+)\.yaml$/.test(f)) return `/etc/kubernetes/manifests/${f}`;
+    return `/var/lib/kubelet/${f}`;
+  };
+  const kaFiles = Object.fromEntries(walk(dry).map((f) => [where(f), join(dry, f)]));
+  // The kubelet drop-in comes with kubeadm's package, not from kubeadm init.
+  const dropin = join(tmp, '10-kubeadm.conf');
+  writeFileSync(dropin, KUBEADM_DROPIN, { mode: 0o644 });
+  kaFiles['/etc/systemd/system/kubelet.service.d/10-kubeadm.conf'] = dropin;
+  const ka = describeFiles(dry, kaFiles, caPem);
+
+  // The cluster objects.
+  for (const f of readdirSync(join(out, 'cluster')).filter((n) => /^\d\d-.*\.yaml$/.test(n))) {
+    for (const doc of parseAllDocuments(readFileSync(join(out, 'cluster', f), 'utf8'))) {
+      const o = doc.toJS();
+      if (o) kp.set(objectKey(o), describeObject(o, caPem));
+    }
+  }
+  // Objects from kubeadm's own output: their hash annotations are over what it printed, the seeded directory.
+  for (const o of kubeadmObjects(r.stdout)) ka.set(objectKey(o as never), describeObject(o, caPem, unseed));
+  // mark-control-plane: kprov's node patch; kubeadm says what it adds in two lines.
+  const patch = parse(readFileSync(join(out, 'cluster', 'control-plane-node-patches.yaml'), 'utf8'))[NODE];
+  kp.set('node patch', {
+    labels: Object.keys(patch.metadata.labels).sort(),
+    taints: patch.spec.taints.map((t: { key: string; effect: string }) => `${t.key}:${t.effect}`),
+  });
+  const list = (what: string) => (new RegExp(`by adding the ${what}:? \\[(.*)\\]`).exec(stdout)?.[1] ?? '').split(' ');
+  ka.set('node patch', { labels: list('labels').sort(), taints: list('taints') });
+
+  // The CAs and service-account key themselves: kubeadm's own (init phase certs, outside the dry run, into a
+  // directory of their own) next to kprov's.
+  const own = join(tmp, 'kubeadm-cas');
+  const ownConfig = join(tmp, 'kubeadm-cas.yaml');
+  writeFileSync(ownConfig, readFileSync(join(tmp, 'kubeadm.yaml'), 'utf8').replace(seeded, own));
+  for (const phase of ['ca', 'front-proxy-ca', 'etcd-ca', 'sa']) {
+    const p = spawnSync(kubeadm, ['init', 'phase', 'certs', phase, '--config', ownConfig], { encoding: 'utf8' });
+    expect(p.status, p.stderr).toBe(0);
+  }
+  for (const f of ['ca.crt', 'front-proxy-ca.crt', 'etcd/ca.crt']) {
+    kp.set(`CA ${f}`, describeCert(readFileSync(join(kprovPki, f), 'utf8')));
+    ka.set(`CA ${f}`, describeCert(readFileSync(join(own, f), 'utf8')));
+  }
+  for (const f of ['ca.key', 'front-proxy-ca.key', 'etcd/ca.key', 'sa.key']) {
+    kp.set(`CA ${f}`, describeKey(readFileSync(join(kprovPki, f), 'utf8')));
+    ka.set(`CA ${f}`, describeKey(readFileSync(join(own, f), 'utf8')));
+  }
+  const pubLabel = (f: string) => /-----BEGIN ([A-Z ]+)-----/.exec(readFileSync(f, 'utf8'))?.[1];
+  kp.set('CA sa.pub', pubLabel(join(kprovPki, 'sa.pub')));
+  ka.set('CA sa.pub', pubLabel(join(own, 'sa.pub')));
+
+  const found = differences(kp, ka);
+  // Both sides as compared, for a look when KPROV_E2E_KEEP keeps the directory.
+  writeFileSync(join(tmp, 'compared.json'), JSON.stringify({ kprov: [...kp], kubeadm: [...ka], found }, null, 1));
+  return { found, covered: [...ka.keys()].sort(), compared };
+}
+
+describe.each(CASES)(`kprov init --dry-run next to upstream kubeadm ${VERSION} init --dry-run: $name`, (c) => {
   const tmp = mkdtempSync(join(tmpdir(), 'kprov-kubeadm-dryrun-'));
   let found: string[] = [];
   let covered: string[] = [];
-  let ms = 0;
+  let fields = 0;
 
   beforeAll(async () => {
     const t = Date.now();
     const kubeadm = join(kubeadmTools(VERSION), 'kubeadm');
     const toolsMs = Date.now() - t;
     const start = Date.now();
-
-    // kprov: one master, everything else default.
-    const inventory = join(tmp, 'hosts');
-    writeFileSync(
-      inventory,
-      `[masters]\n${NODE} ansible_host=${IP} ansible_user=root\n[all:vars]\nkubernetes_version=${VERSION}\n`,
-    );
-    const out = join(tmp, 'kprov');
-    await renderToDirectory(resolveSettings(loadInventory(inventory), { offline: true }), { out });
-    const kprovPki = join(out, '.kprov-pki');
-    const host = join(out, NODE);
-
-    // kubeadm: the same cluster, certificatesDir holding kprov's CAs and service-account key.
-    const seeded = join(tmp, 'pki');
-    const dry = join(tmp, 'kubeadm');
-    for (const f of ['ca', 'front-proxy-ca', 'etcd/ca', 'sa']) {
-      for (const ext of f === 'sa' ? ['key', 'pub'] : ['crt', 'key']) {
-        for (const d of [seeded, dry]) {
-          if (d === dry && f !== 'sa') continue;
-          mkdirSync(dirname(join(d, `${f}.${ext}`)), { recursive: true });
-          copyFileSync(join(kprovPki, `${f}.${ext}`), join(d, `${f}.${ext}`));
-        }
-      }
-    }
-    const config = [
-      {
-        apiVersion: 'kubeadm.k8s.io/v1beta4',
-        kind: 'InitConfiguration',
-        localAPIEndpoint: { advertiseAddress: IP, bindPort: 6443 },
-        nodeRegistration: {
-          name: NODE,
-          criSocket: 'unix:///run/containerd/containerd.sock',
-          kubeletExtraArgs: [{ name: 'node-ip', value: IP }],
-        },
-      },
-      {
-        apiVersion: 'kubeadm.k8s.io/v1beta4',
-        kind: 'ClusterConfiguration',
-        kubernetesVersion: VERSION,
-        clusterName: 'kubernetes',
-        certificatesDir: seeded,
-        networking: { podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/12', dnsDomain: 'cluster.local' },
-      },
-    ];
-    writeFileSync(join(tmp, 'kubeadm.yaml'), config.map((d) => stringify(d)).join('---\n'));
-    const r = spawnSync(
-      kubeadm,
-      ['init', '--dry-run', '--config', join(tmp, 'kubeadm.yaml'), '--ignore-preflight-errors=all'],
-      { encoding: 'utf8', env: { ...process.env, KUBEADM_INIT_DRYRUN_DIR: dry }, maxBuffer: 64 << 20 },
-    );
-    expect(r.status, r.stderr).toBe(0);
-    // kubeadm writes the configured certificatesDir into flags, mounts and kubeadm-config: the seeded directory
-    // stands for /etc/kubernetes/pki.
-    const unseed = (s: string) => s.replaceAll(seeded, PKI);
-    for (const f of walk(dry)) writeFileSync(join(dry, f), unseed(readFileSync(join(dry, f), 'utf8')));
-    // kubeadm compares the node name with the machine it runs on (this one) and adds --hostname-override when they
-    // differ; kprov runs on the node itself, whose hostname the inventory's node name is.
-    if (hostname() !== NODE) {
-      const env = join(dry, 'kubeadm-flags.env');
-      writeFileSync(env, readFileSync(env, 'utf8').replace(`--hostname-override=${NODE} `, ''));
-    }
-    const stdout = unseed(r.stdout);
-    writeFileSync(join(tmp, 'kubeadm.stdout'), stdout);
-
-    const caPem = readFileSync(join(kprovPki, 'ca.crt'), 'utf8');
-    // kprov's files on the master, by absolute path.
-    const kprovFiles = Object.fromEntries(walk(host).map((f) => [`/${f}`, join(host, f)]));
-    const kp = describeFiles(join(host, PKI), kprovFiles, caPem);
-    // kubeadm's dry-run directory is flat: put each file where kubeadm init would write it.
-    const where = (f: string) => {
-      if (/\.(crt|key|pub)$/.test(f)) return `${PKI}/${f}`;
-      if (f.endsWith('.conf')) return `/etc/kubernetes/${f}`;
-      if (/^(etcd|kube-[a-z-]+)\.yaml$/.test(f)) return `/etc/kubernetes/manifests/${f}`;
-      return `/var/lib/kubelet/${f}`;
-    };
-    const kaFiles = Object.fromEntries(walk(dry).map((f) => [where(f), join(dry, f)]));
-    // The kubelet drop-in comes with kubeadm's package, not from kubeadm init.
-    const dropin = join(tmp, '10-kubeadm.conf');
-    writeFileSync(dropin, KUBEADM_DROPIN, { mode: 0o644 });
-    kaFiles['/etc/systemd/system/kubelet.service.d/10-kubeadm.conf'] = dropin;
-    const ka = describeFiles(dry, kaFiles, caPem);
-
-    // The cluster objects.
-    for (const f of readdirSync(join(out, 'cluster')).filter((n) => /^\d\d-.*\.yaml$/.test(n))) {
-      for (const doc of parseAllDocuments(readFileSync(join(out, 'cluster', f), 'utf8'))) {
-        const o = doc.toJS();
-        if (o) kp.set(objectKey(o), describeObject(o, caPem));
-      }
-    }
-    // Objects from kubeadm's own output: their hash annotations are over what it printed, the seeded directory.
-    for (const o of kubeadmObjects(r.stdout)) ka.set(objectKey(o as never), describeObject(o, caPem, unseed));
-    // mark-control-plane: kprov's node patch; kubeadm says what it adds in two lines.
-    const patch = parse(readFileSync(join(out, 'cluster', 'control-plane-node-patches.yaml'), 'utf8'))[NODE];
-    kp.set('node patch', {
-      labels: Object.keys(patch.metadata.labels).sort(),
-      taints: patch.spec.taints.map((t: { key: string; effect: string }) => `${t.key}:${t.effect}`),
-    });
-    const list = (what: string) =>
-      (new RegExp(`by adding the ${what}:? \\[(.*)\\]`).exec(stdout)?.[1] ?? '').split(' ');
-    ka.set('node patch', { labels: list('labels').sort(), taints: list('taints') });
-
-    // The CAs and service-account key themselves: kubeadm's own (init phase certs, outside the dry run, into a
-    // directory of their own) next to kprov's.
-    const own = join(tmp, 'kubeadm-cas');
-    const ownConfig = join(tmp, 'kubeadm-cas.yaml');
-    writeFileSync(ownConfig, readFileSync(join(tmp, 'kubeadm.yaml'), 'utf8').replace(seeded, own));
-    for (const phase of ['ca', 'front-proxy-ca', 'etcd-ca', 'sa']) {
-      const p = spawnSync(kubeadm, ['init', 'phase', 'certs', phase, '--config', ownConfig], { encoding: 'utf8' });
-      expect(p.status, p.stderr).toBe(0);
-    }
-    for (const f of ['ca.crt', 'front-proxy-ca.crt', 'etcd/ca.crt']) {
-      kp.set(`CA ${f}`, describeCert(readFileSync(join(kprovPki, f), 'utf8')));
-      ka.set(`CA ${f}`, describeCert(readFileSync(join(own, f), 'utf8')));
-    }
-    for (const f of ['ca.key', 'front-proxy-ca.key', 'etcd/ca.key', 'sa.key']) {
-      kp.set(`CA ${f}`, describeKey(readFileSync(join(kprovPki, f), 'utf8')));
-      ka.set(`CA ${f}`, describeKey(readFileSync(join(own, f), 'utf8')));
-    }
-    const pubLabel = (f: string) => /-----BEGIN ([A-Z ]+)-----/.exec(readFileSync(f, 'utf8'))?.[1];
-    kp.set('CA sa.pub', pubLabel(join(kprovPki, 'sa.pub')));
-    ka.set('CA sa.pub', pubLabel(join(own, 'sa.pub')));
-
-    found = differences(kp, ka);
-    // Both sides as compared, for a look when KPROV_E2E_KEEP keeps the directory.
-    writeFileSync(join(tmp, 'compared.json'), JSON.stringify({ kprov: [...kp], kubeadm: [...ka], found }, null, 1));
-    ms = Date.now() - start;
-    covered = [...ka.keys()].sort();
+    ({ found, covered, compared: fields } = await compareWithKubeadm(kubeadm, tmp, c));
     console.log(
-      `kubeadm tools ${toolsMs} ms; render, kubeadm init --dry-run and comparison ${ms} ms: ` +
-        `${covered.length} files and objects, ${compared} fields on both sides, ${found.length} differences`,
+      `kubeadm tools ${toolsMs} ms; render, kubeadm init --dry-run and comparison ${Date.now() - start} ms: ` +
+        `${covered.length} files and objects, ${fields} fields on both sides, ${found.length} differences`,
     );
   });
 
@@ -736,12 +765,13 @@ describe(`kprov init --dry-run next to upstream kubeadm ${VERSION} init --dry-ru
 
   it('compares every file kubeadm init writes and every object it creates', () => {
     expect(covered).toEqual(COVERED);
-    expect(compared).toBeGreaterThan(1000);
+    expect(fields).toBeGreaterThan(1000);
   });
 
   it('differs from kubeadm only where KNOWN says why', () => {
-    const unexpected = found.filter((d) => !(d in KNOWN));
-    const gone = Object.keys(KNOWN).filter((d) => !found.includes(d));
+    const known = { ...KNOWN, ...c.known };
+    const unexpected = found.filter((d) => !(d in known));
+    const gone = Object.keys(known).filter((d) => !found.includes(d));
     expect({ unexpected, gone }).toEqual({ unexpected: [], gone: [] });
   });
 });
