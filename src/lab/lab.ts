@@ -5,7 +5,15 @@ import { $ } from 'zx';
 import { stringify } from 'yaml';
 import { UserError } from '../errors/index.js';
 import { DockerDriver } from './docker-driver.js';
-import { commandMessage, type CreateNodeInput, type LabDriver, type LabDriverName, type NodeSpec } from './driver.js';
+import { LxdDriver } from './lxd-driver.js';
+import {
+  commandMessage,
+  LAB_DRIVERS,
+  type CreateNodeInput,
+  type LabDriver,
+  type LabDriverName,
+  type NodeSpec,
+} from './driver.js';
 import { ensureInotifyLimits } from './host-limits.js';
 import { render } from '../templates/render.js';
 import { clusterStateDirsOf, labInventoryPath, labsRoot } from '../config/state-dir.js';
@@ -47,6 +55,8 @@ export function labDriver(name: LabDriverName): LabDriver {
   switch (name) {
     case 'docker':
       return new DockerDriver();
+    case 'lxd':
+      return new LxdDriver();
     default:
       throw new UserError(`lab driver "${name}" is not available`);
   }
@@ -158,7 +168,12 @@ function checkPlan(driver: LabDriverName, opts: LabUpOptions): void {
 /** The lab's nodes and every other running lab's, against the inotify limits of the engine's machine. */
 async function checkHostLimits(driver: LabDriver, opts: LabUpOptions, progress: (m: string) => void): Promise<void> {
   if (!driver.sharesHostLimits()) return;
-  const running = (await driver.list()).filter((n) => n.running).length;
+  // Every local lab's nodes share this machine's limits, whatever runs them.
+  let running = 0;
+  for (const other of LAB_DRIVERS) {
+    const d = other === driver.name ? driver : labDriver(other);
+    if (d.sharesHostLimits()) running += (await d.list()).filter((n) => n.running).length;
+  }
   ensureInotifyLimits(
     { newNodes: planNodes(opts).length, otherLabNodes: running, fix: opts.fixHostLimits ?? false },
     progress,
