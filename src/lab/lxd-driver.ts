@@ -58,12 +58,13 @@ export class LxdDriver implements LabDriver {
 
   async ensureReady(progress: (m: string) => void): Promise<void> {
     const missing: string[] = [];
-    for (const tool of ['lxd', 'lxc', 'dnsmasq', 'iptables']) {
+    // (iptables only matters beside Docker, whose DOCKER-USER chain is then there to take the bridge's rules.)
+    for (const tool of ['lxd', 'lxc', 'dnsmasq']) {
       if ((await q({ nothrow: true })`command -v ${tool}`).exitCode !== 0) missing.push(tool);
     }
     if (missing.length > 0)
       throw new UserError(
-        `the lxd lab driver needs ${missing.join(', ')}: apt-get install lxd lxd-client dnsmasq-base iptables`,
+        `the lxd lab driver needs ${missing.join(', ')}: apt-get install lxd lxd-client dnsmasq-base`,
       );
     if (!(await this.daemonAnswers())) {
       if (process.getuid?.() !== 0)
