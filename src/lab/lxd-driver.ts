@@ -108,7 +108,7 @@ export class LxdDriver implements LabDriver {
     const dir = mkdtempSync(join(tmpdir(), 'kprov-lxd-image-'));
     try {
       const started = Date.now();
-      progress(`building the LXD image ${LXD_IMAGE_ALIAS}: Debian bookworm with mmdebstrap (about 90 s, once)`);
+      progress(`building the LXD image ${LXD_IMAGE_ALIAS}: Debian bookworm with mmdebstrap (30-120 s, once)`);
       const overlay = join(dir, 'overlay');
       const files = {
         ...LXD_IMAGE_FILES,
