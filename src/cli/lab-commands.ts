@@ -1,17 +1,26 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { labDown, labList, labUp } from '../lab/lab.js';
+import { LAB_DRIVERS, type LabDriverName } from '../lab/driver.js';
 import { positiveInt, nonNegativeInt } from './options.js';
+
+function driverOption(value: string): LabDriverName {
+  if ((LAB_DRIVERS as readonly string[]).includes(value)) return value as LabDriverName;
+  throw new InvalidArgumentError(`must be one of ${LAB_DRIVERS.join(', ')}`);
+}
 
 export function registerLabCommands(program: Command): void {
   const lab = program
     .command('lab')
-    .description('containerized lab hosts on the local Docker engine (systemd + sshd, no registry pulls)');
+    .description(
+      'containerized lab hosts on the local Docker engine or LXD (systemd + sshd, images built locally, no pulls)',
+    );
   lab
     .command('up')
     .description('start lab hosts and write an Ansible inventory for them')
     .option('--masters <n>', 'control-plane hosts', positiveInt, 1)
     .option('--workers <n>', 'worker hosts', nonNegativeInt, 2)
     .option('--name <name>', 'lab name', 'lab')
+    .option('--driver <driver>', `what runs the nodes: ${LAB_DRIVERS.join(' or ')}`, driverOption, 'docker')
     .option('--fix-host-limits', 'raise fs.inotify limits (sysctl, needs root) if the lab would exhaust them', false)
     .option(
       '--ipv6 [subnet]',
@@ -25,6 +34,7 @@ export function registerLabCommands(program: Command): void {
         name: string;
         fixHostLimits: boolean;
         ipv6?: boolean | string;
+        driver: LabDriverName;
       }) => {
         const started = Date.now();
         const l = await labUp(o, (m) => process.stderr.write(`lab: ${m}\n`));
@@ -37,10 +47,15 @@ export function registerLabCommands(program: Command): void {
     );
   lab
     .command('down')
-    .description('remove the lab: containers, volumes, network and its state')
+    .description('remove the lab: containers, volumes, network, host firewall rules and its state')
     .option('--name <name>', 'lab name', 'lab')
-    .action(async (o: { name: string }) => {
-      const stateDirs = await labDown(o.name);
+    .option(
+      '--driver <driver>',
+      "the lab's driver, only for a lab whose state was never saved (default: from the lab's state, else docker)",
+      driverOption,
+    )
+    .action(async (o: { name: string; driver?: LabDriverName }) => {
+      const stateDirs = await labDown(o.name, o.driver);
       for (const d of stateDirs) process.stderr.write(`removed the lab's cluster state ${d}\n`);
       process.stderr.write(`lab "${o.name}" removed\n`);
     });
@@ -49,6 +64,6 @@ export function registerLabCommands(program: Command): void {
     .description('list labs')
     .action(async () => {
       for (const l of await labList())
-        process.stdout.write(`${l.name}\t${l.running}/${l.nodes} running\t${l.inventory}\n`);
+        process.stdout.write(`${l.name}\t${l.driver}\t${l.running}/${l.nodes} running\t${l.inventory}\n`);
     });
 }

@@ -10,6 +10,8 @@ import {
   labInventoryPath,
   labIPv6Option,
   labIPv6Subnet,
+  labDriverOf,
+  planNodes,
   removeLabClusterState,
   type Lab,
 } from './lab.js';
@@ -124,5 +126,40 @@ describe('kprov lab up --ipv6: a dual-stack lab', () => {
       ['master1', '172.30.0.2', 'fd6b:7072:6f76:1::2'],
       ['worker1', '172.30.0.3', 'fd6b:7072:6f76:1::3'],
     ]);
+  });
+});
+
+describe('lab drivers', () => {
+  it('plans masters, workers and, with several masters, the load balancer, in that order', () => {
+    expect(planNodes({ masters: 1, workers: 2 })).toEqual([
+      { name: 'master1', role: 'master' },
+      { name: 'worker1', role: 'worker' },
+      { name: 'worker2', role: 'worker' },
+    ]);
+    expect(planNodes({ masters: 3, workers: 0 }).map((n) => `${n.name}:${n.role}`)).toEqual([
+      'master1:master',
+      'master2:master',
+      'master3:master',
+      'lb:lb',
+    ]);
+  });
+
+  it('a lab saved without a driver (before drivers existed) is a Docker lab', () => {
+    expect(labDriverOf({})).toBe('docker');
+    expect(labDriverOf({ driver: 'lxd' })).toBe('lxd');
+  });
+
+  it("names the driver in the inventory's header; a Docker lab's inventory is what it was", () => {
+    const lab: Lab = {
+      name: 'lab',
+      dir: '/x',
+      inventory: '/x/inventory.yaml',
+      privateKey: '/x/id_ed25519',
+      knownHosts: '/x/known_hosts',
+      network: 'kprov-lab',
+      nodes: [{ name: 'master1', role: 'master', container: 'kprov-lab-master1', ip: '172.30.0.2' }],
+    };
+    expect(labInventory(lab)).toMatch(/^# kprov lab "lab": containers on the local Docker engine\.\n/);
+    expect(labInventory({ ...lab, driver: 'lxd' })).toMatch(/^# kprov lab "lab": LXD system containers\.\n/);
   });
 });

@@ -1,14 +1,24 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { $ } from 'zx';
 import { stringify } from 'yaml';
 import { UserError } from '../errors/index.js';
-import { ensureLabImage } from './image.js';
+import { DockerDriver } from './docker-driver.js';
+import { LxdDriver } from './lxd-driver.js';
+import {
+  commandMessage,
+  LAB_DRIVERS,
+  type CreateNodeInput,
+  type LabDriver,
+  type LabDriverName,
+  type NodeSpec,
+} from './driver.js';
 import { ensureInotifyLimits } from './host-limits.js';
 import { render } from '../templates/render.js';
 import { clusterStateDirsOf, labInventoryPath, labsRoot } from '../config/state-dir.js';
 import { DEFAULTS } from '../config/settings.js';
+import type { LabRole } from './driver.js';
 import { cidrs6Overlap, parseCidr6, type Cidr6 } from '../net/ipv6.js';
 
 const q = $({ quiet: true });
@@ -16,7 +26,8 @@ const q = $({ quiet: true });
 export interface LabNode {
   name: string;
   /** lb: the lab's API load balancer (haproxy), in front of the masters when there are several; not a cluster host. */
-  role: 'master' | 'worker' | 'lb';
+  role: LabRole;
+  /** The container or instance the node runs as. */
   container: string;
   ip: string;
   /** Its IPv6 address on the lab network, in a dual-stack lab (kprov lab up --ipv6). */
@@ -25,6 +36,8 @@ export interface LabNode {
 
 export interface Lab {
   name: string;
+  /** What runs the nodes; absent in a Docker lab (so its lab.json is what it was before drivers existed). */
+  driver?: LabDriverName;
   dir: string;
   inventory: string;
   privateKey: string;
@@ -32,7 +45,21 @@ export interface Lab {
   network: string;
   /** The lab network's IPv6 subnet, in a dual-stack lab. */
   ipv6Subnet?: string;
+  /** The lab network's IPv4 subnet, when kprov chose it (LXD). */
+  ipv4Subnet?: string;
   nodes: LabNode[];
+}
+
+/** The driver that runs a lab's nodes. */
+export function labDriver(name: LabDriverName): LabDriver {
+  switch (name) {
+    case 'docker':
+      return new DockerDriver();
+    case 'lxd':
+      return new LxdDriver();
+    default:
+      throw new UserError(`lab driver "${name}" is not available`);
+  }
 }
 
 // The lab's inventory path is also the key of the cluster state kprov init keeps for it.
@@ -48,47 +75,6 @@ export function removeLabClusterState(name: string): string[] {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
   return dirs;
 }
-const LABEL = 'io.kprov.lab';
-
-/**
- * Flags that make a container behave like a small VM without --privileged (which does not work here):
- * every capability but SYS_RESOURCE, no seccomp/apparmor confinement, writable /proc/sys, its own
- * cgroup namespace, device access for nested runc, and containerd/kubelet state on volumes.
- */
-function vmLikeFlags(lab: string, node: string): string[] {
-  const vol = (what: string) => `kprov-${lab}-${node}-${what}`;
-  return [
-    '--cap-add',
-    'ALL',
-    '--cap-drop',
-    'SYS_RESOURCE',
-    '--security-opt',
-    'seccomp=unconfined',
-    '--security-opt',
-    'apparmor=unconfined',
-    '--security-opt',
-    'systempaths=unconfined',
-    '--cgroupns',
-    'private',
-    '--device-cgroup-rule',
-    'a *:* rwm',
-    '--device',
-    '/dev/kmsg',
-    '--tmpfs',
-    '/run',
-    '--tmpfs',
-    '/run/lock',
-    '--tmpfs',
-    '/tmp',
-    '-v',
-    `${vol('containerd')}:/var/lib/containerd`,
-    '-v',
-    `${vol('kubelet')}:/var/lib/kubelet`,
-    '-v',
-    `${vol('etcd')}:/var/lib/etcd`,
-  ];
-}
-
 export const LAB_KUBELET_RESOLV_CONF = '/etc/kprov-lab-resolv.conf';
 
 /** Non-loopback nameservers of this machine, for pods on lab nodes. */
@@ -107,12 +93,6 @@ export function validateLabName(name: string): void {
     throw new UserError(`lab name "${name}" must be lowercase letters, digits and '-' (at most 31)`);
 }
 
-async function requireDocker(): Promise<void> {
-  const r = await q({ nothrow: true })`docker info --format {{.ServerVersion}}`;
-  if (r.exitCode !== 0)
-    throw new UserError(`the lab needs a running Docker engine: ${r.stderr.trim().split('\n').pop()}`);
-}
-
 export interface LabUpOptions {
   name: string;
   masters: number;
@@ -121,6 +101,8 @@ export interface LabUpOptions {
   fixHostLimits?: boolean;
   /** Dual-stack: true for the lab's own IPv6 subnet (labIPv6Subnet), or an IPv6 subnet for the Docker network. */
   ipv6?: boolean | string;
+  /** What runs the nodes (docker by default). */
+  driver?: LabDriverName;
 }
 
 /** A dual-stack lab's pod and service networks (kind's dual-stack defaults beside kprov's IPv4 ones). */
@@ -154,65 +136,82 @@ export async function labUp(opts: LabUpOptions, progress: (m: string) => void = 
   validateLabName(opts.name);
   if (opts.masters < 1) throw new UserError('--masters must be at least 1');
   labIPv6Option(opts.name, opts.ipv6);
-  await requireDocker();
+  const driverName = opts.driver ?? 'docker';
+  const driver = labDriver(driverName);
+  checkPlan(driverName, opts);
+  await driver.ensureReady(progress);
   const dir = join(labsRoot(), opts.name);
   if (existsSync(join(dir, 'lab.json')))
     throw new UserError(`lab "${opts.name}" already exists (${dir}); run: kprov lab down --name ${opts.name}`);
-  await checkHostLimits(opts, progress);
+  await checkHostLimits(driver, opts, progress);
   // No lab by this name exists, so cluster state saved for its inventory path is a removed lab's (kept by
   // an older kprov's lab down): its PKI names other addresses and would make kprov init refuse.
   for (const d of removeLabClusterState(opts.name))
     progress(`removed cluster state of an earlier lab "${opts.name}": ${d}`);
-  const image = await ensureLabImage(progress);
+  const image = await driver.ensureImage(progress);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   try {
-    return await createLab(opts, dir, image, progress);
+    return await createLab(driver, opts, dir, image, progress);
   } catch (err) {
     // Leave nothing half-made: a failed lab is removed whole, and the error says why.
-    await labDown(opts.name).catch(() => {});
-    throw err instanceof UserError ? err : new UserError(`lab up failed: ${dockerMessage(err)}`);
+    await labDown(opts.name, driverName).catch(() => {});
+    throw err instanceof UserError ? err : new UserError(`lab up failed: ${commandMessage(err)}`);
   }
 }
 
+/** Options a driver cannot honour, refused before anything starts. */
+function checkPlan(driver: LabDriverName, opts: LabUpOptions): void {
+  if (driver !== 'docker' && opts.ipv6 !== undefined && opts.ipv6 !== false)
+    throw new UserError(`--ipv6 is supported by the docker lab driver only, not --driver ${driver}`);
+}
+
 /** The lab's nodes and every other running lab's, against the inotify limits of the engine's machine. */
-async function checkHostLimits(opts: LabUpOptions, progress: (m: string) => void): Promise<void> {
-  // Only a local engine shares this machine's /proc/sys limits.
-  const dockerHost = process.env.DOCKER_HOST;
-  if (dockerHost && !dockerHost.startsWith('unix://')) return;
-  const running = (await q`docker ps -q --filter ${`label=${LABEL}`}`).stdout.split('\n').filter(Boolean).length;
-  const newNodes = opts.masters + opts.workers + (opts.masters > 1 ? 1 : 0);
-  ensureInotifyLimits({ newNodes, otherLabNodes: running, fix: opts.fixHostLimits ?? false }, progress);
+async function checkHostLimits(driver: LabDriver, opts: LabUpOptions, progress: (m: string) => void): Promise<void> {
+  if (!driver.sharesHostLimits()) return;
+  // Every local lab's nodes share this machine's limits, whatever runs them.
+  let running = 0;
+  for (const other of LAB_DRIVERS) {
+    const d = other === driver.name ? driver : labDriver(other);
+    if (d.sharesHostLimits()) running += (await d.list()).filter((n) => n.running).length;
+  }
+  ensureInotifyLimits(
+    { newNodes: planNodes(opts).length, otherLabNodes: running, fix: opts.fixHostLimits ?? false },
+    progress,
+  );
 }
 
-/** The useful part of a failed docker/zx command: its command line and stderr. */
-function dockerMessage(err: unknown): string {
-  const e = err as { stderr?: string; message?: string };
-  return (e.stderr?.trim() || e.message || String(err)).split('\n').slice(-3).join(' ');
-}
-
-async function createLab(opts: LabUpOptions, dir: string, image: string, progress: (m: string) => void): Promise<Lab> {
-  const privateKey = join(dir, 'id_ed25519');
-  await q`ssh-keygen -q -t ed25519 -N ${''} -C ${`kprov-lab-${opts.name}`} -f ${privateKey}`;
-  const publicKey = readFileSync(`${privateKey}.pub`, 'utf8').trim();
-
-  const network = `kprov-${opts.name}`;
-  // Dual-stack: Docker still picks the IPv4 subnet itself; the IPv6 one must be given.
-  const ipv6Subnet = labIPv6Option(opts.name, opts.ipv6);
-  const ipv6Flags = ipv6Subnet ? ['--ipv6', '--subnet', ipv6Subnet] : [];
-  await q`docker network create --label ${`${LABEL}=${opts.name}`} ${ipv6Flags} ${network}`;
-  const wanted: { name: string; role: LabNode['role'] }[] = [
+/** The nodes a lab of this size has, in order: masters, workers, and the load balancer of several masters. */
+export function planNodes(opts: { masters: number; workers: number }): NodeSpec[] {
+  return [
     ...Array.from({ length: opts.masters }, (_, i) => ({ name: `master${i + 1}`, role: 'master' as const })),
     ...Array.from({ length: opts.workers }, (_, i) => ({ name: `worker${i + 1}`, role: 'worker' as const })),
     // Several masters need a stable endpoint in front of them, as on real machines.
     ...(opts.masters > 1 ? [{ name: 'lb', role: 'lb' as const }] : []),
   ];
-  progress(`starting ${wanted.length} containers`);
+}
+
+async function createLab(
+  driver: LabDriver,
+  opts: LabUpOptions,
+  dir: string,
+  image: string,
+  progress: (m: string) => void,
+): Promise<Lab> {
+  const privateKey = join(dir, 'id_ed25519');
+  await q`ssh-keygen -q -t ed25519 -N ${''} -C ${`kprov-lab-${opts.name}`} -f ${privateKey}`;
+  const publicKey = readFileSync(`${privateKey}.pub`, 'utf8').trim();
+
+  const ipv6Subnet = labIPv6Option(opts.name, opts.ipv6);
+  const network = await driver.createNetwork(opts.name, ipv6Subnet ? { ipv6Subnet } : {});
+  const wanted = planNodes(opts);
+  progress(`starting ${wanted.length} ${driver.name === 'docker' ? 'containers' : `${driver.name} nodes`}`);
   const nodes = await Promise.all(
-    wanted.map((n) => startNode(opts.name, network, image, n, publicKey, dir, ipv6Subnet !== undefined)),
+    wanted.map((node, index) => startNode(driver, { lab: opts.name, dir, network, image, node, index }, publicKey)),
   );
   const lb = nodes.find((n) => n.role === 'lb');
   if (lb)
     await startLoadBalancer(
+      driver,
       lb.container,
       nodes.filter((n) => n.role === 'master'),
     );
@@ -221,12 +220,14 @@ async function createLab(opts: LabUpOptions, dir: string, image: string, progres
   writeFileSync(knownHosts, nodes.map((n) => `${n.ip} ${n.hostKey}`).join('\n') + '\n', { mode: 0o600 });
   const lab: Lab = {
     name: opts.name,
+    ...(driver.name === 'docker' ? {} : { driver: driver.name }),
     dir,
     inventory: labInventoryPath(opts.name),
     privateKey,
     knownHosts,
-    network,
+    network: network.name,
     ...(ipv6Subnet ? { ipv6Subnet } : {}),
+    ...(network.ipv4Subnet ? { ipv4Subnet: network.ipv4Subnet } : {}),
     nodes: nodes.map(({ hostKey: _k, ...n }) => n),
   };
   writeFileSync(lab.inventory, labInventory(lab), { mode: 0o600 });
@@ -236,67 +237,50 @@ async function createLab(opts: LabUpOptions, dir: string, image: string, progres
 
 export const LAB_API_PORT = 6443;
 
-/** haproxy on the lab's lb container, balancing port 6443 over the masters' API servers. */
-async function startLoadBalancer(container: string, masters: { name: string; ip: string }[]): Promise<void> {
+/** haproxy on the lab's lb node, balancing port 6443 over the masters' API servers. */
+async function startLoadBalancer(
+  driver: LabDriver,
+  container: string,
+  masters: { name: string; ip: string }[],
+): Promise<void> {
   const config = render('lab/haproxy.cfg', {
     port: LAB_API_PORT,
     masters: masters.map((m) => ({ name: m.name, ip: m.ip })),
   });
   const install =
     'cat > /etc/haproxy/haproxy.cfg && haproxy -c -q -f /etc/haproxy/haproxy.cfg && systemctl enable --now haproxy';
-  await q({ input: config })`docker exec -i ${container} sh -c ${install}`;
+  await mustExec(driver, container, install, config);
 }
 
-async function startNode(
-  lab: string,
-  network: string,
-  image: string,
-  n: { name: string; role: LabNode['role'] },
-  publicKey: string,
-  dir: string,
-  ipv6: boolean,
-) {
-  const container = `kprov-${lab}-${n.name}`;
-  // Each node gets its own product_uuid, as separate VMs would (kind does the same).
-  // (Only where the machine has DMI at all: a bind mount cannot create directories in /sys.)
-  const uuidMount: string[] = [];
-  if (existsSync('/sys/class/dmi/id/product_uuid')) {
-    const uuidFile = join(dir, `${n.name}.product_uuid`);
-    writeFileSync(uuidFile, randomUUID() + '\n');
-    uuidMount.push('-v', `${uuidFile}:/sys/class/dmi/id/product_uuid:ro`);
+/** Run a script on a node; a failure is an error with the script's stderr. */
+async function mustExec(driver: LabDriver, id: string, script: string, input?: string): Promise<string> {
+  const r = await driver.exec(id, script, input);
+  if (r.exitCode !== 0) {
+    const tail = r.stderr.trim().split('\n').slice(-3).join(' ');
+    throw new UserError(`lab node ${id}: ${script.split('\n')[0]} failed (exit ${r.exitCode}): ${tail}`);
   }
-  // zx passes each array element as one argument, quoted as it would quote a single ${value}.
-  const names = ['--name', container, '--hostname', n.name, '--network', network, '--label', `${LABEL}=${lab}`];
-  // Docker leaves IPv6 disabled in a container's all/default settings even on an IPv6 network (only eth0 gets it),
-  // so the interfaces the cluster creates later (flannel's vxlan device, the cni0 bridge) could not take an IPv6
-  // address: "IPv6 is disabled on this device".
-  const ipv6Sysctls = ipv6
-    ? ['--sysctl', 'net.ipv6.conf.all.disable_ipv6=0', '--sysctl', 'net.ipv6.conf.default.disable_ipv6=0']
-    : [];
-  await q`docker run -d ${names} ${vmLikeFlags(lab, n.name)} ${ipv6Sysctls} ${uuidMount} ${image}`;
+  return r.stdout;
+}
+
+async function startNode(driver: LabDriver, input: CreateNodeInput, publicKey: string) {
+  const container = await driver.createNode(input);
   const authorize = `umask 077; mkdir -p /root/.ssh; printf '%s\\n' '${publicKey}' > /root/.ssh/authorized_keys`;
-  await q`docker exec ${container} sh -c ${authorize}`;
-  // Wait for systemd and sshd; read the host key lab-init generated so SSH checks it strictly.
+  await mustExec(driver, container, authorize);
+  // Wait for systemd and sshd; read the host key generated at first boot so SSH checks it strictly.
   const readHostKey = 'systemctl is-active ssh >/dev/null && cut -d" " -f1,2 /etc/ssh/ssh_host_ed25519_key.pub';
   let hostKey = '';
-  for (let i = 0; i < 60 && !hostKey; i++) {
-    const r = await q({ nothrow: true })`docker exec ${container} sh -c ${readHostKey}`;
+  const deadline = Date.now() + driver.bootTimeoutMs;
+  while (!hostKey && Date.now() < deadline) {
+    const r = await driver.exec(container, readHostKey);
     if (r.exitCode === 0 && r.stdout.trim()) hostKey = r.stdout.trim();
     else await new Promise((res) => setTimeout(res, 250));
   }
-  if (!hostKey) throw new UserError(`lab node ${container} did not start sshd: see docker logs ${container}`);
+  if (!hostKey) throw new UserError(`lab node ${container} did not start sshd: see ${driver.logsHint(container)}`);
   // Docker's embedded DNS (127.0.0.11) is loopback: a pod using the node's resolv.conf would query itself
   // (CoreDNS's loop check stops it). The kubelet gets the engine host's upstream servers instead.
-  await q`docker exec ${container} sh -c ${`printf '${upstreamResolvConf()}' > ${LAB_KUBELET_RESOLV_CONF}`}`;
-  const ip = (
-    await q`docker inspect -f ${'{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}'} ${container}`
-  ).stdout.trim();
-  if (!ipv6) return { name: n.name, role: n.role, container, ip, hostKey };
-  const ip6 = (
-    await q`docker inspect -f ${'{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}{{end}}'} ${container}`
-  ).stdout.trim();
-  if (!ip6) throw new UserError(`lab node ${container} got no IPv6 address on ${network}`);
-  return { name: n.name, role: n.role, container, ip, ip6, hostKey };
+  await mustExec(driver, container, `printf '${upstreamResolvConf()}' > ${LAB_KUBELET_RESOLV_CONF}`);
+  const { ip, ip6 } = await driver.address(container, input.network);
+  return { name: input.node.name, role: input.node.role, container, ip, ...(ip6 ? { ip6 } : {}), hostKey };
 }
 
 /** An Ansible YAML inventory for the lab: the same format users write for real machines. */
@@ -338,7 +322,8 @@ export function labInventory(lab: Lab): string {
       },
     },
   };
-  return `# kprov lab "${lab.name}": containers on the local Docker engine.\n${stringify(doc)}`;
+  const what = labDriverOf(lab) === 'docker' ? 'containers on the local Docker engine' : 'LXD system containers';
+  return `# kprov lab "${lab.name}": ${what}.\n${stringify(doc)}`;
 }
 
 export function readLab(name: string): Lab {
@@ -348,37 +333,51 @@ export function readLab(name: string): Lab {
   return JSON.parse(readFileSync(file, 'utf8')) as Lab;
 }
 
+/** The lab's driver as its saved state names it (labs from before drivers existed are Docker labs). */
+export function labDriverOf(lab: Pick<Lab, 'driver'>): LabDriverName {
+  return lab.driver ?? 'docker';
+}
+
 /**
- * Remove every container, volume and network the lab created, then its state directory and the cluster state
- * kprov init saved for its inventory. Returns the cluster state directories it removed.
+ * Remove every node, volume and network the lab created (with the driver its saved state names, or the one given
+ * when no state was saved), then its state directory and the cluster state kprov init saved for its inventory.
+ * Returns the cluster state directories it removed.
  */
-export async function labDown(name: string): Promise<string[]> {
+export async function labDown(name: string, driverName?: LabDriverName): Promise<string[]> {
   validateLabName(name);
-  await requireDocker();
-  const ids = (await q`docker ps -aq --filter ${`label=${LABEL}=${name}`}`).stdout.split('\n').filter(Boolean);
-  if (ids.length > 0) await q`docker rm -f -v ${ids}`;
-  const volumes = (await q`docker volume ls -q --filter ${`name=kprov-${name}-`}`).stdout.split('\n').filter(Boolean);
-  if (volumes.length > 0) await q`docker volume rm -f ${volumes}`;
-  const networks = (await q`docker network ls -q --filter ${`label=${LABEL}=${name}`}`).stdout
-    .split('\n')
-    .filter(Boolean);
-  if (networks.length > 0) await q`docker network rm ${networks}`;
+  const file = join(labsRoot(), name, 'lab.json');
+  const saved = existsSync(file) ? readLab(name) : undefined;
+  if (saved && driverName && labDriverOf(saved) !== driverName)
+    throw new UserError(`lab "${name}" was made with --driver ${labDriverOf(saved)}, not ${driverName}`);
+  const driver = labDriver(saved ? labDriverOf(saved) : (driverName ?? 'docker'));
+  await driver.ensureReady(() => {});
+  await driver.destroy(name);
   rmSync(join(labsRoot(), name), { recursive: true, force: true });
   return removeLabClusterState(name);
 }
 
-export async function labList(): Promise<{ name: string; nodes: number; running: number; inventory: string }[]> {
+export interface LabListing {
+  name: string;
+  driver: LabDriverName;
+  nodes: number;
+  running: number;
+  inventory: string;
+}
+
+export async function labList(): Promise<LabListing[]> {
   const root = labsRoot();
   if (!existsSync(root)) return [];
-  const out = [];
+  const out: LabListing[] = [];
   for (const name of readdirSync(root)) {
     if (!existsSync(join(root, name, 'lab.json'))) continue;
     const lab = readLab(name);
-    const r = await q({ nothrow: true })`docker ps -q --filter ${`label=${LABEL}=${name}`}`;
+    const driver = labDriverOf(lab);
+    const found = await labDriver(driver).list(name);
     out.push({
       name,
+      driver,
       nodes: lab.nodes.length,
-      running: r.stdout.split('\n').filter(Boolean).length,
+      running: found.filter((n) => n.running).length,
       inventory: lab.inventory,
     });
   }

@@ -16,6 +16,7 @@ import {
   docker,
   eventually,
   kubectlWith,
+  labGateway,
   startLab,
   statuses,
   type E2eLab,
@@ -176,15 +177,15 @@ describe('kprov status', () => {
   });
 
   it("exits 1 and names the reason when a worker's kubelet is stopped; changes nothing", async () => {
-    docker('exec', `kprov-${LAB}-worker2`, 'systemctl', 'stop', 'kubelet');
+    await e2e.nodes.exec('worker2', 'systemctl stop kubelet');
     try {
       const r = await kprov(['status', inventory], env);
       expect(r.code, r.stdout + r.stderr).toBe(1);
       expect(r.stdout).toContain('worker2: kubelet is inactive');
-      const active = docker('exec', `kprov-${LAB}-worker2`, 'sh', '-c', 'systemctl is-active kubelet || true');
+      const active = await e2e.nodes.exec('worker2', 'systemctl is-active kubelet || true');
       expect(active.trim()).toBe('inactive');
     } finally {
-      docker('exec', `kprov-${LAB}-worker2`, 'systemctl', 'start', 'kubelet');
+      await e2e.nodes.exec('worker2', 'systemctl start kubelet');
     }
   });
 });
@@ -346,7 +347,7 @@ describe('kprov backup and restore', () => {
       const s = await kprov(['status', inventory], env);
       expect(s.code, s.stdout).toBe(0);
     });
-    expect(docker('exec', `kprov-${LAB}-master1`, 'ls', '/var/lib/kprov/restore')).toBe('etcd-before-restore\n');
+    expect(await e2e.nodes.exec('master1', 'ls /var/lib/kprov/restore')).toBe('etcd-before-restore\n');
   });
 });
 
@@ -376,11 +377,8 @@ describe('day two', () => {
     expect((kjson('get', 'nodes').items as Node[]).map((n: Node) => n.metadata.name)).not.toContain('worker3');
     // Cleaned as kubeadm reset does: no kubeconfigs, no PKI, no CNI config, kubelet stopped.
     expect(
-      docker(
-        'exec',
-        `kprov-${LAB}-worker3`,
-        'sh',
-        '-c',
+      await e2e.nodes.exec(
+        'worker3',
         'find /etc/kubernetes /etc/cni/net.d -mindepth 1 | wc -l; systemctl is-active kubelet || true',
       ),
     ).toBe('0\ninactive\n');
@@ -395,8 +393,8 @@ describe('day two', () => {
 
   it('with a worker unreachable, init does the rest, reports it, exits 1; a re-run completes the cluster', async () => {
     kubectl('delete', 'node', 'worker3', '--ignore-not-found');
-    docker('exec', `kprov-${LAB}-worker3`, 'sh', '-c', 'systemctl stop kubelet; rm -f /etc/kubernetes/kubelet.conf');
-    docker('stop', `kprov-${LAB}-worker3`);
+    await e2e.nodes.exec('worker3', 'systemctl stop kubelet; rm -f /etc/kubernetes/kubelet.conf');
+    await e2e.nodes.stop('worker3');
     try {
       const r = await kprov(['init', inventory, '--connect-timeout', '3'], env);
       expect(r.code).toBe(1);
@@ -408,7 +406,7 @@ describe('day two', () => {
       });
       expect(r.stdout).toMatch(/worker3: \[connect\] cannot connect to root@\S+:22/);
     } finally {
-      docker('start', `kprov-${LAB}-worker3`);
+      await e2e.nodes.start('worker3');
     }
     const again = await kprov(['init', inventory], env);
     expect(again.code, again.stdout + again.stderr).toBe(0);
@@ -441,7 +439,7 @@ describe('air-gapped registry mirror', () => {
     const pause = `registry.k8s.io/pause:${releaseOf(DEFAULT_KUBERNETES_VERSION).pause}`;
     docker('tag', pause, `127.0.0.1:${port}/kprov-e2e/pause:mirror`);
     docker('push', '-q', `127.0.0.1:${port}/kprov-e2e/pause:mirror`);
-    const gateway = docker('network', 'inspect', lab.network, '-f', '{{(index .IPAM.Config 0).Gateway}}').trim();
+    const gateway = labGateway(lab);
 
     inventory = e2e.inventory(['master1', 'worker1', 'worker2', 'worker3'], {
       registry_mirrors: { 'registry.k8s.io': `http://${gateway}:${port}` },
@@ -480,8 +478,8 @@ describe('air-gapped registry mirror', () => {
     expect(again.stdout).toContain(
       'remove /etc/containerd/certs.d/registry.k8s.io/hosts.toml (registry no longer in the inventory)',
     );
-    expect(docker('exec', `kprov-${LAB}-worker2`, 'sh', '-c', 'ls /etc/containerd/certs.d | wc -l')).toBe('0\n');
-    expect(docker('exec', `kprov-${LAB}-worker2`, 'ctr', '-n', 'k8s.io', 'images', 'ls', '-q')).toContain(
+    expect(await e2e.nodes.exec('worker2', 'ls /etc/containerd/certs.d | wc -l')).toBe('0\n');
+    expect(await e2e.nodes.exec('worker2', 'ctr -n k8s.io images ls -q')).toContain(
       'registry.k8s.io/kprov-e2e/pause:mirror',
     );
   });

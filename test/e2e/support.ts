@@ -7,7 +7,7 @@ import { expect } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { kprov } from '../helpers/cli.js';
 import { ensureLabImage, LAB_BASE_IMAGE } from '../../src/lab/image.js';
-import type { Lab } from '../../src/lab/lab.js';
+import { labDriver, labDriverOf, type Lab } from '../../src/lab/lab.js';
 import { readyCondition, type Node } from '../../src/kube/types.js';
 import { DEFAULT_KUBERNETES_VERSION } from '../../src/kubeadm/versions.js';
 
@@ -123,8 +123,49 @@ export function runE2eKubeadm(
   return { status: r.status, ms, cases, count, log };
 }
 
+/**
+ * A lab's nodes by inventory name, through the lab's driver (Docker or LXD), so a test runs on either: a script as
+ * root (its stdout; a failure throws with stderr), and stop/start/pause/unpause of the whole node.
+ */
+export function labNodes(lab: Lab) {
+  const driver = labDriver(labDriverOf(lab));
+  const id = (host: string) => {
+    const node = lab.nodes.find((n) => n.name === host);
+    if (!node) throw new Error(`lab ${lab.name} has no node ${host}`);
+    return node.container;
+  };
+  return {
+    driver,
+    async exec(host: string, script: string): Promise<string> {
+      const r = await driver.exec(id(host), script);
+      if (r.exitCode !== 0) throw new Error(`${host}: ${script}: exit ${r.exitCode}: ${r.stderr.trim()}`);
+      return r.stdout;
+    },
+    stop: (host: string) => driver.stop(id(host)),
+    start: (host: string) => driver.start(id(host)),
+    pause: (host: string) => driver.pause(id(host)),
+    unpause: (host: string) => driver.unpause(id(host)),
+  };
+}
+
+/** The lab network's gateway: this machine's address as the lab's nodes reach it. */
+export function labGateway(lab: Lab): string {
+  if (labDriverOf(lab) === 'docker')
+    return docker('network', 'inspect', lab.network, '-f', '{{(index .IPAM.Config 0).Gateway}}').trim();
+  if (!lab.ipv4Subnet) throw new Error(`lab ${lab.name} has no IPv4 subnet`);
+  return lab.ipv4Subnet.replace(/\.0\/24$/, '.1');
+}
+
+/**
+ * The driver the e2e labs run on: docker, or KPROV_E2E_DRIVER (lxd). A lab on another driver is named
+ * <driver>-<name>, so it never meets the Docker lab of the same test.
+ */
+export const E2E_DRIVER = process.env.KPROV_E2E_DRIVER ?? 'docker';
+
 export interface E2eLab {
   lab: Lab;
+  /** The lab's nodes through its driver. */
+  nodes: ReturnType<typeof labNodes>;
   home: string;
   env: Record<string, string>;
   /**
@@ -142,6 +183,10 @@ export async function startLab(
   bundle: string,
   extraArgs: string[] = [],
 ): Promise<E2eLab> {
+  if (E2E_DRIVER !== 'docker' && !extraArgs.includes('--driver')) {
+    name = `${E2E_DRIVER}-${name}`;
+    extraArgs = [...extraArgs, '--driver', E2E_DRIVER];
+  }
   const home = mkdtempSync(join(tmpdir(), `kprov-${name}-`));
   const env = { KPROV_HOME: home };
   const t = Date.now();
@@ -155,6 +200,7 @@ export async function startLab(
   const file = join(home, 'inventory.yaml');
   return {
     lab,
+    nodes: labNodes(lab),
     home,
     env,
     inventory(hosts, vars = {}) {
