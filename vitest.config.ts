@@ -33,6 +33,15 @@ export default defineConfig({
           hookTimeout: 3_000_000,
         },
       },
+      {
+        // Upstream's Conformance suite against a lab cluster (npm run conformance, conformance:slice).
+        test: {
+          name: 'conformance',
+          include: ['test/conformance/**/*.test.ts'],
+          testTimeout: 14_400_000,
+          hookTimeout: 3_600_000,
+        },
+      },
     ],
   },
 });

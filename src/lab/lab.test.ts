@@ -12,6 +12,7 @@ import {
   labIPv6Subnet,
   labDriverOf,
   planNodes,
+  labServiceRangeRules,
   removeLabClusterState,
   type Lab,
 } from './lab.js';
@@ -72,6 +73,22 @@ describe('lab down: the cluster state kprov init saved for the lab inventory goe
 
   it('is a no-op without any saved state', () => {
     expect(removeLabClusterState('lab')).toEqual([]);
+  });
+});
+
+describe('lab nodes: nothing beyond the node answers the Service ranges', () => {
+  // Conformance "should serve endpoints on same port and different protocols": once the Service lost its TCP port,
+  // the ClusterIP must stop answering on it. Untranslated packets left through the Docker host, whose egress proxy
+  // answered "HTTP/1.1 400 Bad Request".
+  it('drops packets to the lab cluster Service ranges kube-proxy did not translate, once however often it runs', () => {
+    const v4 =
+      '{ iptables -t mangle -C POSTROUTING -d 10.96.0.0/12 -j DROP 2>/dev/null || ' +
+      'iptables -t mangle -A POSTROUTING -d 10.96.0.0/12 -j DROP; }';
+    expect(labServiceRangeRules(false)).toBe(v4);
+    expect(labServiceRangeRules(true)).toBe(
+      `${v4} && { ip6tables -t mangle -C POSTROUTING -d fd00:10:96::/112 -j DROP 2>/dev/null || ` +
+        'ip6tables -t mangle -A POSTROUTING -d fd00:10:96::/112 -j DROP; }',
+    );
   });
 });
 

@@ -279,8 +279,27 @@ async function startNode(driver: LabDriver, input: CreateNodeInput, publicKey: s
   // Docker's embedded DNS (127.0.0.11) is loopback: a pod using the node's resolv.conf would query itself
   // (CoreDNS's loop check stops it). The kubelet gets the engine host's upstream servers instead.
   await mustExec(driver, container, `printf '${upstreamResolvConf()}' > ${LAB_KUBELET_RESOLV_CONF}`);
+  await mustExec(driver, container, labServiceRangeRules(Boolean(input.network.ipv6Subnet)));
   const { ip, ip6 } = await driver.address(container, input.network);
   return { name: input.node.name, role: input.node.role, container, ip, ...(ip6 ? { ip6 } : {}), hostKey };
+}
+
+/**
+ * Packets for the lab cluster's Service ranges that kube-proxy did not translate (a ClusterIP on a port the Service
+ * does not have) are dropped as they leave a node. On a network of VMs nothing beyond the nodes answers those
+ * addresses; a lab node's traffic goes out through the Docker host, and where that machine's network intercepts
+ * every outgoing TCP connection (an egress proxy), it would answer them (`HTTP/1.1 400 Bad Request`), so a Service
+ * port that was removed would seem to stay open. mangle POSTROUTING runs after kube-proxy's DNAT, and neither
+ * kube-proxy nor flannel writes rules there.
+ */
+export function labServiceRangeRules(ipv6: boolean): string {
+  const rule = (cmd: string, cidr: string) => {
+    const r = (op: string) => `${cmd} -t mangle ${op} POSTROUTING -d ${cidr} -j DROP`;
+    return `{ ${r('-C')} 2>/dev/null || ${r('-A')}; }`;
+  };
+  return [rule('iptables', DEFAULTS.serviceCidr), ...(ipv6 ? [rule('ip6tables', LAB_SERVICE_CIDR_6)] : [])].join(
+    ' && ',
+  );
 }
 
 /** An Ansible YAML inventory for the lab: the same format users write for real machines. */
