@@ -5,29 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { $ } from 'zx';
 import { UserError } from '../errors/index.js';
 import { render } from '../templates/render.js';
+import { LAB_ROOTFS_PACKAGES } from './packages.js';
 
 /** Bump when the recipe changes, so old cached images are not reused: the rootfs and the node layer separately. */
 export const LAB_BASE_IMAGE = 'kprov-lab-base:bookworm-1';
 export const LAB_NODE_IMAGE = 'kprov-lab-node:bookworm-6';
-
-/** Packages of the lab rootfs: what a minimal cloud VM has (systemd, sshd, sudo, networking tools). */
-const ROOTFS_PACKAGES = [
-  'systemd',
-  'systemd-sysv',
-  'dbus',
-  'openssh-server',
-  'sudo',
-  'iproute2',
-  'iptables',
-  'procps',
-  'ca-certificates',
-  'kmod',
-  'curl',
-  'gnupg',
-  'util-linux',
-  'mount',
-  'less',
-];
 
 const q = $({ quiet: true });
 
@@ -49,7 +31,7 @@ export async function ensureLabImage(progress: (m: string) => void = () => {}): 
     const dir = mkdtempSync(join(tmpdir(), 'kprov-rootfs-'));
     try {
       progress('building a Debian bookworm rootfs with mmdebstrap (about a minute, once)');
-      await q`mmdebstrap --variant=minbase --include=${ROOTFS_PACKAGES.join(',')} bookworm ${join(dir, 'rootfs.tar')}`;
+      await q`mmdebstrap --variant=minbase --include=${LAB_ROOTFS_PACKAGES.join(',')} bookworm ${join(dir, 'rootfs.tar')}`;
       await q`docker import ${join(dir, 'rootfs.tar')} ${LAB_BASE_IMAGE}`;
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { UserError } from '../errors/index.js';
 import type { NodeSpec } from './driver.js';
+import { LAB_ROOTFS_PACKAGES } from './packages.js';
 
 // Pure parts of the LXD lab driver: names, the address plan, and the documents given to LXD. No I/O here.
 
@@ -162,21 +163,7 @@ export const LXD_TEMPLATES: Record<string, string> = {
 
 /** Packages of the LXD node image: the Docker lab's, plus what brings eth0 up (ifupdown + a DHCP client). */
 export const LXD_IMAGE_PACKAGES = [
-  'systemd',
-  'systemd-sysv',
-  'dbus',
-  'openssh-server',
-  'sudo',
-  'iproute2',
-  'iptables',
-  'procps',
-  'ca-certificates',
-  'kmod',
-  'curl',
-  'gnupg',
-  'util-linux',
-  'mount',
-  'less',
+  ...LAB_ROOTFS_PACKAGES,
   // systemd-networkd waits forever for udev under sys:rw; ifupdown with dhclient takes the address LXD assigns.
   'ifupdown',
   'isc-dhcp-client',
