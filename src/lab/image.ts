@@ -31,7 +31,8 @@ export async function ensureLabImage(progress: (m: string) => void = () => {}): 
     const dir = mkdtempSync(join(tmpdir(), 'kprov-rootfs-'));
     try {
       progress('building a Debian bookworm rootfs with mmdebstrap (about a minute, once)');
-      await q`mmdebstrap --variant=minbase --include=${LAB_ROOTFS_PACKAGES.join(',')} bookworm ${join(dir, 'rootfs.tar')}`;
+      const packages = LAB_ROOTFS_PACKAGES.join(',');
+      await q`mmdebstrap --variant=minbase --include=${packages} bookworm ${join(dir, 'rootfs.tar')}`;
       await q`docker import ${join(dir, 'rootfs.tar')} ${LAB_BASE_IMAGE}`;
     } finally {
       rmSync(dir, { recursive: true, force: true });
