@@ -45,8 +45,8 @@ const all: SpecResult[] = [];
 
 beforeAll(async () => {
   const bundle = await artifactBundle(VERSION);
-  tools = conformanceTools(VERSION);
-  const tar = conformanceImages(LAB_BASE_IMAGE, tools, VERSION);
+  tools = await conformanceTools(VERSION);
+  const tar = await conformanceImages(LAB_BASE_IMAGE, tools, VERSION);
   const required = requiredImages(tools);
   e2e = await startLab(LAB, 1, 2, bundle);
   const inventory = e2e.inventory(e2e.lab.nodes.map((n) => n.name));

@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runOk, SYNC_TIMEOUT_MS } from '../helpers/cli.js';
 
 // Upstream's Conformance suite (e2e.test built from the cluster's Kubernetes release) against a kprov lab cluster,
 // offline: the suite, its images and the checks that every node has them.
@@ -10,28 +11,18 @@ const script = (name: string) => fileURLToPath(new URL(`./${name}`, import.meta.
 const lastLine = (out: string) => out.trim().split('\n').pop()!;
 
 /** e2e.test, ginkgo and the test images' Go programs for one release (build-conformance.sh): their directory. */
-export function conformanceTools(version: string): string {
+export async function conformanceTools(version: string): Promise<string> {
   const t = Date.now();
-  const dir = lastLine(
-    execFileSync('bash', [script('build-conformance.sh'), version], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      maxBuffer: 1 << 20,
-    }),
-  );
+  const dir = lastLine(await runOk('bash', [script('build-conformance.sh'), version], { inheritStderr: true }));
   console.log(`conformance tools ready in ${Date.now() - t} ms: ${dir}`);
   return dir;
 }
 
 /** The Conformance specs' images, built locally under the framework's names, in one tarball (build-images.sh). */
-export function conformanceImages(baseImage: string, tools: string, version: string): string {
+export async function conformanceImages(baseImage: string, tools: string, version: string): Promise<string> {
   const t = Date.now();
   const tar = lastLine(
-    execFileSync('bash', [script('build-images.sh'), baseImage, tools, version], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      maxBuffer: 1 << 20,
-    }),
+    await runOk('bash', [script('build-images.sh'), baseImage, tools, version], { inheritStderr: true }),
   );
   console.log(`conformance images ready in ${Date.now() - t} ms: ${tar}`);
   return tar;
@@ -60,7 +51,7 @@ export const CONFORMANCE_IMAGES = [
  * registry's agnhost: only specs that pull with registry credentials run it, none of them [Conformance].
  */
 export function requiredImages(tools: string): string[] {
-  const all = execFileSync(join(tools, 'e2e.test'), ['--list-images'], { encoding: 'utf8' })
+  const all = execFileSync(join(tools, 'e2e.test'), ['--list-images'], { encoding: 'utf8', timeout: SYNC_TIMEOUT_MS })
     .trim()
     .split('\n')
     .filter((r) => !r.startsWith('gcr.io/k8s-authenticated-test/'));
@@ -101,7 +92,10 @@ export function missingImages(containers: string[], refs: string[]): Record<stri
   const out: Record<string, string[]> = {};
   for (const c of containers) {
     const have = new Set(
-      execFileSync('docker', ['exec', c, 'ctr', '-n', 'k8s.io', 'images', 'ls', '-q'], { encoding: 'utf8' })
+      execFileSync('docker', ['exec', c, 'ctr', '-n', 'k8s.io', 'images', 'ls', '-q'], {
+        encoding: 'utf8',
+        timeout: SYNC_TIMEOUT_MS,
+      })
         .trim()
         .split('\n'),
     );

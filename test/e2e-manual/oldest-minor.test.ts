@@ -17,7 +17,7 @@ import type { Node } from '../../src/kube/types.js';
 const OLDEST = RELEASES[SUPPORTED_MINORS[0]].tested;
 let e2e: E2eLab;
 let kubeconfig: string;
-const { kubectl, kjson } = kubectlWith(() => kubeconfig);
+const { kubectl, kjson, kubectlWait } = kubectlWith(() => kubeconfig);
 
 beforeAll(async () => {
   e2e = await startLab('oldest', 1, 1, await artifactBundle(OLDEST));
@@ -39,9 +39,9 @@ describe(`kprov init at the oldest supported release (${OLDEST})`, () => {
     for (const n of nodes) expect(isReady(n), n.metadata.name).toBe(true);
     kubectl('create', 'deployment', 'web', '--image=kprov.local/nginx:1', '--port=80');
     kubectl('expose', 'deployment', 'web', '--port=80');
-    kubectl('rollout', 'status', 'deployment/web', '--timeout=180s');
+    await kubectlWait('rollout', 'status', 'deployment/web', '--timeout=180s');
     kubectl('run', 'probe', '--image=kprov.local/toolbox:1', '--command', '--', 'sleep', 'infinity');
-    kubectl('wait', '--for=condition=Ready', 'pod/probe', '--timeout=120s');
+    await kubectlWait('wait', '--for=condition=Ready', 'pod/probe', '--timeout=120s');
     const answer = await eventually(
       'the Service by its DNS name',
       () => kubectl('exec', 'probe', '--', 'curl', '-sf', '-m', '5', 'http://web.default.svc.cluster.local/'),

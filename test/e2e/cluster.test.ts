@@ -4,7 +4,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KPROV_BIN, kprov } from '../helpers/cli.js';
+import { KPROV_BIN, kprov, SYNC_TIMEOUT_MS } from '../helpers/cli.js';
 import type { ClusterStatus } from '../../src/status/model.js';
 
 /** What `kprov status --json` prints. */
@@ -32,7 +32,7 @@ let home: string;
 let env: Record<string, string>;
 let inventory: string;
 let kubeconfig: string;
-const { kubectl, kjson } = kubectlWith(() => kubeconfig);
+const { kubectl, kjson, kubectlWait } = kubectlWith(() => kubeconfig);
 
 beforeAll(async () => {
   const bundle = await artifactBundle();
@@ -88,7 +88,7 @@ describe('kprov init on 1 master + 2 workers', () => {
     expect(master.metadata.labels['node-role.kubernetes.io/control-plane']).toBe('');
     expect(master.spec.taints).toEqual([{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }]);
     kubectl('create', 'deployment', 'web', '--image=kprov.local/nginx:1', '--replicas=2', '--port=80');
-    kubectl('rollout', 'status', 'deployment/web', '--timeout=180s');
+    await kubectlWait('rollout', 'status', 'deployment/web', '--timeout=180s');
     const pods = kjson('get', 'pods', '-l', 'app=web').items as PodJson[];
     expect(pods).toHaveLength(2);
     for (const p of pods) expect(['worker1', 'worker2']).toContain(p.spec.nodeName);
@@ -106,7 +106,7 @@ describe('kprov init on 1 master + 2 workers', () => {
       'sleep',
       'infinity',
     );
-    kubectl('wait', '--for=condition=Ready', 'pod/toolbox', '--timeout=120s');
+    await kubectlWait('wait', '--for=condition=Ready', 'pod/toolbox', '--timeout=120s');
     kubectl('expose', 'deployment', 'web', '--port=80', '--name=web');
     kubectl('expose', 'deployment', 'web', '--port=80', '--type=NodePort', '--name=web-np');
     const pods = kjson('get', 'pods', '-l', 'app=web').items as PodJson[];
@@ -126,14 +126,21 @@ describe('kprov init on 1 master + 2 workers', () => {
     expect(
       await eventually(
         'NodePort service',
-        () => execFileSync('curl', ['-sf', '-m', '10', `http://${worker1}:${nodePort}/`], { encoding: 'utf8' }),
+        () =>
+          execFileSync('curl', ['-sf', '-m', '10', `http://${worker1}:${nodePort}/`], {
+            encoding: 'utf8',
+            timeout: SYNC_TIMEOUT_MS,
+          }),
         120_000,
       ),
     ).toContain('nginx');
   });
 
   it('joined workers through bootstrap-token discovery verified by kprov', () => {
-    const logs = execFileSync('sh', ['-c', `cat ${join(home, 'logs')}/*-init.log`], { encoding: 'utf8' });
+    const logs = execFileSync('sh', ['-c', `cat ${join(home, 'logs')}/*-init.log`], {
+      encoding: 'utf8',
+      timeout: SYNC_TIMEOUT_MS,
+    });
     expect(logs).toMatch(
       /\[worker1\] discovery: cluster-info verified with token [a-z0-9]{6} and CA pin sha256:[0-9a-f]{64}/,
     );
@@ -240,7 +247,10 @@ describe('kprov kubeconfig', () => {
     const r = await kprov(['kubeconfig', inventory, '--user', 'alice', '--group', 'dev', '--out', file], env);
     expect(r.code, r.stderr).toBe(0);
     const who = JSON.parse(
-      execFileSync('kubectl', ['--kubeconfig', file, 'auth', 'whoami', '-o', 'json'], { encoding: 'utf8' }),
+      execFileSync('kubectl', ['--kubeconfig', file, 'auth', 'whoami', '-o', 'json'], {
+        encoding: 'utf8',
+        timeout: SYNC_TIMEOUT_MS,
+      }),
     );
     expect(who.status.userInfo.username).toBe('alice');
     expect(who.status.userInfo.groups).toEqual(expect.arrayContaining(['dev', 'system:authenticated']));
@@ -275,7 +285,7 @@ describe('kprov token', () => {
           `--certificate-authority=${ca}`,
           `--token=${token}`,
         ].concat(['auth', 'whoami', '-o', 'json']),
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: SYNC_TIMEOUT_MS },
       );
     const who = JSON.parse(whoami(`${id}.${secret}`));
     expect(who.status.userInfo.username).toBe(`system:bootstrap:${id}`);
@@ -308,7 +318,7 @@ describe('kprov backup and restore', () => {
     const locked = await kprov(['restore', inventory, '--from', file], env);
     expect([locked.code, locked.stderr]).toEqual([2, expect.stringContaining('KPROV_BACKUP_PASSPHRASE')]);
 
-    kubectl('delete', 'namespace', 'backed-up', '--wait=true', '--timeout=120s');
+    await kubectlWait('delete', 'namespace', 'backed-up', '--wait=true', '--timeout=120s');
     kubectl('-n', 'default', 'delete', 'configmap', 'precious');
     kubectl('create', 'namespace', 'after-backup');
 
@@ -432,7 +442,11 @@ describe('air-gapped registry mirror', () => {
     registry.stderr!.on('data', (d) => (registryLog += d));
     await eventually(
       'the registry to answer',
-      () => execFileSync('curl', ['-sf', `http://127.0.0.1:${port}/v2/`], { encoding: 'utf8' }),
+      () =>
+        execFileSync('curl', ['-sf', '-m', '10', `http://127.0.0.1:${port}/v2/`], {
+          encoding: 'utf8',
+          timeout: SYNC_TIMEOUT_MS,
+        }),
       30_000,
     );
     // An image no lab host has: the pause image under a name only the registry knows.
@@ -456,7 +470,7 @@ describe('air-gapped registry mirror', () => {
       '--overrides',
       JSON.stringify({ spec: { nodeName: 'worker2' } }),
     );
-    kubectl('wait', '--for=condition=Ready', 'pod/mirrored', '--timeout=120s');
+    await kubectlWait('wait', '--for=condition=Ready', 'pod/mirrored', '--timeout=120s');
     // containerd asked the mirror on behalf of registry.k8s.io (the ?ns= it adds), and now holds the image.
     // (The registry's output arrives through the event loop, which the synchronous kubectl calls above held up.)
     await eventually(

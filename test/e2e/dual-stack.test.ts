@@ -18,7 +18,7 @@ const LAB = 'e2e-dual';
 let e2e: E2eLab;
 let inventory: string;
 let kubeconfig: string;
-const { kubectl, kjson } = kubectlWith(() => kubeconfig);
+const { kubectl, kjson, kubectlWait } = kubectlWith(() => kubeconfig);
 
 beforeAll(async () => {
   const bundle = await artifactBundle();
@@ -55,8 +55,8 @@ describe('kprov init with IPv4,IPv6 pod and service networks', () => {
     }
   });
 
-  it('passes e2e_kubeadm, its dual-stack spec included (copy-certs: one master uploads none)', () => {
-    const { status, cases, log } = runE2eKubeadm(kubeadmTools(), kubeconfig, e2e.home, 'copy-certs');
+  it('passes e2e_kubeadm, its dual-stack spec included (copy-certs: one master uploads none)', async () => {
+    const { status, cases, log } = await runE2eKubeadm(await kubeadmTools(), kubeconfig, e2e.home, 'copy-certs');
     expect(cases.filter((c) => !['passed', 'skipped'].includes(c.status))).toEqual([]);
     expect(status, `see ${log}`).toBe(0);
     expect(cases.find((c) => /dual-stack/.test(c.name))?.status).toBe('passed');
@@ -74,7 +74,7 @@ describe('kprov init with IPv4,IPv6 pod and service networks', () => {
       'sleep',
       '3600',
     );
-    kubectl('wait', '--for=condition=Ready', 'pod/web6', 'pod/client6', '--timeout=180s');
+    await kubectlWait('wait', '--for=condition=Ready', 'pod/web6', 'pod/client6', '--timeout=180s');
     const ips = (kjson('get', 'pod', 'web6').status.podIPs as { ip: string }[]).map((p) => p.ip);
     expect(ips.map((ip) => ip.includes(':'))).toEqual([false, true]);
     const curl = (host: string) =>

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -7,6 +6,8 @@ import { kprov } from '../helpers/cli.js';
 import type { Node } from '../../src/kube/types.js';
 import { DEFAULT_KUBERNETES_VERSION } from '../../src/kubeadm/versions.js';
 import {
+  dockerCp,
+  dockerShell,
   artifactBundle,
   docker,
   eventually,
@@ -33,25 +34,19 @@ let bundle: string;
 let tools: string;
 let kubeconfig: string;
 let printed: { endpoint: string; token: string; hash: string };
-const { kubectl, kjson } = kubectlWith(() => kubeconfig);
+const { kubectl, kjson, kubectlWait } = kubectlWith(() => kubeconfig);
 const container = (host: string) => `kprov-${LAB}-${host}`;
 const ipOf = (host: string) => e2e.lab.nodes.find((n) => n.name === host)!.ip;
 
 /** A shell script in a lab host, its exit code and output (stdout then stderr). */
-function onHost(host: string, script: string, timeout = 600_000) {
-  const r = spawnSync('docker', ['exec', container(host), 'sh', '-c', script], {
-    encoding: 'utf8',
-    timeout,
-    maxBuffer: 64 << 20,
-  });
-  return { code: r.status ?? -1, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
-}
+const onHost = (host: string, script: string, timeout?: number) => dockerShell(container(host), script, timeout);
 
 /** Whether kprov's host preparation has run on a lab host (its sysctl file is there). */
-const prepared = (host: string) => onHost(host, 'test -e /etc/sysctl.d/99-kubernetes-cri.conf').code === 0;
+const prepared = async (host: string) =>
+  (await onHost(host, 'test -e /etc/sysctl.d/99-kubernetes-cri.conf')).code === 0;
 
 /** Copy a local file into a lab host (a path off the host's tmpfs mounts: docker cp cannot write under /tmp). */
-const copyTo = (host: string, file: string, path: string) => docker('cp', file, `${container(host)}:${path}`);
+const copyTo = (host: string, file: string, path: string) => dockerCp(file, `${container(host)}:${path}`);
 
 /** Time a step and print how long it took. */
 async function timed<T>(what: string, step: () => T | Promise<T>): Promise<T> {
@@ -63,7 +58,7 @@ async function timed<T>(what: string, step: () => T | Promise<T>): Promise<T> {
 
 beforeAll(async () => {
   bundle = await artifactBundle(VERSION);
-  tools = kubeadmTools(VERSION);
+  tools = await kubeadmTools(VERSION);
   e2e = await startLab(LAB, 1, 1, bundle);
   ({ home, env } = e2e);
 });
@@ -77,7 +72,7 @@ describe('a cluster made by upstream kubeadm init', () => {
     const inventory = e2e.inventory(['master1', 'worker1']);
     const r = await timed('kprov prepare master1', () => kprov(['prepare', inventory, '--hosts', 'master1'], env));
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect([prepared('master1'), prepared('worker1')]).toEqual([true, false]);
+    expect([await prepared('master1'), await prepared('worker1')]).toEqual([true, false]);
   });
 
   it('kubeadm init brings up the control plane on master1', async () => {
@@ -86,15 +81,17 @@ describe('a cluster made by upstream kubeadm init', () => {
     mkdirSync(files, { recursive: true });
     writeFileSync(join(files, 'kubelet.service'), KUBELET_SERVICE);
     writeFileSync(join(files, '10-kubeadm.conf'), KUBEADM_DROPIN);
-    for (const b of ['kubelet', 'kubectl']) copyTo('master1', join(bundle, 'bin', b), `/usr/bin/${b}`);
-    copyTo('master1', join(tools, 'kubeadm'), '/usr/bin/kubeadm');
-    copyTo('master1', join(files, 'kubelet.service'), '/lib/systemd/system/kubelet.service');
-    expect(onHost('master1', 'mkdir -p /etc/systemd/system/kubelet.service.d /root/images /root/kubeadm').code).toBe(0);
-    copyTo('master1', join(files, '10-kubeadm.conf'), '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf');
-    await timed('images imported on master1', () => {
+    for (const b of ['kubelet', 'kubectl']) await copyTo('master1', join(bundle, 'bin', b), `/usr/bin/${b}`);
+    await copyTo('master1', join(tools, 'kubeadm'), '/usr/bin/kubeadm');
+    await copyTo('master1', join(files, 'kubelet.service'), '/lib/systemd/system/kubelet.service');
+    expect(
+      (await onHost('master1', 'mkdir -p /etc/systemd/system/kubelet.service.d /root/images /root/kubeadm')).code,
+    ).toBe(0);
+    await copyTo('master1', join(files, '10-kubeadm.conf'), '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf');
+    await timed('images imported on master1', async () => {
       for (const tar of readdirSync(join(bundle, 'images')))
-        copyTo('master1', join(bundle, 'images', tar), `/root/images/${tar}`);
-      const r = onHost(
+        await copyTo('master1', join(bundle, 'images', tar), `/root/images/${tar}`);
+      const r = await onHost(
         'master1',
         'set -e; for f in /root/images/*.tar; do ctr -n k8s.io images import "$f" >/dev/null 2>&1; done; ' +
           'rm -rf /root/images; systemctl daemon-reload; systemctl enable kubelet',
@@ -105,7 +102,7 @@ describe('a cluster made by upstream kubeadm init', () => {
     // The lab's settings for kubelets and kube-proxy in containers go into the cluster's own configuration, as a
     // kubeadm user would put them: kprov's join must find them in the cluster's kubelet-config.
     const labVars = parse(readFileSync(e2e.lab.inventory, 'utf8').replace(/^#.*\n/, '')).all.vars;
-    const cgroupV1 = onHost('master1', 'stat -fc %T /sys/fs/cgroup').out.trim() !== 'cgroup2fs';
+    const cgroupV1 = (await onHost('master1', 'stat -fc %T /sys/fs/cgroup')).out.trim() !== 'cgroup2fs';
     const config = [
       {
         apiVersion: 'kubeadm.k8s.io/v1beta4',
@@ -140,12 +137,12 @@ describe('a cluster made by upstream kubeadm init', () => {
       },
     ];
     writeFileSync(join(files, 'kubeadm.yaml'), config.map((d) => stringify(d)).join('---\n'));
-    copyTo('master1', join(files, 'kubeadm.yaml'), '/root/kubeadm/kubeadm.yaml');
+    await copyTo('master1', join(files, 'kubeadm.yaml'), '/root/kubeadm/kubeadm.yaml');
     if (cgroupV1) {
       const patch =
         'mkdir -p /root/kubeadm/patches && ' +
         'echo "failCgroupV1: false" > /root/kubeadm/patches/kubeletconfiguration.yaml';
-      expect(onHost('master1', patch).code).toBe(0);
+      expect((await onHost('master1', patch)).code).toBe(0);
     }
     // Containers see the engine host's CPUs and memory (a small CI machine may be under kubeadm's minimums);
     // SystemVerification is kubeadm's cgroup v1 refusal, skipped explicitly as upstream documents.
@@ -182,8 +179,8 @@ describe('a cluster made by upstream kubeadm init', () => {
     );
   });
 
-  it('prints a join command with a new token', () => {
-    const r = onHost('master1', 'kubeadm token create --ttl 1h --print-join-command');
+  it('prints a join command with a new token', async () => {
+    const r = await onHost('master1', 'kubeadm token create --ttl 1h --print-join-command');
     expect(r.code, r.out).toBe(0);
     const m = /kubeadm join (\S+) --token (\S+) --discovery-token-ca-cert-hash (sha256:[0-9a-f]{64})/.exec(r.out);
     expect(m, r.out).not.toBeNull();
@@ -208,7 +205,7 @@ describe('kprov join of worker1 to that cluster', () => {
     expect(r.code, r.stdout + r.stderr).toBe(1);
     expect(r.stdout).toContain('cluster CA does not match the pinned hash');
     expect(r.stdout + r.stderr).not.toContain(printed.token.split('.')[1]);
-    expect(prepared('worker1')).toBe(false);
+    expect(await prepared('worker1')).toBe(false);
   });
 
   it('dry run: discovery is checked, every change is listed, none is made', async () => {
@@ -231,20 +228,20 @@ describe('kprov join of worker1 to that cluster', () => {
     expect(isReady(node)).toBe(true);
     expect(node.status?.nodeInfo?.kubeletVersion).toBe(VERSION);
     // The cluster's kubelet-config (the lab's settings kubeadm init was given), with what this node needs.
-    const config = parse(onHost('worker1', 'cat /var/lib/kubelet/config.yaml').out);
+    const config = parse((await onHost('worker1', 'cat /var/lib/kubelet/config.yaml')).out);
     expect(config).toMatchObject({
       cgroupRoot: '/kubelet',
       containerRuntimeEndpoint: 'unix:///run/containerd/containerd.sock',
       clusterDNS: ['10.96.0.10'],
     });
-    if (onHost('worker1', 'stat -fc %T /sys/fs/cgroup').out.trim() !== 'cgroup2fs') {
+    if ((await onHost('worker1', 'stat -fc %T /sys/fs/cgroup')).out.trim() !== 'cgroup2fs') {
       expect(config.failCgroupV1).toBe(false);
     }
     // The bootstrap kubeconfig (and its token) is gone; the kubelet holds its own certificate.
     const files =
       'test ! -e /etc/kubernetes/bootstrap-kubelet.conf && test -f /etc/kubernetes/kubelet.conf && ' +
       'test -s /var/lib/kubelet/pki/kubelet-client-current.pem';
-    expect(onHost('worker1', files).code).toBe(0);
+    expect((await onHost('worker1', files)).code).toBe(0);
     // kprov kept no state for a cluster it did not create, and logged no token secret.
     expect(readdirSync(home)).not.toContain('clusters');
     const secret = printed.token.split('.')[1];
@@ -265,7 +262,7 @@ describe('kprov join of worker1 to that cluster', () => {
     // master1 keeps kubeadm's control-plane taint: the scheduler has worker1 only.
     kubectl('run', 'probe', '--image=kprov.local/toolbox:1', '--command', '--', 'sleep', 'infinity');
     await timed('pod Running on worker1', () =>
-      kubectl('wait', '--for=condition=Ready', 'pod/probe', '--timeout=180s'),
+      kubectlWait('wait', '--for=condition=Ready', 'pod/probe', '--timeout=180s'),
     );
     const pod = kjson('get', 'pod', 'probe') as PodJson;
     expect([pod.spec.nodeName, pod.status.phase]).toEqual(['worker1', 'Running']);

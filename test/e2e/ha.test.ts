@@ -32,7 +32,7 @@ const MASTERS = ['master1', 'master2', 'master3'];
 let e2e: E2eLab;
 let inventory: string;
 let kubeconfig: string;
-const { kubectl, kjson } = kubectlWith(() => kubeconfig);
+const { kubectl, kjson, kubectlWait } = kubectlWith(() => kubeconfig);
 
 /**
  * etcd's member list, asked of the etcd on a master with curl (not through kprov). Right after a membership
@@ -187,7 +187,7 @@ function pollApi(): { stop: () => Promise<{ ok: number; failed: string[] }> } {
 
 describe("upstream's kubeadm e2e suite (test/e2e_kubeadm) on the HA cluster", () => {
   it('passes every spec, copy-certs included (the uploaded certificates are owned by a 2 h token)', async () => {
-    const { status, cases, count, log } = runE2eKubeadm(kubeadmTools(), kubeconfig, e2e.home);
+    const { status, cases, count, log } = await runE2eKubeadm(await kubeadmTools(), kubeconfig, e2e.home);
     expect(cases.filter((c) => !['passed', 'skipped'].includes(c.status))).toEqual([]);
     expect(status, `see ${log}`).toBe(0);
     expect(cases.filter((c) => /copy-certs/.test(c.name) && c.status === 'passed').length).toBe(3);
@@ -222,7 +222,7 @@ describe('day two on the HA cluster', () => {
     const taken = await kprov(['backup', inventory, '--out', file], e2e.env);
     expect(taken.code, taken.stdout + taken.stderr).toBe(0);
     console.log(`kprov backup (HA): ${taken.ms} ms, ${statSync(file).size} bytes`);
-    kubectl('delete', 'namespace', 'backed-up', '--wait=true', '--timeout=120s');
+    await kubectlWait('delete', 'namespace', 'backed-up', '--wait=true', '--timeout=120s');
     const r = await kprov(['restore', inventory, '--from', file], e2e.env);
     console.log(`kprov restore (HA): ${r.ms} ms`);
     expect(r.code, r.stdout + r.stderr).toBe(0);

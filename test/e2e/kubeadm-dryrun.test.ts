@@ -19,6 +19,7 @@ import { resolveSettings } from '../../src/config/settings.js';
 import { renderToDirectory } from '../../src/actions/render.js';
 import { DEFAULT_KUBERNETES_VERSION } from '../../src/kubeadm/versions.js';
 import { KUBEADM_DROPIN, kubeadmTools } from './support.js';
+import { SYNC_TIMEOUT_MS } from '../helpers/cli.js';
 
 // kprov's `init --dry-run --out` next to upstream kubeadm's own `init --dry-run` for the same single-master cluster,
 // compared field by field: certificates (as ASN.1: name string types, extensions, key identifiers, validity, keys),
@@ -661,7 +662,12 @@ async function compareWithKubeadm(kubeadm: string, tmp: string, c: Case) {
   const r = spawnSync(
     kubeadm,
     ['init', '--dry-run', '--config', join(tmp, 'kubeadm.yaml'), '--ignore-preflight-errors=all'],
-    { encoding: 'utf8', env: { ...process.env, KUBEADM_INIT_DRYRUN_DIR: dry }, maxBuffer: 64 << 20 },
+    {
+      encoding: 'utf8',
+      env: { ...process.env, KUBEADM_INIT_DRYRUN_DIR: dry },
+      maxBuffer: 64 << 20,
+      timeout: SYNC_TIMEOUT_MS,
+    },
   );
   expect(r.status, r.stderr).toBe(0);
   // kubeadm writes the configured certificatesDir into flags, mounts and kubeadm-config: the seeded directory
@@ -719,7 +725,10 @@ async function compareWithKubeadm(kubeadm: string, tmp: string, c: Case) {
   const ownConfig = join(tmp, 'kubeadm-cas.yaml');
   writeFileSync(ownConfig, readFileSync(join(tmp, 'kubeadm.yaml'), 'utf8').replace(seeded, own));
   for (const phase of ['ca', 'front-proxy-ca', 'etcd-ca', 'sa']) {
-    const p = spawnSync(kubeadm, ['init', 'phase', 'certs', phase, '--config', ownConfig], { encoding: 'utf8' });
+    const p = spawnSync(kubeadm, ['init', 'phase', 'certs', phase, '--config', ownConfig], {
+      encoding: 'utf8',
+      timeout: SYNC_TIMEOUT_MS,
+    });
     expect(p.status, p.stderr).toBe(0);
   }
   for (const f of ['ca.crt', 'front-proxy-ca.crt', 'etcd/ca.crt']) {
@@ -748,7 +757,7 @@ describe.each(CASES)(`kprov init --dry-run next to upstream kubeadm ${VERSION} i
 
   beforeAll(async () => {
     const t = Date.now();
-    const kubeadm = join(kubeadmTools(VERSION), 'kubeadm');
+    const kubeadm = join(await kubeadmTools(VERSION), 'kubeadm');
     const toolsMs = Date.now() - t;
     const start = Date.now();
     ({ found, covered, compared: fields } = await compareWithKubeadm(kubeadm, tmp, c));

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -8,8 +7,9 @@ import type { Node } from '../../src/kube/types.js';
 import { DEFAULT_KUBERNETES_VERSION } from '../../src/kubeadm/versions.js';
 import { decryptKubeadmCerts } from '../../src/kubeadm/upload-certs.js';
 import {
+  dockerCp,
+  dockerShell,
   artifactBundle,
-  docker,
   eventually,
   isReady,
   KUBEADM_DROPIN,
@@ -34,25 +34,18 @@ let bundle: string;
 let tools: string;
 let inventory: string;
 let kubeconfig: string;
-const { kubectl, kjson } = kubectlWith(() => kubeconfig);
+const { kubectl, kjson, kubectlWait } = kubectlWith(() => kubeconfig);
 const container = (host: string) => `kprov-${LAB}-${host}`;
 
 /** A shell script in a lab host, its exit code and output (stdout then stderr). */
-function onHost(host: string, script: string, timeout = 600_000) {
-  const r = spawnSync('docker', ['exec', container(host), 'sh', '-c', script], {
-    encoding: 'utf8',
-    timeout,
-    maxBuffer: 64 << 20,
-  });
-  return { code: r.status ?? -1, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
-}
+const onHost = (host: string, script: string, timeout?: number) => dockerShell(container(host), script, timeout);
 
 /** Copy a local file into a lab host (a path off the host's tmpfs mounts: docker cp cannot write under /tmp). */
-const copyTo = (host: string, file: string, path: string) => docker('cp', file, `${container(host)}:${path}`);
+const copyTo = (host: string, file: string, path: string) => dockerCp(file, `${container(host)}:${path}`);
 
 beforeAll(async () => {
   bundle = await artifactBundle(VERSION);
-  tools = kubeadmTools(VERSION);
+  tools = await kubeadmTools(VERSION);
   e2e = await startLab(LAB, 1, 2, bundle);
   ({ home, env } = e2e);
   // worker2 stays out of the cluster kprov builds: upstream kubeadm joins it below.
@@ -74,17 +67,17 @@ describe('kprov init on 1 master + 1 worker', () => {
       ['master1', true],
       ['worker1', true],
     ]);
-    copyTo('master1', join(tools, 'kubeadm'), '/usr/local/bin/kubeadm');
-    expect(onHost('master1', 'kubeadm version -o short').out.trim()).toBe(VERSION);
+    await copyTo('master1', join(tools, 'kubeadm'), '/usr/local/bin/kubeadm');
+    expect((await onHost('master1', 'kubeadm version -o short')).out.trim()).toBe(VERSION);
   });
 });
 
 describe("upstream's kubeadm e2e suite (test/e2e_kubeadm)", () => {
-  it('passes against the kprov cluster', () => {
+  it('passes against the kprov cluster', async () => {
     // kubeadm-certs [copy-certs] checks the Secret `kubeadm init --upload-certs` leaves for joining control planes
     // (and its Role): kprov uploads it only for an inventory with more than one master, as the suite's own jobs
     // skip it (SKIP=copy-certs) for a cluster without.
-    const { status, cases, count, log } = runE2eKubeadm(tools, kubeconfig, home, 'copy-certs');
+    const { status, cases, count, log } = await runE2eKubeadm(tools, kubeconfig, home, 'copy-certs');
     expect(cases.filter((c) => !['passed', 'skipped'].includes(c.status))).toEqual([]);
     expect(status, `see ${log}`).toBe(0);
     expect(count('passed')).toBeGreaterThanOrEqual(30);
@@ -102,13 +95,19 @@ describe('kprov certs upload (kubeadm init phase upload-certs --upload-certs)', 
     expect(key).toMatch(/^[0-9a-f]{64}$/);
     const secret = kjson('-n', 'kube-system', 'get', 'secret', 'kubeadm-certs');
     const plain = decryptKubeadmCerts(secret.data, key);
-    expect(plain['ca.crt']).toBe(onHost('master1', 'cat /etc/kubernetes/pki/ca.crt').out);
-    expect(plain['etcd-ca.key']).toBe(onHost('master1', 'cat /etc/kubernetes/pki/etcd/ca.key').out);
+    expect(plain['ca.crt']).toBe((await onHost('master1', 'cat /etc/kubernetes/pki/ca.crt')).out);
+    expect(plain['etcd-ca.key']).toBe((await onHost('master1', 'cat /etc/kubernetes/pki/etcd/ca.key')).out);
     const owner = kjson('-n', 'kube-system', 'get', 'secret', secret.metadata.ownerReferences[0].name);
     const expires = Date.parse(Buffer.from(owner.data.expiration, 'base64').toString());
     expect(expires - Date.now()).toBeGreaterThan(3600_000);
     expect(expires - Date.now()).toBeLessThanOrEqual(2 * 3600_000);
-    const { status, cases, count, log } = runE2eKubeadm(tools, kubeconfig, join(home, 'copy-certs'), '', 'copy-certs');
+    const { status, cases, count, log } = await runE2eKubeadm(
+      tools,
+      kubeconfig,
+      join(home, 'copy-certs'),
+      '',
+      'copy-certs',
+    );
     expect(cases.filter((c) => c.status === 'failed')).toEqual([]);
     expect(status, `see ${log}`).toBe(0);
     expect(count('passed')).toBe(3);
@@ -116,8 +115,8 @@ describe('kprov certs upload (kubeadm init phase upload-certs --upload-certs)', 
 });
 
 describe('upstream kubeadm on the kprov master', () => {
-  it('certs check-expiration reads every certificate and kubeconfig kubeadm would have written', () => {
-    const r = onHost('master1', 'kubeadm certs check-expiration');
+  it('certs check-expiration reads every certificate and kubeconfig kubeadm would have written', async () => {
+    const r = await onHost('master1', 'kubeadm certs check-expiration');
     console.log(r.out);
     expect(r.code, r.out).toBe(0);
     expect(r.out).not.toMatch(/MISSING|invalid|error/i);
@@ -156,9 +155,9 @@ describe('upstream kubeadm on the kprov master', () => {
     ]);
   });
 
-  it('upgrade plan: the cluster passes its health checks and is at the target version', () => {
+  it('upgrade plan: the cluster passes its health checks and is at the target version', async () => {
     // With the version given, kubeadm does not look up the latest release online (there is no network).
-    const r = onHost('master1', `kubeadm upgrade plan ${VERSION}`, 300_000);
+    const r = await onHost('master1', `kubeadm upgrade plan ${VERSION}`, 300_000);
     console.log(r.out);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain('[upgrade] Running cluster health checks');
@@ -168,13 +167,13 @@ describe('upstream kubeadm on the kprov master', () => {
     expect(r.out).toContain(`[upgrade/versions] kubeadm version: ${VERSION}`);
   });
 
-  it('upgrade diff: the static pod manifests are the ones upstream kubeadm generates (YAML layout aside)', () => {
-    const r = onHost('master1', `kubeadm upgrade diff ${VERSION}`, 300_000);
+  it('upgrade diff: the static pod manifests are the ones upstream kubeadm generates (YAML layout aside)', async () => {
+    const r = await onHost('master1', `kubeadm upgrade diff ${VERSION}`, 300_000);
     expect(r.code, r.out).toBe(0);
     const diffs = parseDiff(r.out);
     // kubeadm prints a diff for each control-plane component (etcd is not compared); an identical file has none.
     for (const [path, hunks] of Object.entries(diffs)) {
-      const current = onHost('master1', `cat ${path}`).out;
+      const current = (await onHost('master1', `cat ${path}`)).out;
       const upstream = parse(applyHunks(current, hunks));
       if (JSON.stringify(upstream.status) === '{}') delete upstream.status;
       expect(parse(current), path).toEqual(upstream);
@@ -197,14 +196,14 @@ describe('upstream kubeadm join', () => {
     mkdirSync(files, { recursive: true });
     writeFileSync(join(files, 'kubelet.service'), KUBELET_SERVICE);
     writeFileSync(join(files, '10-kubeadm.conf'), KUBEADM_DROPIN);
-    copyTo('worker2', join(bundle, 'bin', 'kubelet'), '/usr/bin/kubelet');
-    copyTo('worker2', join(tools, 'kubeadm'), '/usr/bin/kubeadm');
-    copyTo('worker2', join(files, 'kubelet.service'), '/lib/systemd/system/kubelet.service');
-    expect(onHost('worker2', 'mkdir -p /etc/systemd/system/kubelet.service.d /root/images').code).toBe(0);
-    copyTo('worker2', join(files, '10-kubeadm.conf'), '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf');
+    await copyTo('worker2', join(bundle, 'bin', 'kubelet'), '/usr/bin/kubelet');
+    await copyTo('worker2', join(tools, 'kubeadm'), '/usr/bin/kubeadm');
+    await copyTo('worker2', join(files, 'kubelet.service'), '/lib/systemd/system/kubelet.service');
+    expect((await onHost('worker2', 'mkdir -p /etc/systemd/system/kubelet.service.d /root/images')).code).toBe(0);
+    await copyTo('worker2', join(files, '10-kubeadm.conf'), '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf');
     const images = readdirSync(join(bundle, 'images')).filter((f) => /pause|debian-based/.test(f));
-    for (const tar of images) copyTo('worker2', join(bundle, 'images', tar), `/root/images/${tar}`);
-    const setup = onHost(
+    for (const tar of images) await copyTo('worker2', join(bundle, 'images', tar), `/root/images/${tar}`);
+    const setup = await onHost(
       'worker2',
       'set -e; for f in /root/images/*.tar; do ctr -n k8s.io images import "$f" >/dev/null 2>&1; done; ' +
         'rm -rf /root/images; systemctl daemon-reload; systemctl enable kubelet',
@@ -213,16 +212,16 @@ describe('upstream kubeadm join', () => {
 
     // On a cgroup v1 host, upstream's way: the kubelet gets failCgroupV1: false (a kubeadm patch for this node) and
     // the SystemVerification preflight error is skipped explicitly.
-    const cgroupV1 = onHost('worker2', 'stat -fc %T /sys/fs/cgroup').out.trim() !== 'cgroup2fs';
+    const cgroupV1 = (await onHost('worker2', 'stat -fc %T /sys/fs/cgroup')).out.trim() !== 'cgroup2fs';
     const extra = cgroupV1 ? ' --patches /root/kubeadm-patches --ignore-preflight-errors=SystemVerification' : '';
     if (cgroupV1) {
       const patch =
         'mkdir -p /root/kubeadm-patches && ' +
         'echo "failCgroupV1: false" > /root/kubeadm-patches/kubeletconfiguration.yaml';
-      expect(onHost('worker2', patch).code).toBe(0);
+      expect((await onHost('worker2', patch)).code).toBe(0);
     }
     const t = Date.now();
-    const joined = onHost('worker2', `${joinLine}${extra}`, 420_000);
+    const joined = await onHost('worker2', `${joinLine}${extra}`, 420_000);
     console.log(
       `upstream kubeadm join: ${Date.now() - t} ms\n${joined.out
         .split('\n')
@@ -258,7 +257,7 @@ describe('upstream kubeadm join', () => {
       'sleep',
       'infinity',
     );
-    kubectl('wait', '--for=condition=Ready', 'pod/toolbox2', '--timeout=120s');
+    await kubectlWait('wait', '--for=condition=Ready', 'pod/toolbox2', '--timeout=120s');
     const exec = (...cmd: string[]) => kubectl('exec', 'toolbox2', '--', ...cmd);
     expect(exec('getent', 'hosts', 'kubernetes.default.svc.cluster.local')).toMatch(/^10\.96\.0\.1\s/);
     expect(

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import type { Condition, Node } from '../../src/kube/types.js';
-import { kprov } from '../helpers/cli.js';
+import { kprov, SYNC_TIMEOUT_MS } from '../helpers/cli.js';
 import { lxdBridgeName, lxdRuleComment } from '../../src/lab/lxd-config.js';
 import { artifactBundle, eventually, kubectlWith, startLab, type E2eLab, type PodJson } from './support.js';
 
@@ -14,8 +14,8 @@ let e2e: E2eLab;
 let env: Record<string, string>;
 let inventory: string;
 let kubeconfig: string;
-const { kubectl, kjson } = kubectlWith(() => kubeconfig);
-const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' });
+const { kubectl, kjson, kubectlWait } = kubectlWith(() => kubeconfig);
+const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8', timeout: SYNC_TIMEOUT_MS });
 
 describe('kprov init on an LXD lab: 1 master + 2 workers', () => {
   beforeAll(async () => {
@@ -43,7 +43,7 @@ describe('kprov init on an LXD lab: 1 master + 2 workers', () => {
 
   it('runs workloads on the workers, with traffic across nodes, Services and cluster DNS', async () => {
     kubectl('create', 'deployment', 'web', '--image=kprov.local/nginx:1', '--replicas=2', '--port=80');
-    kubectl('rollout', 'status', 'deployment/web', '--timeout=180s');
+    await kubectlWait('rollout', 'status', 'deployment/web', '--timeout=180s');
     const pods = kjson('get', 'pods', '-l', 'app=web').items as PodJson[];
     for (const p of pods) expect(['worker1', 'worker2']).toContain(p.spec.nodeName);
     const toolbox = JSON.stringify({ spec: { nodeName: 'worker1' } });
@@ -58,7 +58,7 @@ describe('kprov init on an LXD lab: 1 master + 2 workers', () => {
       'sleep',
       'infinity',
     );
-    kubectl('wait', '--for=condition=Ready', 'pod/toolbox', '--timeout=120s');
+    await kubectlWait('wait', '--for=condition=Ready', 'pod/toolbox', '--timeout=120s');
     kubectl('expose', 'deployment', 'web', '--port=80', '--name=web');
     const exec = (...cmd: string[]) => kubectl('exec', 'toolbox', '--', ...cmd);
     const remote = pods.find((p) => p.spec.nodeName === 'worker2') ?? pods[0];

@@ -1,11 +1,11 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { kprov } from '../helpers/cli.js';
+import { kprov, run, runOk, SYNC_TIMEOUT_MS } from '../helpers/cli.js';
 import { ensureLabImage, LAB_BASE_IMAGE } from '../../src/lab/image.js';
 import { labDriver, labDriverOf, type Lab } from '../../src/lab/lab.js';
 import { readyCondition, type Node } from '../../src/kube/types.js';
@@ -13,7 +13,18 @@ import { DEFAULT_KUBERNETES_VERSION } from '../../src/kubeadm/versions.js';
 
 // Shared by the end-to-end files: each runs its own lab and cluster in its own KPROV_HOME.
 
-export const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' });
+export const docker = (...args: string[]) =>
+  execFileSync('docker', args, { encoding: 'utf8', timeout: SYNC_TIMEOUT_MS });
+/** A shell script in a Docker lab host: its exit code and output (stdout then stderr). */
+export async function dockerShell(container: string, script: string, timeout = 600_000) {
+  const r = await run('docker', ['exec', container, 'sh', '-c', script], { timeout });
+  return { code: r.code, out: `${r.stdout}${r.stderr}` };
+}
+/** docker cp, for files large enough to take a while. */
+export const dockerCp = (from: string, to: string) => runOk('docker', ['cp', from, to]);
+/** The last line a build script prints: the directory it built or found cached. Its progress goes to stderr. */
+const builtDir = async (script: string, args: string[]) =>
+  (await runOk('bash', [script, ...args], { inheritStderr: true })).trim().split('\n').pop()!;
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** "✔ host: unchanged" lines of a run's summary, as { host: status }. */
 export const statuses = (stdout: string) =>
@@ -41,14 +52,7 @@ export async function artifactBundle(version = DEFAULT_KUBERNETES_VERSION): Prom
   await ensureLabImage();
   const t = Date.now();
   const script = fileURLToPath(new URL('./build-artifacts.sh', import.meta.url));
-  const bundle = execFileSync('bash', [script, LAB_BASE_IMAGE, version], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 1 << 20,
-  })
-    .trim()
-    .split('\n')
-    .pop()!;
+  const bundle = await builtDir(script, [LAB_BASE_IMAGE, version]);
   console.log(`components and images ready in ${Date.now() - t} ms: ${bundle}`);
   // The tests' kubectl is the bundle's (the cluster's version), not whatever the machine has (Debian's is v1.20).
   process.env.PATH = `${join(bundle, 'bin')}:${process.env.PATH}`;
@@ -60,17 +64,10 @@ export async function artifactBundle(version = DEFAULT_KUBERNETES_VERSION): Prom
  * from the same generated module as the bundle's components and cached by version: the directory holding `kubeadm`
  * and `e2e_kubeadm.test`.
  */
-export function kubeadmTools(version = DEFAULT_KUBERNETES_VERSION): string {
+export async function kubeadmTools(version = DEFAULT_KUBERNETES_VERSION): Promise<string> {
   const t = Date.now();
   const script = fileURLToPath(new URL('./build-kubeadm-tools.sh', import.meta.url));
-  const dir = execFileSync('bash', [script, version], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 1 << 20,
-  })
-    .trim()
-    .split('\n')
-    .pop()!;
+  const dir = await builtDir(script, [version]);
   console.log(`upstream kubeadm tools ready in ${Date.now() - t} ms: ${dir}`);
   return dir;
 }
@@ -87,17 +84,17 @@ export interface SuiteResult {
  * Run upstream's e2e_kubeadm suite (built by kubeadmTools) against a cluster; its JUnit report says what passed,
  * failed and was skipped. `skip` is a ginkgo regex of specs to leave out, `focus` one of the only specs to run.
  */
-export function runE2eKubeadm(
+export async function runE2eKubeadm(
   tools: string,
   kubeconfig: string,
   outDir: string,
   skip?: string,
   focus?: string,
-): SuiteResult {
+): Promise<SuiteResult> {
   const reports = join(outDir, 'e2e_kubeadm');
   mkdirSync(reports, { recursive: true });
   const t = Date.now();
-  const r = spawnSync(
+  const r = await run(
     join(tools, 'e2e_kubeadm.test'),
     [
       `--kubeconfig=${kubeconfig}`,
@@ -107,7 +104,7 @@ export function runE2eKubeadm(
       '--ginkgo.v',
       `--report-dir=${reports}`,
     ],
-    { encoding: 'utf8', timeout: 900_000, maxBuffer: 64 << 20 },
+    { timeout: 900_000 },
   );
   const log = join(outDir, 'e2e_kubeadm.log');
   writeFileSync(log, `${r.stdout}${r.stderr}`);
@@ -120,7 +117,7 @@ export function runE2eKubeadm(
     `e2e_kubeadm: ${ms} ms, ${count('passed')} passed, ` +
       `${cases.length - count('passed') - count('skipped')} failed, ${count('skipped')} skipped (log: ${log})`,
   );
-  return { status: r.status, ms, cases, count, log };
+  return { status: r.code, ms, cases, count, log };
 }
 
 /**
@@ -218,12 +215,17 @@ export async function startLab(
   };
 }
 
-/** kubectl with the admin kubeconfig kprov fetched. */
+/**
+ * kubectl with the admin kubeconfig kprov fetched: `kubectl` and `kjson` for quick calls (synchronous, killed after
+ * SYNC_TIMEOUT_MS), `kubectlWait` for the commands that wait (wait, rollout status, delete --wait).
+ */
 export function kubectlWith(kubeconfig: () => string) {
+  const withConfig = (args: string[]) => ['--kubeconfig', kubeconfig(), ...args];
   const kubectl = (...args: string[]) =>
-    execFileSync('kubectl', ['--kubeconfig', kubeconfig(), ...args], { encoding: 'utf8', timeout: 120_000 });
+    execFileSync('kubectl', withConfig(args), { encoding: 'utf8', timeout: SYNC_TIMEOUT_MS });
   const kjson = (...args: string[]) => JSON.parse(kubectl(...args, '-o', 'json'));
-  return { kubectl, kjson };
+  const kubectlWait = (...args: string[]) => runOk('kubectl', withConfig(args));
+  return { kubectl, kjson, kubectlWait };
 }
 
 export const isReady = (node: Node) => readyCondition(node)?.status === 'True';

@@ -16,7 +16,7 @@ let e2e: E2eLab;
 let inventory: string;
 let kubeconfig: string;
 let target: string;
-const { kubectl, kjson } = kubectlWith(() => kubeconfig);
+const { kubectl, kjson, kubectlWait } = kubectlWith(() => kubeconfig);
 
 beforeAll(async () => {
   const from = await artifactBundle(FROM);
@@ -37,7 +37,7 @@ afterAll(async () => {
 const upgrade = (...args: string[]) => kprov(['upgrade', inventory, '--artifacts-dir', target, ...args], e2e.env);
 
 /** A web Deployment behind a Service, a PodDisruptionBudget, and a client on the master counting answers. */
-function startTraffic() {
+async function startTraffic() {
   kubectl('create', 'deployment', 'web', '--image=kprov.local/nginx:1', '--replicas=2', '--port=80');
   // Usual production hygiene, without which any rolling change drops requests: a readiness probe and a preStop pause
   // so endpoints are withdrawn before nginx stops.
@@ -65,7 +65,7 @@ function startTraffic() {
   );
   kubectl('create', 'poddisruptionbudget', 'web', '--selector=app=web', '--min-available=1');
   kubectl('expose', 'deployment', 'web', '--port=80', '--name=web');
-  kubectl('rollout', 'status', 'deployment/web', '--timeout=180s');
+  await kubectlWait('rollout', 'status', 'deployment/web', '--timeout=180s');
   // A DaemonSet pod stays through drains (as kubectl drain leaves DaemonSets); pinned to the master.
   const client = {
     apiVersion: 'apps/v1',
@@ -136,7 +136,7 @@ describe(`kprov upgrade ${FROM} -> ${TARGET} on 1 master + 2 workers`, () => {
   });
 
   it('keeps a Service answering; killed half way, a re-run finishes; a third run changes nothing', async () => {
-    startTraffic();
+    await startTraffic();
     await eventually('client requests', () => expect(requestCounts().ok).toBeGreaterThan(5), 120_000);
     const t = Date.now();
     // Kill kprov (SIGKILL: no cleanup) once it is replacing the control plane.

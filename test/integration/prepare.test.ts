@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { kprov } from '../helpers/cli.js';
+import { kprov, SYNC_TIMEOUT_MS } from '../helpers/cli.js';
 import { openssh } from '../helpers/ssh.js';
 import type { Lab } from '../../src/lab/lab.js';
 
@@ -13,7 +13,7 @@ const env = { KPROV_HOME: home };
 const LAB = 'itprep';
 let lab: Lab;
 
-const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' });
+const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8', timeout: SYNC_TIMEOUT_MS });
 const onNode = (node: string, cmd: string) => docker('exec', `kprov-${LAB}-${node}`, 'sh', '-c', cmd);
 const ip = (node: string) => lab.nodes.find((n) => n.name === node)!.ip;
 /** Per-host status lines of the summary, e.g. { master1: 'unchanged' }. */
@@ -99,7 +99,7 @@ describe('kprov prepare on lab hosts', () => {
   it('refuses a changed host key and shows both fingerprints', async () => {
     const knownHosts = join(home, 'known_hosts_wrong');
     const otherKey = join(home, 'otherkey');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', otherKey]);
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', otherKey], { timeout: SYNC_TIMEOUT_MS });
     const fake = readFileSync(`${otherKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
     writeFileSync(
       knownHosts,

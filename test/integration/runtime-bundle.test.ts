@@ -4,7 +4,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { kprov } from '../helpers/cli.js';
+import { kprov, runOk, SYNC_TIMEOUT_MS } from '../helpers/cli.js';
 import type { Lab } from '../../src/lab/lab.js';
 
 // Issue 10, offline: containerd, runc and the CNI plugins from the artifact bundle on hosts that have no package
@@ -15,7 +15,7 @@ const LAB = 'itrt';
 const bundle = join(home, 'bundle');
 let lab: Lab;
 
-const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' });
+const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8', timeout: SYNC_TIMEOUT_MS });
 const onNode = (node: string, cmd: string) => docker('exec', `kprov-${LAB}-${node}`, 'sh', '-c', cmd);
 const statuses = (stdout: string) =>
   Object.fromEntries([...stdout.matchAll(/^[✔✖] (\S+): (.+)$/gm)].map((m) => [m[1], m[2]]));
@@ -36,10 +36,11 @@ function checkImage(dir: string): string {
       '  puts("hello from runc");\n' +
       '  while (f && fgets(l, sizeof l, f)) if (!strncmp(l, "Seccomp:", 8)) fputs(l, stdout);\n  return 0; }\n',
   );
-  execFileSync('gcc', ['-Os', '-static', '-o', join(dir, 'check'), join(dir, 'check.c')]);
+  execFileSync('gcc', ['-Os', '-static', '-o', join(dir, 'check'), join(dir, 'check.c')], { timeout: SYNC_TIMEOUT_MS });
   writeFileSync(join(dir, 'Dockerfile'), 'FROM scratch\nCOPY check /check\nENTRYPOINT ["/check"]\n');
   execFileSync('docker', ['build', '-q', '-t', 'kprov.local/rtcheck:1', dir], {
     env: { ...process.env, DOCKER_BUILDKIT: '0' },
+    timeout: SYNC_TIMEOUT_MS,
   });
   const tar = join(dir, 'rtcheck.tar');
   docker('save', '-o', tar, 'kprov.local/rtcheck:1');
@@ -50,7 +51,7 @@ beforeAll(async () => {
   const cache = join(process.env.KPROV_E2E_CACHE ?? join(homedir(), '.cache', 'kprov-e2e'), 'runtime');
   const script = fileURLToPath(new URL('../e2e/build-runtime.sh', import.meta.url));
   const started = Date.now();
-  execFileSync('bash', [script, cache, bundle], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await runOk('bash', [script, cache, bundle], { inheritStderr: true });
   console.log(`runtime bundle: ${Date.now() - started} ms`);
   const up = await kprov(['lab', 'up', '--name', LAB, '--masters', '1', '--workers', '1'], env);
   expect(up.code, up.stderr).toBe(0);

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
-import { KPROV_BIN, kprov } from '../helpers/cli.js';
+import { KPROV_BIN, kprov, SYNC_TIMEOUT_MS } from '../helpers/cli.js';
 import { openssh } from '../helpers/ssh.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { SshConnection } from '../../src/ssh/connection.js';
@@ -18,7 +18,7 @@ const env = { KPROV_HOME: home };
 const LAB = 'ittrust';
 let lab: Lab;
 
-const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' });
+const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8', timeout: SYNC_TIMEOUT_MS });
 const onNode = (cmd: string) => docker('exec', `kprov-${LAB}-master1`, 'sh', '-c', cmd);
 const ip = () => lab.nodes.find((n) => n.name === 'master1')!.ip;
 const statuses = (stdout: string) =>
@@ -98,7 +98,7 @@ describe('trust and convergence on a real host', () => {
 
   it('a new sudo_user_public_key replaces the old one, and a renamed sudo_user loses its rule', async () => {
     const newKey = join(home, 'newkey');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', newKey]);
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', newKey], { timeout: SYNC_TIMEOUT_MS });
     onNode(
       'echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHVzZXJ1c2VydXNlcnVzZXJ1c2VydXNlcnVzZXJ1 admin@desk" ' +
         '>> /home/ubuntu/.ssh/authorized_keys',
