@@ -18,14 +18,15 @@ import {
 
 // Upstream's Conformance suite, built from the cluster's Kubernetes release, against a kprov cluster on lab hosts
 // (1 master, 2 workers), offline: `npm run conformance` runs every [Conformance] spec, `npm run conformance:slice`
-// (KPROV_CONFORMANCE=slice, what CI runs) the sig-network (DNS included) and sig-apps ones. The parallel specs run
+// (KPROV_CONFORMANCE=slice, what CI runs) the 47 sig-network ones (DNS included: where kube-proxy, flannel and
+// CoreDNS as kprov sets them up are judged; sig-apps' 60 took the slice past CI's budget). The parallel specs run
 // on several ginkgo processes, the [Serial] ones alone afterwards. JUnit reports and logs go to
 // KPROV_CONFORMANCE_RESULTS (default conformance-results/<scope>/), one directory per part.
 const SCOPE = process.env.KPROV_CONFORMANCE === 'slice' ? 'slice' : 'full';
 const VERSION = process.env.KPROV_CONFORMANCE_VERSION || DEFAULT_KUBERNETES_VERSION;
 const LAB = `conf-${SCOPE}`;
 const RESULTS = resolve(process.env.KPROV_CONFORMANCE_RESULTS || join('conformance-results', SCOPE));
-const FOCUS = SCOPE === 'slice' ? '\\[sig-(network|apps)\\].*\\[Conformance\\]' : '\\[Conformance\\]';
+const FOCUS = SCOPE === 'slice' ? '\\[sig-network\\].*\\[Conformance\\]' : '\\[Conformance\\]';
 const FOCUSED = new RegExp(FOCUS);
 const skipped = (name: string) => SKIPPED.some((s) => name.includes(s.spec));
 const PROCS = Number(process.env.KPROV_CONFORMANCE_PROCS || 4);
