@@ -169,6 +169,22 @@ export interface RunOptions {
   timeoutMs: number;
 }
 
+type Filters = Pick<RunOptions, 'focus' | 'skip' | 'labelFilter'>;
+const filterArgs = (o: Filters) => [
+  `--focus=${o.focus}`,
+  ...(o.skip ? [`--skip=${o.skip}`] : []),
+  ...(o.labelFilter ? [`--label-filter=${o.labelFilter}`] : []),
+];
+
+/** How many specs a run with these filters selects: e2e.test's dry run, which touches no cluster. */
+export async function plannedSpecs(tools: string, o: Filters): Promise<number> {
+  const args = ['--ginkgo.dry-run', '--ginkgo.no-color', ...filterArgs(o).map((a) => a.replace(/^--/, '--ginkgo.'))];
+  const out = await runOk(join(tools, 'e2e.test'), args);
+  const ran = /Ran (\d+) of \d+ Specs/.exec(out);
+  if (!ran) throw new Error(`e2e.test --ginkgo.dry-run printed no spec count: ${out.slice(-500)}`);
+  return Number(ran[1]);
+}
+
 /**
  * Run e2e.test (through the ginkgo CLI when parallel) against the cluster; the framework writes the JUnit report of
  * every selected spec (passed, failed, skipped) into the results directory.
@@ -182,13 +198,7 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
     // The lab's masters carry kubeadm's control-plane taint: the framework waits for the other nodes only.
     '--non-blocking-taints=node-role.kubernetes.io/control-plane',
   ];
-  const ginkgoArgs = [
-    `--focus=${o.focus}`,
-    ...(o.skip ? [`--skip=${o.skip}`] : []),
-    ...(o.labelFilter ? [`--label-filter=${o.labelFilter}`] : []),
-    '--no-color',
-    `--timeout=${Math.ceil(o.timeoutMs / 1000)}s`,
-  ];
+  const ginkgoArgs = [...filterArgs(o), '--no-color', `--timeout=${Math.ceil(o.timeoutMs / 1000)}s`];
   const [cmd, args] =
     o.nodes > 1
       ? [join(o.tools, 'ginkgo'), [`--procs=${o.nodes}`, ...ginkgoArgs, join(o.tools, 'e2e.test'), '--', ...suiteArgs]]

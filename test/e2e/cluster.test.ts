@@ -1,8 +1,7 @@
 import type { Condition, Node } from '../../src/kube/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KPROV_BIN, kprov, SYNC_TIMEOUT_MS } from '../helpers/cli.js';
 import type { ClusterStatus } from '../../src/status/model.js';
@@ -13,10 +12,11 @@ import type { Lab } from '../../src/lab/lab.js';
 import { DEFAULT_KUBERNETES_VERSION, releaseOf } from '../../src/kubeadm/versions.js';
 import {
   artifactBundle,
-  docker,
   eventually,
   kubectlWith,
   labGateway,
+  startRegistry,
+  type LocalRegistry,
   startLab,
   statuses,
   type E2eLab,
@@ -425,38 +425,22 @@ describe('day two', () => {
 });
 
 describe('air-gapped registry mirror', () => {
-  let registry: ChildProcess | undefined;
-  let registryLog = '';
-  afterAll(() => registry?.kill());
+  let registry: LocalRegistry | undefined;
+  afterAll(() => registry?.stop());
 
   it('registry_mirrors: registry.k8s.io pulls go to a local HTTP registry, without restarting containerd', async () => {
     // Debian's docker-registry (the CNCF distribution), on this machine, reached by the lab over its network gateway.
-    const dir = mkdtempSync(join(tmpdir(), 'kprov-registry-'));
-    const port = 5123;
-    writeFileSync(
-      join(dir, 'config.yml'),
-      `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: :${port}\n`,
-    );
-    registry = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    registry.stdout!.on('data', (d) => (registryLog += d));
-    registry.stderr!.on('data', (d) => (registryLog += d));
-    await eventually(
-      'the registry to answer',
-      () =>
-        execFileSync('curl', ['-sf', '-m', '10', `http://127.0.0.1:${port}/v2/`], {
-          encoding: 'utf8',
-          timeout: SYNC_TIMEOUT_MS,
-        }),
-      30_000,
-    );
+    registry = await startRegistry(5123);
+    const registryLog = registry.log;
     // An image no lab host has: the pause image under a name only the registry knows.
-    const pause = `registry.k8s.io/pause:${releaseOf(DEFAULT_KUBERNETES_VERSION).pause}`;
-    docker('tag', pause, `127.0.0.1:${port}/kprov-e2e/pause:mirror`);
-    docker('push', '-q', `127.0.0.1:${port}/kprov-e2e/pause:mirror`);
+    await registry.push(
+      `registry.k8s.io/pause:${releaseOf(DEFAULT_KUBERNETES_VERSION).pause}`,
+      'kprov-e2e/pause:mirror',
+    );
     const gateway = labGateway(lab);
 
     inventory = e2e.inventory(['master1', 'worker1', 'worker2', 'worker3'], {
-      registry_mirrors: { 'registry.k8s.io': `http://${gateway}:${port}` },
+      registry_mirrors: { 'registry.k8s.io': `http://${gateway}:${registry.port}` },
     });
     const r = await kprov(['init', inventory], env);
     expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -475,11 +459,12 @@ describe('air-gapped registry mirror', () => {
     // (The registry's output arrives through the event loop, which the synchronous kubectl calls above held up.)
     await eventually(
       'the mirror to log the pull',
-      () => expect(registryLog).toMatch(/"(GET|HEAD) \/v2\/kprov-e2e\/pause\/manifests\/mirror\?ns=registry\.k8s\.io/),
+      () =>
+        expect(registryLog()).toMatch(/"(GET|HEAD) \/v2\/kprov-e2e\/pause\/manifests\/mirror\?ns=registry\.k8s\.io/),
       15_000,
     );
     console.log(
-      registryLog
+      registryLog()
         .split('\n')
         .filter((l) => /^\S+ - - .*manifests\/mirror/.test(l) && !l.startsWith('127.0.0.1'))
         .join('\n'),

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -212,6 +212,46 @@ export async function startLab(
     async down() {
       if (!process.env.KPROV_E2E_KEEP) await kprov(['lab', 'down', '--name', name], env);
     },
+  };
+}
+
+export interface LocalRegistry {
+  port: number;
+  /** Everything the registry has printed so far (its access log: which image a client asked for, and from where). */
+  log: () => string;
+  /** Push a local Docker image into the registry as `name` (default: its name without the registry host). */
+  push: (image: string, name?: string) => Promise<void>;
+  stop: () => void;
+}
+
+/**
+ * A local image registry (Debian's docker-registry, the CNCF distribution) on this machine, over HTTP: what lab hosts
+ * reach through their network's gateway as an air-gapped mirror (inventory registry_mirrors).
+ */
+export async function startRegistry(port: number): Promise<LocalRegistry> {
+  const dir = mkdtempSync(join(tmpdir(), 'kprov-registry-'));
+  writeFileSync(
+    join(dir, 'config.yml'),
+    `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: :${port}\n`,
+  );
+  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout.on('data', (d) => (log += d));
+  child.stderr.on('data', (d) => (log += d));
+  await eventually(
+    'the registry to answer',
+    () => runOk('curl', ['-sf', '-m', '10', `http://127.0.0.1:${port}/v2/`]),
+    30_000,
+  );
+  return {
+    port,
+    log: () => log,
+    async push(image, name = image.replace(/^[^/]+\//, '')) {
+      const target = `127.0.0.1:${port}/${name}`;
+      await runOk('docker', ['tag', image, target]);
+      await runOk('docker', ['push', '-q', target]);
+    },
+    stop: () => child.kill(),
   };
 }
 
