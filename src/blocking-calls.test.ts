@@ -1,7 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { filesUnder, REPO_ROOT } from './source-files.testing.js';
 
 // A Vitest worker answers its runner over RPC with a 60 s timeout. A test that blocks its worker longer than that
 // (a synchronous child process building the bundle, a kubectl wait) makes the whole run fail with "Timeout calling
@@ -9,19 +9,7 @@ import { describe, expect, it } from 'vitest';
 // process under test/ (the integration, e2e and Conformance suites, which build, wait and run clusters) is bounded by
 // SYNC_TIMEOUT_MS (test/helpers/cli.ts, 50 s); longer work goes through run(). Unit tests' calls (openssl, sh) are
 // quick and stay as they are.
-const root = fileURLToPath(new URL('..', import.meta.url));
-const SKIPPED_DIRS = new Set(['node_modules', 'dist', 'components']);
 const SYNC_CALL = /\b(execFileSync|spawnSync|execSync)\(/g;
-
-function testFiles(dir: string): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
-    const path = `${dir}/${entry.name}`;
-    if (entry.isDirectory() && !SKIPPED_DIRS.has(entry.name)) found.push(...testFiles(path));
-    else if (entry.isFile() && /\.ts$/.test(entry.name)) found.push(path);
-  }
-  return found;
-}
 
 /** Synchronous child-process calls in a source text whose arguments do not set `timeout: SYNC_TIMEOUT_MS`. */
 function unboundedSyncCalls(source: string, file: string): string[] {
@@ -57,9 +45,9 @@ describe('blocking calls in tests', () => {
   });
 
   it('every synchronous child process under test/ is bounded by SYNC_TIMEOUT_MS', () => {
-    const files = testFiles('test');
+    const files = filesUnder('test', '.ts');
     expect(files).toContain('test/e2e/support.ts');
-    const unbounded = files.flatMap((f) => unboundedSyncCalls(readFileSync(join(root, f), 'utf8'), f));
+    const unbounded = files.flatMap((f) => unboundedSyncCalls(readFileSync(join(REPO_ROOT, f), 'utf8'), f));
     expect(unbounded, 'bound these with timeout: SYNC_TIMEOUT_MS, or use run() from test/helpers/cli.ts').toEqual([]);
   });
 });
