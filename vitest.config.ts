@@ -35,6 +35,15 @@ export default defineConfig({
         },
       },
       {
+        // kprov on a QEMU VM lab (its own kernel, cgroup v2): needs qemu, too slow for CI (npm run test:e2e:vm).
+        test: {
+          name: 'e2e-vm',
+          include: ['test/e2e-vm/**/*.test.ts'],
+          testTimeout: 2_400_000,
+          hookTimeout: 3_000_000,
+        },
+      },
+      {
         // The same kind of real cluster, longer than CI's budget leaves: run by hand (npm run test:e2e:manual).
         test: {
           name: 'e2e-manual',

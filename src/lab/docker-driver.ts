@@ -58,6 +58,7 @@ const lines = (s: string) => s.split('\n').filter(Boolean);
 /** Lab nodes as containers on the local Docker engine (systemd + sshd, images built locally). */
 export class DockerDriver implements LabDriver {
   readonly name = 'docker' as const;
+  readonly containerNodes = true;
   readonly bootTimeoutMs = 25_000;
 
   async ensureReady(): Promise<void> {

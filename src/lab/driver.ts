@@ -1,5 +1,5 @@
-/** Where a lab's nodes run: containers on the local Docker engine, or LXD system containers. */
-export const LAB_DRIVERS = ['docker', 'lxd'] as const;
+/** Where a lab's nodes run: containers on the local Docker engine, LXD system containers, or QEMU VMs. */
+export const LAB_DRIVERS = ['docker', 'lxd', 'vm'] as const;
 export type LabDriverName = (typeof LAB_DRIVERS)[number];
 
 export type LabRole = 'master' | 'worker' | 'lb';
@@ -56,6 +56,10 @@ export interface LabDriver {
   ensureReady(progress: (m: string) => void): Promise<void>;
   /** Whether this machine's /proc/sys limits are the ones the nodes share (a local engine). */
   sharesHostLimits(): boolean;
+  /** Stop with a UserError when the machine lacks the memory or disk these nodes need (drivers that reserve it). */
+  checkResources?(nodes: NodeSpec[]): Promise<void>;
+  /** Whether nodes are containers sharing this machine's kernel (they need kind's kubelet settings); VMs are not. */
+  readonly containerNodes: boolean;
   /** Build (once, then cached) and return the node image. */
   ensureImage(progress: (m: string) => void): Promise<string>;
   createNetwork(lab: string, opts: { ipv6Subnet?: string }): Promise<LabNetwork>;

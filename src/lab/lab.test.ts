@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { parse } from 'yaml';
 import { loadInventory } from '../config/inventory.js';
 import { resolveSettings } from '../config/settings.js';
 import { clusterStateDir } from '../actions/init.js';
@@ -178,5 +179,28 @@ describe('lab drivers', () => {
     };
     expect(labInventory(lab)).toMatch(/^# kprov lab "lab": containers on the local Docker engine\.\n/);
     expect(labInventory({ ...lab, driver: 'lxd' })).toMatch(/^# kprov lab "lab": LXD system containers\.\n/);
+  });
+
+  it("gives container nodes kind's kubelet settings, and VM nodes (real machines) none", () => {
+    const lab: Lab = {
+      name: 'lab',
+      dir: '/x',
+      inventory: '/x/inventory.yaml',
+      privateKey: '/x/id_ed25519',
+      knownHosts: '/x/known_hosts',
+      network: 'kpvb-0',
+      nodes: [{ name: 'master1', role: 'master', container: 'kprov-lab-master1', ip: '10.211.1.10' }],
+    };
+    for (const driver of ['docker', 'lxd'] as const) {
+      const vars = parse(labInventory({ ...lab, driver })).all.vars;
+      expect(vars.kubelet_configuration.cgroupRoot, driver).toBe('/kubelet');
+      expect(vars.kube_proxy_configuration.conntrack.maxPerCore, driver).toBe(0);
+    }
+    const vm = labInventory({ ...lab, driver: 'vm' });
+    expect(vm).toMatch(/^# kprov lab "lab": QEMU virtual machines with their own kernel\.\n/);
+    const vars = parse(vm).all.vars;
+    expect(vars.kubelet_configuration).toBeUndefined();
+    expect(vars.kube_proxy_configuration).toBeUndefined();
+    expect(vars.ansible_ssh_private_key_file).toBe('/x/id_ed25519');
   });
 });

@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import { UserError } from '../errors/index.js';
 import { DockerDriver } from './docker-driver.js';
 import { LxdDriver } from './lxd-driver.js';
+import { VmDriver } from './vm-driver.js';
 import {
   commandMessage,
   LAB_DRIVERS,
@@ -57,6 +58,8 @@ export function labDriver(name: LabDriverName): LabDriver {
       return new DockerDriver();
     case 'lxd':
       return new LxdDriver();
+    case 'vm':
+      return new VmDriver();
     default:
       throw new UserError(`lab driver "${name}" is not available`);
   }
@@ -167,6 +170,7 @@ function checkPlan(driver: LabDriverName, opts: LabUpOptions): void {
 
 /** The lab's nodes and every other running lab's, against the inotify limits of the engine's machine. */
 async function checkHostLimits(driver: LabDriver, opts: LabUpOptions, progress: (m: string) => void): Promise<void> {
+  await driver.checkResources?.(planNodes(opts));
   if (!driver.sharesHostLimits()) return;
   // Every local lab's nodes share this machine's limits, whatever runs them.
   let running = 0;
@@ -302,6 +306,27 @@ export function labServiceRangeRules(ipv6: boolean): string {
   );
 }
 
+/**
+ * Kubelet and kube-proxy inside containers (as kind sets them): the kubelet sees the host's disk, so no disk-pressure
+ * eviction or image GC; no swap check; conntrack limits cannot be written there. VM nodes are real machines: none.
+ */
+const CONTAINER_NODE_VARS = {
+  kubelet_configuration: {
+    cgroupRoot: '/kubelet',
+    resolvConf: LAB_KUBELET_RESOLV_CONF,
+    failSwapOn: false,
+    imageGCHighThresholdPercent: 100,
+    evictionHard: { 'nodefs.available': '0%', 'nodefs.inodesFree': '0%', 'imagefs.available': '0%' },
+  },
+  kube_proxy_configuration: { conntrack: { maxPerCore: 0 }, iptables: { minSyncPeriod: '1s' } },
+};
+
+const LAB_NODES_ARE: Record<LabDriverName, string> = {
+  docker: 'containers on the local Docker engine',
+  lxd: 'LXD system containers',
+  vm: 'QEMU virtual machines with their own kernel',
+};
+
 /** An Ansible YAML inventory for the lab: the same format users write for real machines. */
 export function labInventory(lab: Lab): string {
   const host = (n: LabNode) => ({ ansible_host: n.ip, ...(n.ip6 ? { node_ip6: n.ip6 } : {}) });
@@ -324,16 +349,7 @@ export function labInventory(lab: Lab): string {
         ansible_ssh_private_key_file: lab.privateKey,
         kprov_known_hosts_file: lab.knownHosts,
         sudo_user_public_key: `${lab.privateKey}.pub`,
-        // Kubelet and kube-proxy inside containers (as kind sets them): the kubelet sees the host's disk,
-        // so no disk-pressure eviction or image GC; no swap check; conntrack limits cannot be written here.
-        kubelet_configuration: {
-          cgroupRoot: '/kubelet',
-          resolvConf: LAB_KUBELET_RESOLV_CONF,
-          failSwapOn: false,
-          imageGCHighThresholdPercent: 100,
-          evictionHard: { 'nodefs.available': '0%', 'nodefs.inodesFree': '0%', 'imagefs.available': '0%' },
-        },
-        kube_proxy_configuration: { conntrack: { maxPerCore: 0 }, iptables: { minSyncPeriod: '1s' } },
+        ...(labDriverOf(lab) === 'vm' ? {} : CONTAINER_NODE_VARS),
       },
       children: {
         masters: { hosts: hostsOf('master') },
@@ -341,8 +357,7 @@ export function labInventory(lab: Lab): string {
       },
     },
   };
-  const what = labDriverOf(lab) === 'docker' ? 'containers on the local Docker engine' : 'LXD system containers';
-  return `# kprov lab "${lab.name}": ${what}.\n${stringify(doc)}`;
+  return `# kprov lab "${lab.name}": ${LAB_NODES_ARE[labDriverOf(lab)]}.\n${stringify(doc)}`;
 }
 
 export function readLab(name: string): Lab {

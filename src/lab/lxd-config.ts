@@ -61,20 +61,21 @@ export function ipv4Range(cidr: string): [number, number] | undefined {
 }
 
 /**
- * The lab bridge's /24 in 10.210.0.0/16: one per lab name (a hash picks where to start), the first that overlaps
- * none of the networks in use (the host's routes and addresses, other LXD networks), so two labs never share one.
+ * The lab bridge's /24 in 10.210.0.0/16 (or another /16 base): one per lab name (a hash picks where to start), the
+ * first that overlaps none of the networks in use (the host's routes and addresses, other LXD networks), so two labs
+ * never share one.
  */
-export function pickLxdSubnet(lab: string, inUse: string[]): string {
+export function pickLxdSubnet(lab: string, inUse: string[], base = LXD_SUBNET_BASE): string {
   const used = inUse.map(ipv4Range).filter((r): r is [number, number] => r !== undefined);
   const start = createHash('sha256').update(lab).digest().readUInt8(0);
   for (let i = 0; i < 256; i++) {
     const third = (start + i) % 256;
-    const cidr = `${LXD_SUBNET_BASE}.${third}.0/24`;
+    const cidr = `${base}.${third}.0/24`;
     const [a, b] = ipv4Range(cidr)!;
     // A default route (0.0.0.0/0) overlaps everything and says nothing about what is in use.
     if (!used.some(([c, d]) => d - c < 2 ** 31 && a <= d && c <= b)) return cidr;
   }
-  throw new UserError(`no free /24 left in ${LXD_SUBNET_BASE}.0.0/16 for an LXD lab bridge`);
+  throw new UserError(`no free /24 left in ${base}.0.0/16 for a lab bridge`);
 }
 
 /** The bridge's own address (the nodes' gateway): .1 of the subnet, with its prefix. */

@@ -54,6 +54,7 @@ interface LxdInstance {
  */
 export class LxdDriver implements LabDriver {
   readonly name = 'lxd' as const;
+  readonly containerNodes = true;
   readonly bootTimeoutMs = 120_000;
 
   async ensureReady(progress: (m: string) => void): Promise<void> {
