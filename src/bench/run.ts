@@ -4,10 +4,11 @@
  *   - with --lab: `kprov prepare` on 1 and 3 lab hosts (--hosts 1,3,10), first run, re-run and dry-run, with the
  *     runtime from packages and from a runtime-only bundle (--runtime packages|bundle|both, --artifacts-dir D);
  *     needs Docker, and Go for the bundle (test/e2e/build-runtime.sh, cached per version);
+ *   - with --lab-up docker,lxd,vm: `kprov lab up` of 3 nodes per driver and each idle node's memory;
  *   - when the e2e bundle is built (npm run test:e2e): loading and checking it, first time and with the check cache.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,8 @@ import { loadBundle } from '../artifacts/bundle.js';
 import { planCluster } from '../kubeadm/plan.js';
 import type { ClusterConfig, NodeConfig } from '../kubeadm/config.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
+import type { Lab } from '../lab/lab.js';
+import { vmRoot } from '../lab/vm-driver.js';
 
 const nodes: NodeConfig[] = [
   ...[1, 2, 3].map((i) => ({
@@ -152,6 +155,49 @@ function labBench(): void {
   }
 }
 
+/** Memory (MiB) each idle node of a lab uses, as its driver's engine accounts for it. */
+function idleNodeMemoryMiB(driver: string, lab: Lab): number[] {
+  const out = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 }).stdout;
+  return lab.nodes.map((n) => {
+    if (driver === 'docker') {
+      const cgroup = out('docker', ['inspect', '-f', '{{.Id}}', n.container]).trim();
+      const file = `/sys/fs/cgroup/memory/docker/${cgroup}/memory.usage_in_bytes`;
+      return existsSync(file) ? Number(readFileSync(file, 'utf8')) / 2 ** 20 : Number.NaN;
+    }
+    if (driver === 'lxd') {
+      const state = JSON.parse(out('lxc', ['query', `/1.0/instances/${n.container}/state`]));
+      return state.memory.usage / 2 ** 20;
+    }
+    // A VM: the resident memory of its QEMU process.
+    const pid = readFileSync(join(vmRoot(), n.container, 'qemu.pid'), 'utf8').trim();
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
+  });
+}
+
+/**
+ * `kprov lab up` of 1 master + 2 workers per driver (--lab-up docker,lxd,vm), and each node's memory after a minute
+ * idle. Images are built before the timing starts (a lab of one node, removed again).
+ */
+function labUpBench(drivers: string[]): void {
+  const home = mkdtempSync(join(tmpdir(), 'kprov-bench-'));
+  const env = { KPROV_HOME: home };
+  for (const driver of drivers) {
+    kprov(['lab', 'up', '--driver', driver, '--name', 'benchwarm', '--workers', '0'], env);
+    kprov(['lab', 'down', '--name', 'benchwarm'], env);
+    const ms = kprov(['lab', 'up', '--driver', driver, '--name', 'benchup', '--workers', '2'], env);
+    try {
+      spawnSync('sleep', ['60']);
+      const lab = JSON.parse(readFileSync(join(home, 'labs', 'benchup', 'lab.json'), 'utf8')) as Lab;
+      const mem = idleNodeMemoryMiB(driver, lab).map((m) => m.toFixed(0));
+      console.log(
+        `kprov lab up --driver ${driver} (3 nodes): ${(ms / 1000).toFixed(1)} s; idle MiB: ${mem.join(', ')}`,
+      );
+    } finally {
+      kprov(['lab', 'down', '--name', 'benchup'], env);
+    }
+  }
+}
+
 /** The offline bundle's SHA256SUMS check: every byte hashed the first time, size/mtime/inode after that. */
 function bundleBench(): void {
   const dir = join(process.env.KPROV_E2E_CACHE ?? join(homedir(), '.cache', 'kprov-e2e'), 'v1.37.2', 'bundle');
@@ -175,5 +221,7 @@ function bundleBench(): void {
 
 await pkiBench();
 bundleBench();
+const labUpDrivers = flag('--lab-up');
+if (labUpDrivers) labUpBench(labUpDrivers.split(','));
 if (process.argv.includes('--lab')) labBench();
 else console.log('(add --lab for kprov prepare timings on lab hosts: npm run bench -- --lab [--hosts 1,3,10])');

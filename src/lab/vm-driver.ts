@@ -256,8 +256,6 @@ export class VmDriver implements LabDriver {
       `${ip} ${readFileSync(`${hostKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`,
     );
     const tap = vmTapName(lab, index);
-    await q`ip tuntap add dev ${tap} mode tap`;
-    await q`ip link set ${tap} master ${network.name} up`;
     const args = qemuArgs({
       node: node.name,
       role: node.role,
@@ -282,6 +280,13 @@ export class VmDriver implements LabDriver {
 
   /** Start QEMU for a node; it daemonizes, so the VM outlives kprov. */
   private async launch(id: string, state: VmNodeState): Promise<void> {
+    // The tap persists while this machine runs; after a reboot it is made again (the bridge must still be there).
+    if ((await q({ nothrow: true })`ip link show ${state.tap}`).exitCode !== 0) {
+      if ((await q({ nothrow: true })`ip link show ${state.bridge}`).exitCode !== 0)
+        throw new UserError(`lab node ${id}: the lab's bridge ${state.bridge} is gone; make the lab again`);
+      await q`ip tuntap add dev ${state.tap} mode tap`;
+    }
+    await q`ip link set ${state.tap} master ${state.bridge} up`;
     const r = await q({ nothrow: true })`qemu-system-x86_64 ${state.args}`;
     if (r.exitCode !== 0) throw new UserError(`lab node ${id}: qemu did not start: ${commandMessage(r)}`);
   }

@@ -1,15 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { Condition, Node } from '../../src/kube/types.js';
-import { kprov } from '../helpers/cli.js';
+import { kprov, SYNC_TIMEOUT_MS } from '../helpers/cli.js';
+import { vmBridgeName, vmRuleComment, vmTapName } from '../../src/lab/vm-config.js';
+import { vmRoot } from '../../src/lab/vm-driver.js';
 import { artifactBundle, kubectlWith, startLab, type E2eLab, type PodJson } from '../e2e/support.js';
 
 // kprov on a real machine with its own kernel, cgroup v2 only (kprov lab up --driver vm: a QEMU VM booting Debian's
 // kernel), where every container lab shares this machine's cgroup v1 kernel. One VM is both master and worker:
 // under software emulation each VM costs a host core. Its own project (npm run test:e2e:vm): needs qemu-system-x86
 // and qemu-utils, and is too slow for CI's budget. Timings are printed for the issue notes, never asserted.
+// A control plane needs KVM: under software emulation on 2 cores the API server answers too slowly for its liveness
+// probe and kprov init stops at its wait (README, VM labs); everything else here passes under emulation.
 const LAB = 'vme2e';
 let e2e: E2eLab;
 let env: Record<string, string>;
@@ -74,5 +79,32 @@ describe('kprov prepare and init on a VM lab: one cgroup v2 host, master and wor
     expect(served).toContain('nginx');
     const cgroups = await e2e.nodes.exec('master1', 'ls /sys/fs/cgroup/kubepods.slice');
     expect(cgroups).toContain('kubepods-besteffort.slice');
+  });
+
+  it('keeps its VM after kprov exits: lab ls finds it, and it stops and starts again', async () => {
+    const listed = async () => (await kprov(['lab', 'ls'], env)).stdout;
+    expect(await listed()).toContain(`${e2e.lab.name}\tvm\t1/1 running\t`);
+    await e2e.nodes.stop('master1');
+    expect(await listed()).toContain(`${e2e.lab.name}\tvm\t0/1 running\t`);
+    const t = Date.now();
+    await e2e.nodes.start('master1');
+    console.log(`VM restarted, sshd answering, in ${Date.now() - t} ms`);
+    expect((await e2e.nodes.exec('master1', 'hostname; ip -4 -o addr show eth0')).split('\n')[0]).toBe('master1');
+    await kubectlWait('wait', '--for=condition=Ready', 'node/master1', '--timeout=900s');
+  });
+
+  it('lab down removes the VM, its tap, the bridge and the iptables rules', async () => {
+    const lab = e2e.lab;
+    const down = await kprov(['lab', 'down', '--name', lab.name], env);
+    expect(down.code, down.stderr).toBe(0);
+    const vmDir = join(vmRoot(), lab.nodes[0].container);
+    expect(existsSync(vmDir), vmDir).toBe(false);
+    const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8', timeout: SYNC_TIMEOUT_MS });
+    expect(links).not.toContain(`${vmBridgeName(lab.name)}:`);
+    expect(links).not.toContain(`${vmTapName(lab.name, 0)}:`);
+    for (const table of ['filter', 'nat']) {
+      const rules = execFileSync('iptables', ['-w', '-t', table, '-S'], { encoding: 'utf8', timeout: SYNC_TIMEOUT_MS });
+      expect(rules).not.toContain(vmRuleComment(lab.name));
+    }
   });
 });
