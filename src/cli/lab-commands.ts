@@ -12,7 +12,7 @@ export function registerLabCommands(program: Command): void {
   const lab = program
     .command('lab')
     .description(
-      'containerized lab hosts on the local Docker engine or LXD (systemd + sshd, images built locally, no pulls)',
+      'lab hosts on the local Docker engine, LXD or QEMU VMs (systemd + sshd, images built locally, no pulls)',
     );
   lab
     .command('up')
@@ -20,8 +20,9 @@ export function registerLabCommands(program: Command): void {
     .option('--masters <n>', 'control-plane hosts', positiveInt, 1)
     .option('--workers <n>', 'worker hosts', nonNegativeInt, 2)
     .option('--name <name>', 'lab name', 'lab')
-    .option('--driver <driver>', `what runs the nodes: ${LAB_DRIVERS.join(' or ')}`, driverOption, 'docker')
+    .option('--driver <driver>', `what runs the nodes: ${LAB_DRIVERS.join(', ')}`, driverOption, 'docker')
     .option('--fix-host-limits', 'raise fs.inotify limits (sysctl, needs root) if the lab would exhaust them', false)
+    .option('--unprivileged', 'lxd only: unprivileged containers (user namespaces) instead of privileged ones', false)
     .option(
       '--ipv6 [subnet]',
       'dual-stack lab: an IPv6 subnet on the Docker network (default: one /64 per lab name in fd6b:7072:6f76::/48), ' +
@@ -35,6 +36,7 @@ export function registerLabCommands(program: Command): void {
         fixHostLimits: boolean;
         ipv6?: boolean | string;
         driver: LabDriverName;
+        unprivileged: boolean;
       }) => {
         const started = Date.now();
         const l = await labUp(o, (m) => process.stderr.write(`lab: ${m}\n`));

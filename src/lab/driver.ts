@@ -25,6 +25,14 @@ export interface LabNetwork {
   ipv4Subnet?: string;
 }
 
+/** What a lab asks of its network and node profile. */
+export interface NetworkOptions {
+  /** A dual-stack network's IPv6 subnet (docker). */
+  ipv6Subnet?: string;
+  /** Nodes in user namespaces (lxd). */
+  unprivileged?: boolean;
+}
+
 export interface CreateNodeInput {
   lab: string;
   /** The lab's state directory (files the node may mount). */
@@ -62,7 +70,7 @@ export interface LabDriver {
   readonly containerNodes: boolean;
   /** Build (once, then cached) and return the node image. */
   ensureImage(progress: (m: string) => void): Promise<string>;
-  createNetwork(lab: string, opts: { ipv6Subnet?: string }): Promise<LabNetwork>;
+  createNetwork(lab: string, opts: NetworkOptions): Promise<LabNetwork>;
   /** Create and start one node, returning its container or instance name; sshd may still be starting. */
   createNode(input: CreateNodeInput): Promise<string>;
   /** The node's addresses on the lab network. */

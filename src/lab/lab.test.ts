@@ -9,6 +9,7 @@ import { clusterStateDir } from '../actions/init.js';
 import {
   labInventory,
   labInventoryPath,
+  labUp,
   labIPv6Option,
   labIPv6Subnet,
   labDriverOf,
@@ -179,6 +180,34 @@ describe('lab drivers', () => {
     };
     expect(labInventory(lab)).toMatch(/^# kprov lab "lab": containers on the local Docker engine\.\n/);
     expect(labInventory({ ...lab, driver: 'lxd' })).toMatch(/^# kprov lab "lab": LXD system containers\.\n/);
+  });
+
+  it('refuses options the driver cannot honour before it touches anything', async () => {
+    await expect(labUp({ name: 'x', masters: 1, workers: 0, unprivileged: true })).rejects.toThrow(
+      '--unprivileged is supported by the lxd lab driver only, not --driver docker',
+    );
+    await expect(labUp({ name: 'x', masters: 1, workers: 0, driver: 'vm', ipv6: true })).rejects.toThrow(
+      '--ipv6 is supported by the docker lab driver only, not --driver vm',
+    );
+  });
+
+  it("gives unprivileged LXD nodes the kubelet's KubeletInUserNamespace gate, and says so", () => {
+    const lab: Lab = {
+      name: 'lab',
+      driver: 'lxd',
+      unprivileged: true,
+      dir: '/x',
+      inventory: '/x/inventory.yaml',
+      privateKey: '/x/id_ed25519',
+      knownHosts: '/x/known_hosts',
+      network: 'kprov-lab',
+      nodes: [{ name: 'master1', role: 'master', container: 'kprov-lab-master1', ip: '10.210.1.10' }],
+    };
+    const text = labInventory(lab);
+    expect(text).toMatch(/^# kprov lab "lab": unprivileged LXD system containers\.\n/);
+    expect(parse(text).all.vars.kubelet_configuration.featureGates).toEqual({ KubeletInUserNamespace: true });
+    const privileged = parse(labInventory({ ...lab, unprivileged: undefined })).all.vars;
+    expect(privileged.kubelet_configuration.featureGates).toBeUndefined();
   });
 
   it("gives container nodes kind's kubelet settings, and VM nodes (real machines) none", () => {

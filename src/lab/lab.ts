@@ -48,6 +48,8 @@ export interface Lab {
   ipv6Subnet?: string;
   /** The lab network's IPv4 subnet, when kprov chose it (LXD). */
   ipv4Subnet?: string;
+  /** Unprivileged LXD nodes (lab up --unprivileged). */
+  unprivileged?: boolean;
   nodes: LabNode[];
 }
 
@@ -106,6 +108,8 @@ export interface LabUpOptions {
   ipv6?: boolean | string;
   /** What runs the nodes (docker by default). */
   driver?: LabDriverName;
+  /** LXD nodes in user namespaces instead of the tutorial's privileged containers. */
+  unprivileged?: boolean;
 }
 
 /** A dual-stack lab's pod and service networks (kind's dual-stack defaults beside kprov's IPv4 ones). */
@@ -166,6 +170,8 @@ export async function labUp(opts: LabUpOptions, progress: (m: string) => void = 
 function checkPlan(driver: LabDriverName, opts: LabUpOptions): void {
   if (driver !== 'docker' && opts.ipv6 !== undefined && opts.ipv6 !== false)
     throw new UserError(`--ipv6 is supported by the docker lab driver only, not --driver ${driver}`);
+  if (driver !== 'lxd' && opts.unprivileged)
+    throw new UserError(`--unprivileged is supported by the lxd lab driver only, not --driver ${driver}`);
 }
 
 /** The lab's nodes and every other running lab's, against the inotify limits of the engine's machine. */
@@ -206,7 +212,10 @@ async function createLab(
   const publicKey = readFileSync(`${privateKey}.pub`, 'utf8').trim();
 
   const ipv6Subnet = labIPv6Option(opts.name, opts.ipv6);
-  const network = await driver.createNetwork(opts.name, ipv6Subnet ? { ipv6Subnet } : {});
+  const network = await driver.createNetwork(opts.name, {
+    ...(ipv6Subnet ? { ipv6Subnet } : {}),
+    ...(opts.unprivileged ? { unprivileged: true } : {}),
+  });
   const wanted = planNodes(opts);
   progress(`starting ${wanted.length} ${driver.name === 'docker' ? 'containers' : `${driver.name} nodes`}`);
   const nodes = await Promise.all(
@@ -232,6 +241,7 @@ async function createLab(
     network: network.name,
     ...(ipv6Subnet ? { ipv6Subnet } : {}),
     ...(network.ipv4Subnet ? { ipv4Subnet: network.ipv4Subnet } : {}),
+    ...(opts.unprivileged ? { unprivileged: true } : {}),
     nodes: nodes.map(({ hostKey: _k, ...n }) => n),
   };
   writeFileSync(lab.inventory, labInventory(lab), { mode: 0o600 });
@@ -310,16 +320,19 @@ export function labServiceRangeRules(ipv6: boolean): string {
  * Kubelet and kube-proxy inside containers (as kind sets them): the kubelet sees the host's disk, so no disk-pressure
  * eviction or image GC; no swap check; conntrack limits cannot be written there. VM nodes are real machines: none.
  */
-const CONTAINER_NODE_VARS = {
+const containerNodeVars = (unprivileged: boolean) => ({
   kubelet_configuration: {
     cgroupRoot: '/kubelet',
     resolvConf: LAB_KUBELET_RESOLV_CONF,
     failSwapOn: false,
     imageGCHighThresholdPercent: 100,
     evictionHard: { 'nodefs.available': '0%', 'nodefs.inodesFree': '0%', 'imagefs.available': '0%' },
+    // In a user namespace the kubelet cannot set oom_score_adj below its own, nor some sysctls: the gate makes it
+    // carry on (as rootless kind and usernetes run it).
+    ...(unprivileged ? { featureGates: { KubeletInUserNamespace: true } } : {}),
   },
   kube_proxy_configuration: { conntrack: { maxPerCore: 0 }, iptables: { minSyncPeriod: '1s' } },
-};
+});
 
 const LAB_NODES_ARE: Record<LabDriverName, string> = {
   docker: 'containers on the local Docker engine',
@@ -349,7 +362,7 @@ export function labInventory(lab: Lab): string {
         ansible_ssh_private_key_file: lab.privateKey,
         kprov_known_hosts_file: lab.knownHosts,
         sudo_user_public_key: `${lab.privateKey}.pub`,
-        ...(labDriverOf(lab) === 'vm' ? {} : CONTAINER_NODE_VARS),
+        ...(labDriverOf(lab) === 'vm' ? {} : containerNodeVars(lab.unprivileged ?? false)),
       },
       children: {
         masters: { hosts: hostsOf('master') },
@@ -357,7 +370,8 @@ export function labInventory(lab: Lab): string {
       },
     },
   };
-  return `# kprov lab "${lab.name}": ${LAB_NODES_ARE[labDriverOf(lab)]}.\n${stringify(doc)}`;
+  const what = `${lab.unprivileged ? 'unprivileged ' : ''}${LAB_NODES_ARE[labDriverOf(lab)]}`;
+  return `# kprov lab "${lab.name}": ${what}.\n${stringify(doc)}`;
 }
 
 export function readLab(name: string): Lab {

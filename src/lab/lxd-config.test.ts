@@ -109,6 +109,17 @@ describe('LXD lab: documents given to LXD', () => {
     });
   });
 
+  it('the unprivileged profile keeps nesting and the cgroup mounts, and lifts no capabilities or devices', () => {
+    const doc = parse(lxdProfile({ pool: 'default', bridge: 'kprov-lxd1', unprivileged: true }));
+    expect(doc.config['security.privileged']).toBe('false');
+    expect(doc.config['security.nesting']).toBe('true');
+    expect(doc.config['raw.lxc'].split('\n')).toEqual([
+      'lxc.apparmor.profile=unconfined',
+      'lxc.mount.auto=proc:rw sys:rw cgroup:rw:force',
+    ]);
+    expect(doc.description).toMatch(/unprivileged/);
+  });
+
   it("metadata.yaml renders /etc/hostname and /etc/hosts from the node's name at create", () => {
     const doc = parse(lxdImageMetadata(1_700_000_000));
     expect(doc.architecture).toBe('x86_64');

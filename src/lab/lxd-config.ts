@@ -121,17 +121,23 @@ export function lxdBridgeConfig(subnet: string): Record<string, string> {
  * and LXD fails to start the instance when modprobe fails), and cgroup:rw:force in raw.lxc (without it the cpu and
  * cpuacct hierarchies are missing inside and runc cannot set CPU limits).
  */
-export function lxdProfile(opts: { pool: string; bridge: string }): string {
-  const rawLxc = [
-    'lxc.apparmor.profile=unconfined',
-    'lxc.cap.drop=',
-    'lxc.cgroup.devices.allow=a',
-    'lxc.mount.auto=proc:rw sys:rw cgroup:rw:force',
-  ].join('\n');
+export function lxdProfile(opts: { pool: string; bridge: string; unprivileged?: boolean }): string {
+  // Unprivileged: root in the node is an unprivileged user of this machine (a user namespace). It keeps nesting and
+  // the writable cgroup mounts; it cannot drop the capability bounding set or lift the devices cgroup for itself.
+  const rawLxc = (
+    opts.unprivileged
+      ? ['lxc.apparmor.profile=unconfined', 'lxc.mount.auto=proc:rw sys:rw cgroup:rw:force']
+      : [
+          'lxc.apparmor.profile=unconfined',
+          'lxc.cap.drop=',
+          'lxc.cgroup.devices.allow=a',
+          'lxc.mount.auto=proc:rw sys:rw cgroup:rw:force',
+        ]
+  ).join('\n');
   return stringify({
-    description: 'kprov lab: privileged Kubernetes node (systemd, nested containers)',
+    description: `kprov lab: ${opts.unprivileged ? 'unprivileged' : 'privileged'} Kubernetes node (systemd, nesting)`,
     config: {
-      'security.privileged': 'true',
+      'security.privileged': opts.unprivileged ? 'false' : 'true',
       'security.nesting': 'true',
       'raw.lxc': rawLxc,
     },

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { $ } from 'zx';
 import { UserError } from '../errors/index.js';
 import { commandMessage } from './driver.js';
-import type { CreateNodeInput, DriverNode, ExecResult, LabDriver, LabNetwork } from './driver.js';
+import type { CreateNodeInput, DriverNode, ExecResult, LabDriver, LabNetwork, NetworkOptions } from './driver.js';
 import {
   LXD_DEFAULT_POOL,
   LXD_IMAGE_ALIAS,
@@ -176,7 +176,7 @@ export class LxdDriver implements LabDriver {
     return (await q({ nothrow: true })`iptables -w -n -L DOCKER-USER`).exitCode === 0;
   }
 
-  async createNetwork(lab: string): Promise<LabNetwork> {
+  async createNetwork(lab: string, opts: NetworkOptions): Promise<LabNetwork> {
     const bridge = lxdBridgeName(lab);
     const subnet = pickLxdSubnet(lab, await this.subnetsInUse());
     const settings = Object.entries({ ...lxdBridgeConfig(subnet), [LXD_LAB_KEY]: lab }).map(([k, v]) => `${k}=${v}`);
@@ -190,7 +190,8 @@ export class LxdDriver implements LabDriver {
     }
     const profile = lxdProfileName(lab);
     await q`lxc profile create ${profile}`;
-    await qin({ input: lxdProfile({ pool: await this.pool(), bridge }) })`lxc profile edit ${profile}`;
+    const doc = lxdProfile({ pool: await this.pool(), bridge, unprivileged: opts.unprivileged });
+    await qin({ input: doc })`lxc profile edit ${profile}`;
     return { name: bridge, ipv4Subnet: subnet };
   }
 

@@ -9,7 +9,9 @@ import { artifactBundle, eventually, kubectlWith, startLab, type E2eLab, type Po
 // runs its nodes). Its own project, run by npm run test:e2e:lxd (needs LXD: apt-get install lxd lxd-client
 // dnsmasq-base), not by npm run test:e2e.
 // Timings are printed for the issue notes, never asserted.
-const LAB = 'lxde2e';
+// KPROV_E2E_LXD_UNPRIVILEGED=1 runs the same suite on unprivileged nodes (lab up --unprivileged).
+const UNPRIVILEGED = process.env.KPROV_E2E_LXD_UNPRIVILEGED === '1';
+const LAB = UNPRIVILEGED ? 'lxde2eu' : 'lxde2e';
 let e2e: E2eLab;
 let env: Record<string, string>;
 let inventory: string;
@@ -17,10 +19,10 @@ let kubeconfig: string;
 const { kubectl, kjson, kubectlWait } = kubectlWith(() => kubeconfig);
 const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8', timeout: SYNC_TIMEOUT_MS });
 
-describe('kprov init on an LXD lab: 1 master + 2 workers', () => {
+describe(`kprov init on an ${UNPRIVILEGED ? 'unprivileged ' : ''}LXD lab: 1 master + 2 workers`, () => {
   beforeAll(async () => {
     const bundle = await artifactBundle();
-    e2e = await startLab(LAB, 1, 2, bundle, ['--driver', 'lxd']);
+    e2e = await startLab(LAB, 1, 2, bundle, ['--driver', 'lxd', ...(UNPRIVILEGED ? ['--unprivileged'] : [])]);
     ({ env } = e2e);
     expect(e2e.lab.driver).toBe('lxd');
     inventory = e2e.inventory(['master1', 'worker1', 'worker2']);
@@ -76,6 +78,26 @@ describe('kprov init on an LXD lab: 1 master + 2 workers', () => {
     } finally {
       await e2e.nodes.exec('worker2', 'systemctl start kubelet');
     }
+  });
+
+  it('kprov reset removes a worker, and kprov join brings it back Ready', async () => {
+    const reset = await kprov(['reset', inventory, '--hosts', 'worker2'], env);
+    expect(reset.code, reset.stdout + reset.stderr).toBe(0);
+    expect((kjson('get', 'nodes').items as Node[]).map((n) => n.metadata.name)).not.toContain('worker2');
+    expect(
+      await e2e.nodes.exec(
+        'worker2',
+        'find /etc/kubernetes /etc/cni/net.d -mindepth 1 | wc -l; systemctl is-active kubelet || true',
+      ),
+    ).toBe('0\ninactive\n');
+    const join = await kprov(['join', inventory, '--hosts', 'worker2'], env);
+    console.log(`kprov join worker2 on LXD: ${join.ms} ms`);
+    expect(join.code, join.stdout + join.stderr).toBe(0);
+    await eventually('worker2 Ready again', () =>
+      expect(kjson('get', 'node', 'worker2').status.conditions.find((c: Condition) => c.type === 'Ready').status).toBe(
+        'True',
+      ),
+    );
   });
 
   it('lab down leaves no instance, bridge, profile or DOCKER-USER rule behind', async () => {
