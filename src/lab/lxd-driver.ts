@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { $ } from 'zx';
 import { UserError } from '../errors/index.js';
 import { commandMessage } from './driver.js';
+import { hostIpv4InUse } from './host-networks.js';
 import type { CreateNodeInput, DriverNode, ExecResult, LabDriver, LabNetwork, NetworkOptions } from './driver.js';
 import {
   LXD_DEFAULT_POOL,
@@ -154,14 +155,7 @@ export class LxdDriver implements LabDriver {
 
   /** IPv4 networks in use on this machine: its addresses and routes, and every LXD network's. */
   private async subnetsInUse(): Promise<string[]> {
-    const used: string[] = [];
-    const addrs = await q({ nothrow: true })`ip -4 -o addr show`;
-    for (const m of addrs.stdout.matchAll(/\binet (\S+)/g)) used.push(m[1]);
-    const routes = await q({ nothrow: true })`ip -4 route show table all`;
-    for (const l of lines(routes.stdout)) {
-      const dest = l.replace(/^(local|broadcast|unicast) /, '').split(' ')[0];
-      if (dest !== 'default' && /^\d/.test(dest)) used.push(dest);
-    }
+    const used = await hostIpv4InUse();
     const nets = await q({ nothrow: true })`lxc network list --format json`;
     if (nets.exitCode === 0) {
       for (const n of JSON.parse(nets.stdout) as { config?: Record<string, string> }[]) {

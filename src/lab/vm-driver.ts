@@ -16,6 +16,7 @@ import { $ } from 'zx';
 import { UserError } from '../errors/index.js';
 import { commandMessage } from './driver.js';
 import type { CreateNodeInput, DriverNode, ExecResult, LabDriver, LabNetwork, NodeSpec } from './driver.js';
+import { hostIpv4InUse } from './host-networks.js';
 import { pickLxdSubnet } from './lxd-config.js';
 import {
   VM_DISK_GIB,
@@ -203,13 +204,7 @@ export class VmDriver implements LabDriver {
 
   async createNetwork(lab: string): Promise<LabNetwork> {
     const bridge = vmBridgeName(lab);
-    const used: string[] = [];
-    for (const m of (await q`ip -4 -o addr show`).stdout.matchAll(/\binet (\S+)/g)) used.push(m[1]);
-    for (const l of (await q`ip -4 route show table all`).stdout.split('\n')) {
-      const dest = l.replace(/^(local|broadcast|unicast) /, '').split(' ')[0];
-      if (dest && dest !== 'default' && /^\d/.test(dest)) used.push(dest);
-    }
-    const subnet = pickLxdSubnet(lab, used, VM_SUBNET_BASE);
+    const subnet = pickLxdSubnet(lab, await hostIpv4InUse(), VM_SUBNET_BASE);
     await q`ip link add ${bridge} type bridge`;
     await q`ip addr add ${`${vmGateway(subnet)}/24`} dev ${bridge}`;
     await q`ip link set ${bridge} up`;
