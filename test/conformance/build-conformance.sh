@@ -33,6 +33,7 @@ missing=0
 [ -x "$OUT/e2e.test" ] || missing=1
 for p in "${PROGRAMS[@]}"; do [ -x "$OUT/${p%% *}" ] || missing=1; done
 if [ "$missing" = 1 ]; then
+  build_lock  # and then each program is looked for again: the build we waited for may have made it
   # The cluster components' packages plus the suite's: one module (and one warm build cache) for the release.
   CMDS=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl)
   mod=$(gomodule "kubernetes-$K8S" "k8s.io/kubernetes@$K8S" "${CMDS[@]/#/k8s.io/kubernetes/cmd/}" \

@@ -27,6 +27,9 @@ eval "$(node --input-type=module -e "
   console.log('K8S=' + k8s + ' COREDNS_TAG=' + v.releaseOf(k8s).coredns);
 " "${3:-}")"
 ROOT=${KPROV_E2E_CACHE:-$HOME/.cache/kprov-e2e}
+# shellcheck source=../e2e/build-lock.sh
+. "$HERE/../e2e/build-lock.sh"
+build_lock
 COREDNS=$ROOT/components/coredns-$COREDNS_TAG/coredns
 [ -x "$COREDNS" ] || { echo "no CoreDNS binary at $COREDNS: run test/e2e/build-artifacts.sh first" >&2; exit 1; }
 SRC=$(cd "$ROOT/modules/kubernetes-$K8S" && GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' k8s.io/kubernetes)/test/images

@@ -36,6 +36,16 @@ build() {
   rm -rf "$out" && mv "$tmp" "$out"
   log "$dir $(basename "$out") built in $((SECONDS - t))s"
 }
+# shellcheck source=build-lock.sh
+. "$HERE/build-lock.sh"
+runtime_cached() {
+  local p
+  for p in "$CONTAINERD_BIN"/{containerd,containerd-shim-runc-v2,ctr} "$RUNC_BIN/runc" "${CNI_PLUGINS[@]/#/$CNI_BIN/}"; do
+    [ -x "$p" ] || return 1
+  done
+}
+# Each part is looked for again under the lock: the build we waited for may have made it.
+runtime_cached || build_lock
 mkdir -p "$BIN_DIR" "$BUNDLE/runtime/bin" "$BUNDLE/cni"
 
 if ! [ -x "$CONTAINERD_BIN/containerd" ] || ! [ -x "$CONTAINERD_BIN/containerd-shim-runc-v2" ] \

@@ -1,6 +1,10 @@
 # Sourced by the e2e build scripts (build-artifacts.sh, build-kubeadm-tools.sh): generated Go modules that build
 # upstream commands from the module proxy, and the version stamps of Kubernetes release builds.
 # Expects ROOT (the e2e cache) and, for gobuild, BIN (default output directory); callers export GOFLAGS=-mod=mod etc.
+# Callers take build_lock (build-lock.sh) before generating a module or building.
+
+# shellcheck source=build-lock.sh
+. "$(dirname "${BASH_SOURCE[0]}")/build-lock.sh"
 
 # A throwaway Go module that requires one upstream module at one version, generated once per version under
 # $ROOT/modules (the module proxy's content is immutable, so `go mod tidy` resolves the same graph every time).

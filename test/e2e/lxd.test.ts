@@ -6,8 +6,8 @@ import { lxdBridgeName, lxdRuleComment } from '../../src/lab/lxd-config.js';
 import { artifactBundle, eventually, kubectlWith, startLab, type E2eLab, type PodJson } from './support.js';
 
 // The cluster on an LXD lab (kprov lab up --driver lxd: privileged LXD system containers, as the classic tutorial
-// runs its nodes). Its own project, run by npm run test:e2e:lxd (needs LXD: apt-get install lxd lxd-client
-// dnsmasq-base), not by npm run test:e2e.
+// runs its nodes). Part of npm run test:e2e (needs LXD: apt-get install lxd lxd-client dnsmasq-base, as .ci/run
+// does); npm run test:e2e:lxd runs it alone.
 // Timings are printed for the issue notes, never asserted.
 // KPROV_E2E_LXD_UNPRIVILEGED=1 runs the same suite on unprivileged nodes (lab up --unprivileged).
 const UNPRIVILEGED = process.env.KPROV_E2E_LXD_UNPRIVILEGED === '1';
