@@ -15,7 +15,7 @@ const E2E_ORDER = [
   'upgrade',
 ];
 class BuildOrderSequencer extends BaseSequencer {
-  async sort(files: TestSpecification[]) {
+  override async sort(files: TestSpecification[]) {
     const rank = (f: TestSpecification) =>
       f.moduleId.includes('/test/e2e/') ? E2E_ORDER.indexOf(basename(f.moduleId, '.test.ts')) : -1;
     return (await super.sort(files)).sort((a, b) => rank(a) - rank(b));
