@@ -11,7 +11,6 @@ import type { ClusterStatus } from '../../src/status/model.js';
 type StatusJson = ClusterStatus & { healthy: boolean; problems: string[]; notes: string[] };
 import {
   artifactBundle,
-  docker,
   eventually,
   isReady,
   kubeadmTools,
@@ -24,7 +23,8 @@ import {
   type PodJson,
 } from './support.js';
 
-// A highly available control plane: three stacked-etcd masters behind the lab's haproxy, one worker.
+// A highly available control plane: three stacked-etcd masters behind the lab's haproxy, one worker, on the e2e
+// driver's lab (Docker; KPROV_E2E_DRIVER=lxd for LXD): nodes are reached, paused and resumed through the driver.
 // Everything is checked with tools other than kprov (kubectl through the load balancer, etcd's own API).
 const LAB = 'e2e-ha';
 const execFileAsync = promisify(execFile);
@@ -42,24 +42,12 @@ function etcdMembers(master: string): Promise<{ name?: string; isLearner?: boole
   return eventually(`etcd's member list on ${master}`, () => etcdMembersOnce(master), 60_000);
 }
 
-function etcdMembersOnce(master: string): { name?: string; isLearner?: boolean; peerURLs: string[] }[] {
+async function etcdMembersOnce(master: string): Promise<{ name?: string; isLearner?: boolean; peerURLs: string[] }[]> {
   const pki = '/etc/kubernetes/pki/etcd';
-  const out = docker(
-    'exec',
-    `kprov-${LAB}-${master}`,
-    'curl',
-    '-sf',
-    '--cacert',
-    `${pki}/ca.crt`,
-    '--cert',
-    `${pki}/healthcheck-client.crt`,
-    '--key',
-    `${pki}/healthcheck-client.key`,
-    '-X',
-    'POST',
-    '-d',
-    '{}',
-    'https://127.0.0.1:2379/v3/cluster/member/list',
+  const out = await e2e.nodes.exec(
+    master,
+    `curl -sf --cacert ${pki}/ca.crt --cert ${pki}/healthcheck-client.crt --key ${pki}/healthcheck-client.key ` +
+      `-X POST -d '{}' https://127.0.0.1:2379/v3/cluster/member/list`,
   );
   return JSON.parse(out).members;
 }
@@ -240,7 +228,7 @@ describe('losing a master', () => {
   it('keeps the API answering and workloads scheduling; leadership moves to another master', async () => {
     const leader = leaseHolder('kube-controller-manager');
     expect(MASTERS).toContain(leader);
-    docker('pause', `kprov-${LAB}-${leader}`);
+    await e2e.nodes.pause(leader);
     const paused = Date.now();
     try {
       // kprov status sees the controller-manager lease move (reporting the paused master as unreachable).
@@ -296,7 +284,7 @@ describe('losing a master', () => {
       const pods = kjson('get', 'pods', '-l', 'app=web').items as PodJson[];
       for (const p of pods) expect(p.spec.nodeName).toBe('worker1');
     } finally {
-      docker('unpause', `kprov-${LAB}-${leader}`);
+      await e2e.nodes.unpause(leader);
     }
     await eventually('every node Ready again', () =>
       expect((kjson('get', 'nodes').items as Node[]).every(isReady)).toBe(true),
@@ -304,7 +292,7 @@ describe('losing a master', () => {
   });
 
   it('with the first master down, a re-run goes through another master and reports only that host', async () => {
-    docker('pause', `kprov-${LAB}-master1`);
+    await e2e.nodes.pause('master1');
     try {
       const r = await kprov(['init', inventory, '--connect-timeout', '3'], e2e.env);
       expect(r.code).toBe(1);
@@ -316,7 +304,7 @@ describe('losing a master', () => {
       });
       expect(r.stdout + r.stderr).toContain('master1 is not available: reaching the cluster through master2');
     } finally {
-      docker('unpause', `kprov-${LAB}-master1`);
+      await e2e.nodes.unpause('master1');
     }
   });
 });
@@ -352,7 +340,7 @@ describe('replacing a master', () => {
       ),
     );
     // Nothing was started on master1.
-    expect(docker('exec', `kprov-${LAB}-master1`, 'sh', '-c', 'ls /etc/kubernetes/manifests | wc -l')).toBe('0\n');
+    expect(await e2e.nodes.exec('master1', 'ls /etc/kubernetes/manifests | wc -l')).toBe('0\n');
     expect((await etcdMembers('master2')).map((m) => m.name).sort()).toEqual(['master2', 'master3']);
   });
 });

@@ -19,7 +19,7 @@ failed=0
 # A step that fails is reported and the next ones go on: the test that needs it builds it again and says why.
 step() {
   local t=$SECONDS out
-  if out=$("$@" | tail -n 1); then
+  if out=$(bash "$@" | tail -n 1); then
     echo "prebuild: $(basename "$1") ${*:2} done in $((SECONDS - t)) s (${SECONDS} s since the start)" >&2
     LAST=$out
   else
@@ -27,11 +27,11 @@ step() {
     failed=1 LAST=
   fi
 }
-step bash "$HERE/build-runtime.sh" "$ROOT/runtime" "$ROOT/$K8S/bundle"
-step bash "$HERE/build-artifacts.sh" "$BASE" "$K8S"
-step bash "$HERE/build-kubeadm-tools.sh" "$K8S"
-step bash "$HERE/build-artifacts.sh" "$BASE" "$PREVIOUS"
-step bash "$HERE/../conformance/build-conformance.sh" "$K8S"
-[ -z "$LAST" ] || step bash "$HERE/../conformance/build-images.sh" "$BASE" "$LAST" "$K8S"
+step "$HERE/build-runtime.sh" "$ROOT/runtime" "$ROOT/$K8S/bundle"
+step "$HERE/build-artifacts.sh" "$BASE" "$K8S"
+step "$HERE/build-kubeadm-tools.sh" "$K8S"
+step "$HERE/build-artifacts.sh" "$BASE" "$PREVIOUS"
+step "$HERE/../conformance/build-conformance.sh" "$K8S"
+[ -z "$LAST" ] || step "$HERE/../conformance/build-images.sh" "$BASE" "$LAST" "$K8S"
 echo "prebuild: finished in ${SECONDS} s" >&2
 exit $failed
